@@ -1,0 +1,629 @@
+"""Manifests on disk -> validated resources, with file:line:column in every error.
+
+The fast path parses each file with ruamel.yaml's C-based safe loader, which
+keeps no positions. Positions are needed only when something is wrong, so the
+offending file alone is then composed again in round-trip mode to pin each
+problem to its line and column. Files that validated cleanly are cached under
+``.reconciler/cache/`` keyed by their content hash: an unchanged file is never
+parsed twice.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import hashlib
+import os
+import pickle
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from pydantic import BaseModel, ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.constructor import RoundTripConstructor, SafeConstructor
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
+
+from .errors import ManifestError, SourceError
+from .resources import (
+    DOCUMENT_KINDS,
+    MODELS,
+    DesiredResource,
+    Kind,
+    Reference,
+    Source,
+    WorkOrder,
+    address,
+    combine_digests,
+    digest,
+)
+
+# Bump when the cached representation changes. The source of the modules that
+# define validation is hashed into every key as well (see _code_fingerprint),
+# so a changed rule can never be served from an old entry.
+CACHE_VERSION = "1"
+MANIFEST_SUFFIXES = (".yaml", ".yml")
+
+
+class _SafeConstructor(SafeConstructor):
+    """Keeps timestamps as text so a bad date is a validation error with a position."""
+
+
+_SafeConstructor.add_constructor("tag:yaml.org,2002:timestamp", SafeConstructor.construct_yaml_str)
+
+
+class _RoundTripConstructor(RoundTripConstructor):
+    pass
+
+
+_RoundTripConstructor.add_constructor(
+    "tag:yaml.org,2002:timestamp", RoundTripConstructor.construct_yaml_str
+)
+
+
+def safe_yaml() -> YAML:
+    yaml = YAML(typ="safe", pure=False)
+    yaml.Constructor = _SafeConstructor
+    return yaml
+
+
+def round_trip_yaml() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.Constructor = _RoundTripConstructor
+    return yaml
+
+
+@dataclass(frozen=True)
+class Desired:
+    """Everything the manifests ask for, validated and with references resolved."""
+
+    resources: dict[str, DesiredResource]
+    routings: dict[str, DesiredResource]
+    files: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.resources)
+
+
+@dataclass
+class _FileResult:
+    resources: list[DesiredResource] = field(default_factory=list)
+    problems: list[SourceError] = field(default_factory=list)
+    # Problems found without a position yet: (document index, path, message, point at key?)
+    pending: list[tuple[int, tuple[str | int, ...], str, bool]] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- positions
+
+
+def _node_at(node: Node, path: Iterable[str | int]) -> tuple[Node, bool]:
+    """Walk a composed node along a path; returns the deepest node reached and whether it was reached fully."""
+    for step in path:
+        if isinstance(node, MappingNode) and isinstance(step, str):
+            for key, value in node.value:
+                if key.value == step:
+                    node = value
+                    break
+            else:
+                return node, False
+        elif isinstance(node, SequenceNode) and isinstance(step, int) and 0 <= step < len(node.value):
+            node = node.value[step]
+        else:
+            return node, False
+    return node, True
+
+
+def _key_node(node: Node, path: tuple[str | int, ...]) -> Node | None:
+    parent, complete = _node_at(node, path[:-1])
+    if complete and isinstance(parent, MappingNode):
+        for key, _ in parent.value:
+            if key.value == path[-1]:
+                return key
+    return None
+
+
+class Locator:
+    """Turns (document, path) into line and column by composing one file in round-trip mode."""
+
+    def __init__(self, text: str) -> None:
+        try:
+            self._documents = list(round_trip_yaml().compose_all(text))
+        except YAMLError:
+            self._documents = []
+
+    def position(self, document: int, path: tuple[str | int, ...], at_key: bool = False) -> tuple[int, int]:
+        if document >= len(self._documents) or self._documents[document] is None:
+            return 1, 1
+        root = self._documents[document]
+        node: Node | None = _key_node(root, path) if at_key and path else None
+        if node is None:
+            node, _ = _node_at(root, path)
+        return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+# --------------------------------------------------------------------------- messages
+
+_KIND_NOUNS = {
+    Kind.CLIENT: "client",
+    Kind.PRODUCT: "product",
+    Kind.ROUTING: "routing",
+    Kind.WORK_ORDER: "work order",
+    Kind.WORK_ORDER_LINE: "work order line",
+}
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside an annotation such as ``tuple[Step, ...] | str | None``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _model_at(model: type[BaseModel], loc: tuple[str | int, ...]) -> type[BaseModel]:
+    for step in loc:
+        if isinstance(step, str) and step in model.model_fields:
+            inner = _model_in(model.model_fields[step].annotation)
+            if inner is None:
+                return model
+            model = inner
+    return model
+
+
+def _describe(model: type[BaseModel]) -> str:
+    names = {
+        "Client": "client",
+        "Product": "product",
+        "Routing": "routing",
+        "WorkOrder": "work order",
+        "WorkOrderLine": "work order line",
+        "RoutingStep": "routing step",
+        "BomItem": "BOM item",
+        "FileRef": "file",
+    }
+    return names.get(model.__name__, model.__name__)
+
+
+def _suggest(word: str, choices: Iterable[str]) -> str:
+    match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {match[0]!r}?" if match else ""
+
+
+def _dotted(loc: tuple[str | int, ...]) -> str:
+    out = ""
+    for step in loc:
+        out += f"[{step}]" if isinstance(step, int) else (f".{step}" if out else str(step))
+    return out
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+_UNION_TAGS = {"name", "steps"}
+
+
+def _strip_tags(loc: Iterable[str | int]) -> list[str | int]:
+    # Discriminated unions add their tag to the error path; a person never wrote it.
+    out: list[str | int] = []
+    for step in loc:
+        if out and out[-1] == "routing" and step in _UNION_TAGS:
+            continue
+        out.append(step)
+    return out
+
+
+def validation_problems(
+    model: type[BaseModel], error: ValidationError
+) -> list[tuple[tuple[str | int, ...], str, bool]]:
+    """pydantic errors -> (path, message, point at the key?) in words a person writes YAML in."""
+    out = []
+    errors = error.errors(include_url=False)
+    locs = [tuple(e["loc"]) for e in errors]
+    for item in errors:
+        loc = tuple(_strip_tags(item["loc"]))
+        kind = item["type"]
+        if kind == "too_short" and any(len(o) > len(loc) and o[: len(loc)] == tuple(item["loc"]) for o in locs):
+            continue  # pydantic's echo of a list whose items failed: the item errors say it
+        where = _describe(_model_at(model, loc[:-1]))
+        name = loc[-1] if loc else None
+        if kind == "extra_forbidden":
+            fields = _model_at(model, loc[:-1]).model_fields
+            message = f"unknown field {name!r} in {where}{_suggest(str(name), fields)}"
+            out.append((loc, message, True))
+        elif kind == "missing":
+            out.append((loc[:-1], f"missing required field {name!r} in {where}", False))
+        elif kind in ("value_error", "assertion_error"):
+            out.append((loc, str(item["ctx"].get("error", item["msg"])), False))
+        else:
+            message = item["msg"]
+            if kind.startswith("date"):
+                message = "is not a valid date; write it as YYYY-MM-DD"
+            label = _dotted(loc) or where
+            out.append((loc, f"{label}: {message[0].lower()}{message[1:]} (got {_short(item['input'])})", False))
+    return out
+
+
+# --------------------------------------------------------------------------- per file
+
+
+def _validate_document(
+    result: _FileResult, file: str, index: int, doc: Any
+) -> None:
+    if not isinstance(doc, dict):
+        result.pending.append((index, (), "a manifest document must be a mapping with a 'kind:' field", False))
+        return
+    kind_name = doc.get("kind")
+    if kind_name is None:
+        kinds = ", ".join(k.value for k in DOCUMENT_KINDS)
+        result.pending.append((index, (), f"document has no 'kind:'; expected one of {kinds}", False))
+        return
+    try:
+        kind = Kind(kind_name)
+        if kind not in DOCUMENT_KINDS:
+            raise ValueError
+    except (ValueError, TypeError):
+        hint = _suggest(str(kind_name), [k.value for k in DOCUMENT_KINDS])
+        if kind_name == Kind.WORK_ORDER_LINE.value:
+            hint = "; lines are written under the 'lines:' of their WorkOrder"
+        result.pending.append((index, ("kind",), f"unknown kind {kind_name!r}{hint}", False))
+        return
+
+    if "items" in doc:
+        extra = sorted(set(doc) - {"kind", "items"})
+        if extra:
+            result.pending.append(
+                (index, (extra[0],), f"a document with 'items:' holds only 'kind' and 'items', not {extra[0]!r}", True)
+            )
+            return
+        items = doc["items"]
+        if not isinstance(items, list):
+            result.pending.append((index, ("items",), "'items' must be a list of resources", False))
+            return
+        entries = [(("items", i), item) for i, item in enumerate(items)]
+    else:
+        entries = [((), doc)]
+
+    model = MODELS[kind]
+    for prefix, data in entries:
+        if not isinstance(data, dict):
+            result.pending.append((index, prefix, f"each item must be a mapping describing one {_KIND_NOUNS[kind]}", False))
+            continue
+        if prefix:
+            if data.get("kind", kind.value) != kind.value:
+                result.pending.append(
+                    (index, prefix + ("kind",), f"item of kind {data['kind']!r} inside a {kind.value} list", False)
+                )
+                continue
+            data = {**data, "kind": kind.value}
+        try:
+            resource = model.model_validate(data)
+        except ValidationError as error:
+            for loc, message, at_key in validation_problems(model, error):
+                result.pending.append((index, prefix + loc, message, at_key))
+            continue
+        _collect(result, kind, resource, Source(file, index, prefix))
+
+
+def _collect(result: _FileResult, kind: Kind, resource: Any, source: Source) -> None:
+    if kind is Kind.WORK_ORDER:
+        wo: WorkOrder = resource
+        result.resources.append(
+            DesiredResource(
+                kind=kind,
+                id=wo.id,
+                payload=(payload := wo.payload()),
+                digest=digest(payload),
+                archived=False,
+                parent=None,
+                references=(Reference(Kind.CLIENT, wo.client, source.path + ("client",)),),
+                source=source,
+            )
+        )
+        for i, line in enumerate(wo.lines):
+            path = source.path + ("lines", i)
+            refs = [Reference(Kind.PRODUCT, line.product, path + ("product",))]
+            if isinstance(line.routing, str):
+                refs.append(Reference(Kind.ROUTING, line.routing, path + ("routing",)))
+            payload = line.payload(wo.id)
+            result.resources.append(
+                DesiredResource(
+                    kind=Kind.WORK_ORDER_LINE,
+                    id=line.id,
+                    payload=payload,
+                    digest=digest(payload),
+                    archived=line.archived,
+                    parent=wo.id,
+                    references=tuple(refs),
+                    source=Source(source.file, source.document, path),
+                )
+            )
+        return
+    if kind is Kind.ROUTING:
+        payload = {"description": resource.description, "steps": [s.model_dump(mode="json") for s in resource.steps]}
+    else:
+        payload = resource.payload()
+    result.resources.append(
+        DesiredResource(kind, resource.id, payload, digest(payload), False, None, (), source)
+    )
+
+
+def _parse_file(file: str, text: str) -> _FileResult:
+    result = _FileResult()
+    try:
+        documents = list(safe_yaml().load_all(text))
+    except MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = error.problem or "invalid YAML"
+        context = f" ({error.context})" if error.context else ""
+        result.problems.append(SourceError(file, line, column, f"YAML syntax error: {problem}{context}"))
+        return result
+    except YAMLError as error:  # reader errors: control characters, bad encodings
+        result.problems.append(SourceError(file, 1, 1, f"YAML syntax error: {str(error).splitlines()[0]}"))
+        return result
+    except RecursionError:
+        result.problems.append(SourceError(file, 1, 1, "YAML nesting is too deep to be a manifest"))
+        return result
+    for index, doc in enumerate(documents):
+        if doc is None:
+            continue
+        _validate_document(result, file, index, doc)
+    if result.pending:
+        locator = Locator(text)
+        for index, path, message, at_key in result.pending:
+            line, column = locator.position(index, path, at_key)
+            result.problems.append(SourceError(file, line, column, message))
+        result.pending.clear()
+    return result
+
+
+# --------------------------------------------------------------------------- the loader
+
+
+@functools.cache
+def _code_fingerprint() -> str:
+    from . import resources
+
+    h = hashlib.blake2b(digest_size=16)
+    for module_file in (__file__, resources.__file__):
+        h.update(Path(module_file).read_bytes())
+    return h.hexdigest()
+
+
+class _ParseCache:
+    """Validated per-file results, keyed by (code version, file name, content hash)."""
+
+    def __init__(self, directory: Path | None) -> None:
+        self.directory = directory
+        self.used: set[str] = set()
+
+    def _key(self, file: str, content: bytes) -> str:
+        h = hashlib.blake2b(digest_size=20)
+        h.update(f"{CACHE_VERSION}\0{_code_fingerprint()}\0{file}\0".encode())
+        h.update(content)
+        return h.hexdigest()
+
+    def get(self, file: str, content: bytes) -> list[DesiredResource] | None:
+        if self.directory is None:
+            return None
+        key = self._key(file, content)
+        self.used.add(key)
+        try:
+            with open(self.directory / key, "rb") as fh:
+                return pickle.load(fh)
+        except FileNotFoundError:
+            return None
+        except Exception:  # a torn or foreign cache entry is only a miss
+            return None
+
+    def put(self, file: str, content: bytes, resources: list[DesiredResource]) -> None:
+        if self.directory is None:
+            return
+        key = self._key(file, content)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            tmp = self.directory / f".{key}.{os.getpid()}.tmp"
+            with open(tmp, "wb") as fh:
+                pickle.dump(resources, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, self.directory / key)
+        except OSError:
+            pass  # a cache that cannot be written only costs speed
+
+    def prune(self) -> None:
+        """Drop entries of file versions no longer present, so the cache does not grow without end."""
+        if self.directory is None or not self.directory.is_dir():
+            return
+        for entry in os.scandir(self.directory):
+            if entry.name not in self.used:
+                try:
+                    os.unlink(entry.path)
+                except OSError:
+                    pass
+
+
+def discover(root: Path) -> list[Path]:
+    """Every manifest file under root, in a stable order, skipping hidden folders."""
+    found = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found.extend(Path(folder) / f for f in sorted(files) if f.endswith(MANIFEST_SUFFIXES) and not f.startswith("."))
+    return found
+
+
+def _display(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
+
+
+def _line_of_offset(content: bytes, offset: int) -> tuple[int, int]:
+    before = content[:offset]
+    line = before.count(b"\n") + 1
+    return line, offset - (before.rfind(b"\n") + 1) + 1
+
+
+def load_manifests(root: Path, cache_dir: Path | None = None) -> Desired:
+    """Load, validate and cross-check every manifest under ``root``.
+
+    Raises ManifestError listing every problem found. A missing, unreadable or
+    empty folder is an error, never an empty desired state: an empty desired
+    state would plan the deletion of everything.
+    """
+    if not root.is_dir():
+        raise ManifestError(
+            message=f"manifests folder {_display(root)} does not exist or is not a folder",
+            hint="check 'manifests:' in reconciler.yaml; the reconciler never treats a missing folder as 'nothing wanted'",
+        )
+    try:
+        paths = discover(root)
+    except OSError as error:
+        raise ManifestError(message=f"cannot read manifests folder {_display(root)}: {error.strerror}") from None
+    if not paths:
+        raise ManifestError(
+            message=f"no manifest files (*.yaml, *.yml) under {_display(root)}",
+            hint="an empty folder would plan the deletion of everything, so it is refused; check the path",
+        )
+
+    cache = _ParseCache(cache_dir)
+    problems: list[SourceError] = []
+    everything: list[DesiredResource] = []
+    texts: dict[str, str] = {}
+    for path in paths:
+        file = _display(path)
+        try:
+            content = path.read_bytes()
+        except OSError as error:
+            problems.append(SourceError(file, 1, 1, f"cannot read file: {error.strerror}"))
+            continue
+        cached = cache.get(file, content)
+        if cached is not None:
+            everything.extend(cached)
+            continue
+        try:
+            text = content.decode("utf-8")
+        except UnicodeDecodeError as error:
+            line, column = _line_of_offset(content, error.start)
+            problems.append(SourceError(file, line, column, "file is not valid UTF-8; save it as UTF-8"))
+            continue
+        texts[file] = text
+        result = _parse_file(file, text)
+        if result.problems:
+            problems.extend(result.problems)
+            continue
+        cache.put(file, content, result.resources)
+        everything.extend(result.resources)
+
+    desired, cross = _cross_check(everything)
+    if cross:
+        problems.extend(_locate(cross, texts, paths))
+    if problems:
+        raise ManifestError(problems)
+    cache.prune()
+    return Desired(resources=desired[0], routings=desired[1], files=tuple(_display(p) for p in paths))
+
+
+_Pending = tuple[Source, str, bool]
+
+
+def _cross_check(
+    everything: list[DesiredResource],
+) -> tuple[tuple[dict[str, DesiredResource], dict[str, DesiredResource]], list[_Pending]]:
+    """Identity and references across files: duplicates, dangling names, named routings."""
+    pending: list[_Pending] = []
+    by_address: dict[str, DesiredResource] = {}
+    for res in everything:
+        addr = res.address
+        first = by_address.get(addr)
+        if first is not None:
+            noun = _KIND_NOUNS[res.kind]
+            pending.append(
+                (
+                    Source(res.source.file, res.source.document, res.source.path + ("id",)),
+                    f"duplicate {noun} id {res.id!r}; it is already declared at "
+                    f"{first.source.file} (ids are unique per kind)",
+                    False,
+                )
+            )
+            continue
+        by_address[addr] = res
+
+    routings: dict[str, DesiredResource] = {}
+    resources: dict[str, DesiredResource] = {}
+    for addr, res in by_address.items():
+        if res.kind is Kind.ROUTING:
+            routings[res.id] = res
+        else:
+            resources[addr] = res
+
+    for addr, res in resources.items():
+        for ref in res.references:
+            target = routings.get(ref.id) if ref.kind is Kind.ROUTING else by_address.get(address(ref.kind, ref.id))
+            if target is None:
+                known = routings if ref.kind is Kind.ROUTING else {
+                    r.id for r in by_address.values() if r.kind is ref.kind
+                }
+                pending.append(
+                    (
+                        Source(res.source.file, res.source.document, ref.path),
+                        f"{_KIND_NOUNS[res.kind]} {res.id!r} refers to {_KIND_NOUNS[ref.kind]} {ref.id!r}, "
+                        f"which no manifest declares{_suggest(ref.id, known)}",
+                        False,
+                    )
+                )
+            elif ref.kind is Kind.ROUTING:
+                # Expand the named routing into the line so that editing the routing
+                # changes (and is planned on) every line that uses it.
+                payload = {**res.payload, "routing": {"name": ref.id, "steps": target.payload["steps"]}}
+                resources[addr] = res._replace(payload=payload, digest=combine_digests(res.digest, target.digest))
+    return (resources, routings), pending
+
+
+def _locate(pending: list[_Pending], texts: dict[str, str], paths: list[Path]) -> list[SourceError]:
+    by_name = {_display(p): p for p in paths}
+    out = []
+    locators: dict[str, Locator] = {}
+    for source, message, at_key in pending:
+        if source.file not in locators:
+            text = texts.get(source.file)
+            if text is None:  # came from the cache: read just this file again
+                text = by_name[source.file].read_text(encoding="utf-8")
+            locators[source.file] = Locator(text)
+        line, column = locators[source.file].position(source.document, source.path, at_key)
+        out.append(SourceError(source.file, line, column, message))
+    return out
+
+
+def load_yaml_model(path: Path, model: type[BaseModel], what: str) -> BaseModel:
+    """One YAML file validated as one model, with the same file:line:column errors as manifests."""
+    file = _display(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ManifestError(message=f"{what} {file} not found") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ManifestError(message=f"cannot read {what} {file}: {error}") from None
+    result = _FileResult()
+    try:
+        data = safe_yaml().load(text)
+    except MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        raise ManifestError([SourceError(file, line, column, f"YAML syntax error: {error.problem}")]) from None
+    except YAMLError as error:
+        raise ManifestError([SourceError(file, 1, 1, f"YAML syntax error: {str(error).splitlines()[0]}")]) from None
+    try:
+        return model.model_validate(data if data is not None else {})
+    except ValidationError as error:
+        locator = Locator(text)
+        for loc, message, at_key in validation_problems(model, error):
+            line, column = locator.position(0, loc, at_key)
+            result.problems.append(SourceError(file, line, column, message))
+        raise ManifestError(result.problems) from None

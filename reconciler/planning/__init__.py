@@ -1,0 +1,17 @@
+"""Planning: the Plan value, the started-order policy and the planner."""
+
+from .plan import Action, ActionKind, Blocked, BlockReason, FieldChange, Plan, Summary
+from .planner import DeleteLimit, Selection, make_plan
+
+__all__ = [
+    "Action",
+    "ActionKind",
+    "Blocked",
+    "BlockReason",
+    "DeleteLimit",
+    "FieldChange",
+    "Plan",
+    "Selection",
+    "Summary",
+    "make_plan",
+]

@@ -1,0 +1,156 @@
+"""The plan: a plain, immutable, serialisable value.
+
+Nothing here decides or renders anything. The planner builds a ``Plan``, the
+renderers show it, the executor carries it out, and ``Plan.to_json`` /
+``Plan.from_json`` give it a stable, versioned document other tools can read.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from ..errors import PlanError
+from ..resources import Kind, address
+
+PLAN_FORMAT_VERSION = 1
+
+
+class ActionKind(str, enum.Enum):
+    CREATE = "create"
+    UPDATE = "update"
+    ARCHIVE = "archive"
+    DELETE = "delete"
+    FORGET = "forget"  # drop from state only: Epoptia has no delete for it, or keeps it as history
+
+
+class BlockReason(str, enum.Enum):
+    """Stable codes for refused changes, for people and for scripts."""
+
+    STARTED_CLIENT = "started-client"
+    STARTED_QUANTITY = "started-quantity"
+    STARTED_WORKFLOW = "started-workflow"
+    STARTED_ROUTING = "started-routing"
+    STARTED_PRODUCT = "started-product"
+    STARTED_WORK_ORDER = "started-work-order"
+    STARTED_STATUS = "started-status"
+    STARTED_DELETE = "started-delete"
+    ARCHIVED_RESTORE = "archived-restore"
+
+
+class _Value(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class FieldChange(_Value):
+    path: str
+    before: Any = None
+    after: Any = None
+
+
+class Blocked(_Value):
+    reason: BlockReason
+    message: str
+    advice: str
+
+
+class Action(_Value):
+    action: ActionKind
+    kind: Kind
+    id: str
+    parent: str | None = None
+    changes: tuple[FieldChange, ...] = ()
+    # What the executor sends for create and update: the desired payload, with any
+    # blocked field kept at its applied value so that skipping the block is safe.
+    payload: dict[str, Any] | None = None
+    blocked: Blocked | None = None
+    # Fingerprints of what the plan was made from, so a saved plan can tell
+    # whether the objects it touches moved since (None: did not exist / unknown).
+    prior_digest: str | None = None
+    observed_fingerprint: str | None = None
+
+    @property
+    def address(self) -> str:
+        return address(self.kind, self.id)
+
+
+class Summary(_Value):
+    create: int = 0
+    update: int = 0
+    archive: int = 0
+    delete: int = 0
+    forget: int = 0
+    blocked: int = 0
+    unchanged: int = 0
+
+
+class Plan(_Value):
+    format_version: Literal[1] = PLAN_FORMAT_VERSION
+    target: str
+    lineage: str | None
+    serial: int
+    created_at: str
+    only: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    actions: tuple[Action, ...] = ()
+    unchanged: int = 0
+
+    @property
+    def summary(self) -> Summary:
+        counts = {kind.value: 0 for kind in ActionKind}
+        blocked = 0
+        for action in self.actions:
+            if action.blocked is not None:
+                blocked += 1
+            else:
+                counts[action.action.value] += 1
+        return Summary(**counts, blocked=blocked, unchanged=self.unchanged)
+
+    @property
+    def blocked(self) -> tuple[Action, ...]:
+        return tuple(a for a in self.actions if a.blocked is not None)
+
+    @property
+    def runnable(self) -> tuple[Action, ...]:
+        return tuple(a for a in self.actions if a.blocked is None)
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.actions)
+
+    def to_json(self, indent: int | None = 2) -> str:
+        summary = self.summary.model_dump()
+        body = self.model_dump(mode="json")
+        # The summary is derived, but written out for readers of the JSON; it is
+        # dropped again on reading so it can never disagree with the actions.
+        return _dump({"format_version": body.pop("format_version"), "summary": summary, **body}, indent)
+
+    @classmethod
+    def from_json(cls, text: str | bytes, source: str = "plan file") -> "Plan":
+        import json
+
+        try:
+            data = json.loads(text)
+        except ValueError as error:
+            raise PlanError(f"{source} is not a plan: invalid JSON ({error})") from None
+        if not isinstance(data, dict) or data.get("format_version") != PLAN_FORMAT_VERSION:
+            version = data.get("format_version") if isinstance(data, dict) else None
+            raise PlanError(
+                f"{source} has plan format version {version!r}; this reconciler reads version {PLAN_FORMAT_VERSION}",
+                hint="make the plan again with this version of the reconciler",
+            )
+        data.pop("summary", None)
+        try:
+            return cls.model_validate(data)
+        except ValidationError as error:
+            first = error.errors(include_url=False)[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise PlanError(f"{source} is not a valid plan: {first['msg']} at {where}") from None
+
+
+def _dump(value: Any, indent: int | None) -> str:
+    import json
+
+    return json.dumps(value, indent=indent, ensure_ascii=False)

@@ -1,0 +1,284 @@
+"""Desired + State -> Plan. Pure: no I/O, no clock unless given, no network.
+
+Digests are compared first; only resources whose digest changed are diffed
+field by field, so planning 100,000 unchanged lines costs dictionary lookups.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import math
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from ..errors import PlanError
+from ..load import Desired
+from ..resources import DesiredResource, Kind, address, split_address
+from ..state import ResourceState, State
+from .plan import Action, ActionKind, Blocked, BlockReason, FieldChange, Plan
+from .policy import Mutability, change_blocked, delete_blocked, restore_blocked, rule_for
+
+
+@dataclass(frozen=True)
+class DeleteLimit:
+    """How many deletions a plan may hold without --allow-mass-delete."""
+
+    count: int = 10
+    percent: float = 10.0
+
+    def allowed(self, managed: int) -> int:
+        return max(self.count, math.floor(managed * self.percent / 100))
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Terraform-style -target: --only and --exclude patterns over addresses (globs allowed).
+
+    A work order's address also selects its lines. ``--only`` pulls in what the
+    selected resources need (their work order, client and product) so a partial
+    apply never creates a line before its parent.
+    """
+
+    only: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+    def _matches(self, patterns: tuple[str, ...], addr: str, parent: str | None) -> bool:
+        parent_addr = address(Kind.WORK_ORDER, parent) if parent else None
+        return any(
+            fnmatch.fnmatchcase(addr, p) or (parent_addr is not None and fnmatch.fnmatchcase(parent_addr, p))
+            for p in patterns
+        )
+
+    def resolve(self, desired: Desired, state: State) -> set[str] | None:
+        """The selected addresses, or None when everything is selected."""
+        if not self.only and not self.exclude:
+            return None
+        chosen: set[str] = set()
+        candidates: list[tuple[str, str | None]] = [(a, r.parent) for a, r in desired.resources.items()]
+        candidates += [(a, r.parent) for a, r in state.resources.items() if a not in desired.resources]
+        for addr, parent in candidates:
+            if not self.only or self._matches(self.only, addr, parent):
+                chosen.add(addr)
+        if self.only:
+            for addr in list(chosen):
+                res = desired.resources.get(addr)
+                if res is None:
+                    continue
+                if res.parent:
+                    chosen.add(address(Kind.WORK_ORDER, res.parent))
+                chosen.update(address(r.kind, r.id) for r in res.references if r.kind is not Kind.ROUTING)
+        return {
+            addr
+            for addr in chosen
+            if not self._matches(self.exclude, addr, _parent_of(addr, desired, state))
+        }
+
+
+def _parent_of(addr: str, desired: Desired, state: State) -> str | None:
+    res = desired.resources.get(addr) or state.resources.get(addr)
+    return res.parent if res is not None else None
+
+
+# Order of execution: what others depend on first, removals last, lines before their work order.
+_PHASE = {ActionKind.CREATE: 0, ActionKind.UPDATE: 0, ActionKind.ARCHIVE: 1, ActionKind.DELETE: 2, ActionKind.FORGET: 3}
+_KIND_ORDER = {Kind.CLIENT: 0, Kind.PRODUCT: 1, Kind.WORK_ORDER: 2, Kind.WORK_ORDER_LINE: 3}
+
+
+def _sort_key(action: Action) -> tuple:
+    kind_rank = _KIND_ORDER[action.kind]
+    if action.action is ActionKind.DELETE:
+        kind_rank = -kind_rank  # lines go before the work order that holds them
+    group = action.parent if action.kind is Kind.WORK_ORDER_LINE else action.id
+    if action.kind in (Kind.WORK_ORDER, Kind.WORK_ORDER_LINE) and _PHASE[action.action] == 0:
+        # Keep a work order and its lines together, the way Epoptia takes them in one call.
+        return (_PHASE[action.action], 2, group or "", kind_rank, action.id)
+    return (_PHASE[action.action], kind_rank, group or "", 0, action.id)
+
+
+def field_changes(before: dict[str, Any], after: dict[str, Any]) -> list[FieldChange]:
+    """Field-level differences, with paths a person can read: routing.steps[1].workstation."""
+    from deepdiff import DeepDiff  # imported here: only changed resources are ever diffed
+
+    diff = DeepDiff(before, after, view="tree", verbose_level=2)
+    changes = []
+    for report in diff.values():
+        for level in report:
+            path = _path(level.path(output_format="list"))
+            changes.append(FieldChange(path=path, before=_plain(level.t1), after=_plain(level.t2)))
+    changes.sort(key=lambda c: c.path)
+    return changes
+
+
+def _plain(value: Any) -> Any:
+    # DeepDiff marks a missing side with a NotPresent sentinel; the plan says null.
+    if type(value).__name__ == "NotPresent":
+        return None
+    return value
+
+
+def _path(parts: Iterable[Any]) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _top_field(path: str) -> str:
+    end = len(path)
+    for sep in (".", "["):
+        i = path.find(sep)
+        if i != -1:
+            end = min(end, i)
+    return path[:end]
+
+
+class _Planner:
+    def __init__(self, desired: Desired, state: State) -> None:
+        self.desired = desired
+        self.state = state
+        self.actions: list[Action] = []
+        self.unchanged = 0
+        self._children: dict[str, list[tuple[str, ResourceState]]] | None = None
+
+    # Lines of each work order as the state knows them, built only if a work order needs them.
+    def started_children(self, work_order: str) -> list[tuple[str, ResourceState]]:
+        if self._children is None:
+            self._children = {}
+            for addr, res in self.state.resources.items():
+                if res.parent is not None:
+                    self._children.setdefault(res.parent, []).append((split_address(addr)[1], res))
+        return [(i, r) for i, r in self._children.get(work_order, []) if r.started]
+
+    def started_lines(self, kind: Kind, erp_id: str, have: ResourceState) -> list[tuple[str, ResourceState]]:
+        if kind is Kind.WORK_ORDER_LINE:
+            return [(erp_id, have)] if have.started else []
+        if kind is Kind.WORK_ORDER:
+            return self.started_children(erp_id)
+        return []
+
+    def emit(self, action: ActionKind, res: DesiredResource | None, kind: Kind, erp_id: str,
+             have: ResourceState | None, **fields: Any) -> None:
+        parent = res.parent if res is not None else (have.parent if have is not None else None)
+        self.actions.append(
+            Action(
+                action=action,
+                kind=kind,
+                id=erp_id,
+                parent=parent,
+                prior_digest=have.digest if have is not None else None,
+                observed_fingerprint=have.observed.fingerprint() if have is not None and have.observed else None,
+                **fields,
+            )
+        )
+
+    def want(self, want: DesiredResource) -> None:
+        have = self.state.resources.get(want.address)
+        if have is None:
+            self.emit(ActionKind.CREATE, want, want.kind, want.id, None, payload=want.payload)
+            if want.archived:
+                self.emit(ActionKind.ARCHIVE, want, want.kind, want.id, None)
+            return
+        if have.digest == want.digest and have.archived == want.archived:
+            self.unchanged += 1
+            return
+        if have.digest != want.digest:
+            self.update(want, have)
+        if want.archived and not have.archived:
+            self.emit(ActionKind.ARCHIVE, want, want.kind, want.id, have)
+        elif have.archived and not want.archived:
+            message, advice = restore_blocked(want.id)
+            self.emit(
+                ActionKind.UPDATE, want, want.kind, want.id, have,
+                changes=(FieldChange(path="archived", before=True, after=False),),
+                blocked=Blocked(reason=BlockReason.ARCHIVED_RESTORE, message=message, advice=advice),
+            )
+
+    def update(self, want: DesiredResource, have: ResourceState) -> None:
+        changes = field_changes(have.payload, want.payload)
+        started = self.started_lines(want.kind, want.id, have)
+        allowed: list[FieldChange] = []
+        refused: dict[str, list[FieldChange]] = {}
+        for change in changes:
+            field = _top_field(change.path)
+            rule = rule_for(want.kind, field)
+            if started and rule.mutability is Mutability.BEFORE_START:
+                refused.setdefault(field, []).append(change)
+            else:
+                allowed.append(change)
+        if allowed:
+            # Send the desired payload, but with refused fields as they were applied,
+            # so --skip-blocked can never slip a refused change through.
+            payload = {**want.payload, **{f: have.payload.get(f) for f in refused}}
+            self.emit(ActionKind.UPDATE, want, want.kind, want.id, have, changes=tuple(allowed), payload=payload)
+        for field, field_changes_ in refused.items():
+            rule = rule_for(want.kind, field)
+            message, advice = change_blocked(
+                rule, want.kind, want.id, have.payload.get(field), want.payload.get(field), started
+            )
+            self.emit(
+                ActionKind.UPDATE, want, want.kind, want.id, have,
+                changes=tuple(field_changes_),
+                blocked=Blocked(reason=rule.reason, message=message, advice=advice),
+            )
+
+    def gone(self, addr: str, have: ResourceState) -> None:
+        kind, erp_id = split_address(addr)
+        if kind in (Kind.CLIENT, Kind.PRODUCT) or have.archived:
+            # Epoptia has no delete for clients and products, and archived lines are
+            # history: they leave the state, not Epoptia.
+            self.emit(ActionKind.FORGET, None, kind, erp_id, have)
+            return
+        started = self.started_lines(kind, erp_id, have)
+        if started:
+            message, advice = delete_blocked(kind, erp_id, started)
+            self.emit(
+                ActionKind.DELETE, None, kind, erp_id, have,
+                blocked=Blocked(reason=BlockReason.STARTED_DELETE, message=message, advice=advice),
+            )
+            return
+        self.emit(ActionKind.DELETE, None, kind, erp_id, have)
+
+
+def make_plan(
+    desired: Desired,
+    state: State,
+    *,
+    target: str,
+    selection: Selection = Selection(),
+    delete_limit: DeleteLimit = DeleteLimit(),
+    allow_mass_delete: bool = False,
+    now: dt.datetime | None = None,
+) -> Plan:
+    """Everything that must happen for the target to match the manifests, in order."""
+    planner = _Planner(desired, state)
+    selected = selection.resolve(desired, state)
+    for addr, want in desired.resources.items():
+        if selected is None or addr in selected:
+            planner.want(want)
+    for addr, have in state.resources.items():
+        if addr not in desired.resources and (selected is None or addr in selected):
+            planner.gone(addr, have)
+
+    deletes = [a for a in planner.actions if a.action is ActionKind.DELETE and a.blocked is None]
+    limit = delete_limit.allowed(len(state.resources))
+    if len(deletes) > limit and not allow_mass_delete:
+        sample = ", ".join(a.address for a in deletes[:5]) + (" ..." if len(deletes) > 5 else "")
+        raise PlanError(
+            f"this plan would delete {len(deletes)} resources ({sample}); the limit for this target is {limit}",
+            hint="if the manifests are right, run again with --allow-mass-delete; "
+            "if not, check that no manifest file went missing",
+        )
+
+    actions = tuple(sorted(planner.actions, key=_sort_key))
+    created = (now or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds")
+    return Plan(
+        target=target,
+        lineage=state.lineage,
+        serial=state.serial,
+        created_at=created,
+        only=selection.only,
+        exclude=selection.exclude,
+        actions=actions,
+        unchanged=planner.unchanged,
+    )

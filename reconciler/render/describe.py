@@ -1,0 +1,117 @@
+"""Words and symbols for plan actions, shared by every renderer.
+
+Renderers differ in layout, never in what they say: each takes its titles,
+symbols and change lines from here.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterator, NamedTuple
+
+from ..planning import Action, ActionKind, Plan, Summary
+
+SYMBOLS = {
+    ActionKind.CREATE: "+",
+    ActionKind.UPDATE: "~",
+    ActionKind.ARCHIVE: ">",
+    ActionKind.DELETE: "-",
+    ActionKind.FORGET: "x",
+}
+BLOCKED_SYMBOL = "!"
+
+_VERBS = {
+    ActionKind.CREATE: "will be created",
+    ActionKind.UPDATE: "will be updated",
+    ActionKind.ARCHIVE: "will be archived",
+    ActionKind.DELETE: "will be deleted",
+    ActionKind.FORGET: "will be forgotten (removed from the state only; Epoptia keeps it)",
+}
+_REFUSED = {
+    ActionKind.UPDATE: "cannot be updated",
+    ActionKind.DELETE: "cannot be deleted",
+}
+
+
+class ChangeLine(NamedTuple):
+    """One line under an action: sign is '+', '-', '~' or ' ' (context)."""
+
+    sign: str
+    text: str
+
+
+def summary_line(summary: Summary) -> str:
+    return (
+        f"Plan: {summary.create} to create, {summary.update} to update, {summary.archive} to archive, "
+        f"{summary.delete} to delete, {summary.blocked} blocked."
+    )
+
+
+def summary_notes(plan: Plan) -> list[str]:
+    """What the summary line leaves out: forgets, unchanged resources, selectors."""
+    summary = plan.summary
+    notes = []
+    if summary.forget:
+        notes.append(f"{summary.forget} to forget (removed from the state only; Epoptia keeps them).")
+    if plan.only or plan.exclude:
+        parts = [f"--only {p}" for p in plan.only] + [f"--exclude {p}" for p in plan.exclude]
+        notes.append("Partial plan: " + " ".join(parts) + "; other resources were not considered.")
+    return notes
+
+
+def no_changes_line(plan: Plan) -> str:
+    return f"No changes. Epoptia matches the manifests ({plan.unchanged} resources unchanged)."
+
+
+def symbol(action: Action) -> str:
+    return BLOCKED_SYMBOL if action.blocked is not None else SYMBOLS[action.action]
+
+
+def title(action: Action) -> str:
+    where = f" in WorkOrder/{action.parent}" if action.parent else ""
+    if action.blocked is not None:
+        verb = _REFUSED.get(action.action, "is blocked")
+        return f"{action.address}{where} {verb} [{action.blocked.reason.value}]"
+    return f"{action.address}{where} {_VERBS[action.action]}"
+
+
+def value(v: Any) -> str:
+    return json.dumps(v, ensure_ascii=False, sort_keys=True)
+
+
+def routing_chain(routing: Any) -> str:
+    """'ΚΟΠΗ-ΒΑΦΗ: LASER (Κοπή) → ΒΑΦΕΙΟ' instead of a JSON blob."""
+    if not isinstance(routing, dict) or not isinstance(routing.get("steps"), list):
+        return value(routing)
+    steps = []
+    for step in routing["steps"]:
+        station = step.get("workstation") or "(auto)"
+        task = f" ({step['job_task']})" if step.get("job_task") else ""
+        steps.append(station + task)
+    chain = " → ".join(steps)
+    return f"{routing['name']}: {chain}" if routing.get("name") else chain
+
+
+def _shown(key: str, v: Any) -> str:
+    return routing_chain(v) if key == "routing" else value(v)
+
+
+def change_lines(action: Action) -> Iterator[ChangeLine]:
+    """The fields an action sets or changes, then (for a blocked one) why and what to do."""
+    if action.action is ActionKind.CREATE and action.payload is not None:
+        for key, v in action.payload.items():
+            if v in (None, "", [], {}) or (key == "workorder" and v == action.parent):
+                continue
+            yield ChangeLine("+", f"{key}: {_shown(key, v)}")
+    for change in action.changes:
+        if change.before is None:
+            yield ChangeLine("+", f"{change.path}: {_shown(change.path, change.after)}")
+        elif change.after is None:
+            yield ChangeLine("-", f"{change.path}: {_shown(change.path, change.before)}")
+        else:
+            yield ChangeLine(
+                "~", f"{change.path}: {_shown(change.path, change.before)} -> {_shown(change.path, change.after)}"
+            )
+    if action.blocked is not None:
+        yield ChangeLine(" ", action.blocked.message)
+        yield ChangeLine(" ", f"advice: {action.blocked.advice}")

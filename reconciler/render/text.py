@@ -1,0 +1,38 @@
+"""The plan for a terminal: Terraform-like symbols, colour only when asked."""
+
+from __future__ import annotations
+
+import click
+
+from ..planning import Action, ActionKind, Plan
+from .describe import change_lines, no_changes_line, summary_line, summary_notes, symbol, title
+
+_COLOURS = {
+    ActionKind.CREATE: "green",
+    ActionKind.UPDATE: "yellow",
+    ActionKind.ARCHIVE: "magenta",
+    ActionKind.DELETE: "red",
+    ActionKind.FORGET: "bright_black",
+}
+
+
+def render_text(plan: Plan, *, color: bool = False) -> str:
+    def paint(text: str, **style: object) -> str:
+        return click.style(text, **style) if color else text
+
+    out = [f"Target {plan.target!r}, state serial {plan.serial}" + (f", lineage {plan.lineage}" if plan.lineage else "") + ".", ""]
+    if not plan.actions:
+        out.append(no_changes_line(plan))
+        return "\n".join(out) + "\n"
+    for action in plan.actions:
+        out.append(paint(f"  {symbol(action)} {title(action)}", fg=_colour(action), bold=True))
+        for line in change_lines(action):
+            out.append(f"      {line.sign} {line.text}" if line.sign != " " else f"        {line.text}")
+        out.append("")
+    out.append(paint(summary_line(plan.summary), bold=True))
+    out.extend(summary_notes(plan))
+    return "\n".join(out) + "\n"
+
+
+def _colour(action: Action) -> str:
+    return "red" if action.blocked is not None else _COLOURS[action.action]

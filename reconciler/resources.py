@@ -1,0 +1,320 @@
+"""The resources a factory declares in its manifests.
+
+The pydantic models here are the manifest schema: they validate what a person
+wrote and are frozen, so a validated resource cannot drift afterwards. Each model
+knows its identity (kind and ERP id) and produces a *normalised payload*: a plain,
+JSON-ready dict in one canonical form, which is what the state records, what the
+planner compares and what the Epoptia client maps onto the wire. Every field of
+Epoptia's documented line payload has a home here; the mapping to Epoptia's own
+field names lives in ``reconciler.epoptia``, not here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import hashlib
+import json
+from collections import Counter
+from typing import Annotated, Any, Literal, NamedTuple, Union
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictBool,
+    StringConstraints,
+    Tag,
+    model_validator,
+)
+
+
+class Kind(str, enum.Enum):
+    """Resource kinds, spelt as in the manifests' ``kind:``."""
+
+    CLIENT = "Client"
+    PRODUCT = "Product"
+    ROUTING = "Routing"
+    WORK_ORDER = "WorkOrder"
+    WORK_ORDER_LINE = "WorkOrderLine"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+# Routings are a manifest-only convenience: they are expanded into the lines that
+# use them and never exist in Epoptia on their own, so the planner never sees them.
+MANAGED_KINDS = (Kind.CLIENT, Kind.PRODUCT, Kind.WORK_ORDER, Kind.WORK_ORDER_LINE)
+
+# Kinds a person may write as a document; lines only ever appear inside a work order.
+DOCUMENT_KINDS = (Kind.CLIENT, Kind.PRODUCT, Kind.ROUTING, Kind.WORK_ORDER)
+
+
+def address(kind: Kind | str, erp_id: str) -> str:
+    """The stable name of a resource in plans, state and selectors: ``Kind/id``."""
+    return f"{kind}/{erp_id}"
+
+
+def split_address(addr: str) -> tuple[Kind, str]:
+    kind, _, erp_id = addr.partition("/")
+    return Kind(kind), erp_id
+
+
+def _erp_id(value: Any) -> Any:
+    # ERP ids are often numeric (131319) but are identities, not numbers: keep them
+    # as text so 00123 and 123 stay different and JSON round trips are exact.
+    if isinstance(value, bool):
+        return value  # let the str validator reject it with a type error
+    if isinstance(value, int):
+        return str(value)
+    return value
+
+
+ErpId = Annotated[
+    str,
+    BeforeValidator(_erp_id),
+    StringConstraints(min_length=1, max_length=64, pattern=r"^[^\s/][^/]*$"),
+]
+Text = Annotated[str, StringConstraints(max_length=4000)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+
+
+def _scalar_text(value: Any) -> Any:
+    # Custom field values are free text in Epoptia; YAML turns 60 or 1.5 into numbers.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return value
+
+
+def _tidy_number(value: int | float) -> int | float:
+    # One spelling per number, so 4 and 4.0 never show as a change or a new digest.
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+Amount = Annotated[Union[int, float], Field(gt=0, allow_inf_nan=False), AfterValidator(_tidy_number)]
+Percent = Annotated[Union[int, float], Field(ge=0, le=100, allow_inf_nan=False), AfterValidator(_tidy_number)]
+
+FieldValue = Annotated[str, BeforeValidator(_scalar_text), StringConstraints(max_length=4000)]
+CustomFields = dict[Name, FieldValue]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=False, populate_by_name=True)
+
+
+class ClientType(str, enum.Enum):
+    CLIENT = "client"
+    SUPPLIER = "supplier"
+    BOTH = "both"
+
+
+class LineStatus(str, enum.Enum):
+    """The production status a manifest may ask for (archive is its own field)."""
+
+    STANDBY = "standby"
+    PRODUCTION = "production"
+
+
+class BomItem(_Model):
+    item: Name
+    quantity: Amount
+    unit: Name | None = None
+
+
+class FileRef(_Model):
+    name: Name
+    url: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+    type: Name | None = None
+
+
+class RoutingStep(_Model):
+    workstation: Name | None = None
+    job_task: Name | None = None
+    bom: tuple[BomItem, ...] = ()
+    custom_fields: CustomFields = Field(default_factory=dict)
+
+
+def _check_distinct_job_tasks(steps: tuple[RoutingStep, ...]) -> None:
+    """Epoptia rule 5: a workstation repeated in one routing needs a distinct job task each time."""
+    seen = Counter((s.workstation, s.job_task) for s in steps if s.workstation is not None)
+    repeated = sorted({ws for (ws, _), n in seen.items() if n > 1})
+    if repeated:
+        raise ValueError(
+            f"workstation {repeated[0]!r} appears more than once in this routing with the same job task; "
+            "give each occurrence its own job_task (Epoptia runs them as separate tasks)"
+        )
+
+
+class Routing(_Model):
+    """A named routing that several lines can share by name."""
+
+    kind: Literal["Routing"] = "Routing"
+    id: ErpId
+    description: Text = ""
+    steps: Annotated[tuple[RoutingStep, ...], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _distinct_tasks(self) -> "Routing":
+        _check_distinct_job_tasks(self.steps)
+        return self
+
+
+class Client(_Model):
+    kind: Literal["Client"] = "Client"
+    id: ErpId
+    name: Name
+    type: ClientType = ClientType.CLIENT
+    email: Name | None = None
+    city: Name | None = None
+    phone: Name | None = None
+    vat_number: Name | None = None
+    vat_rate: Percent | None = None
+    comments: Text = ""
+
+    def payload(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude={"kind", "id"})
+
+
+class Product(_Model):
+    kind: Literal["Product"] = "Product"
+    id: ErpId
+    name: Annotated[str, StringConstraints(min_length=1, max_length=150)]
+    code: Name | None = None
+    active: StrictBool = True
+    workflow: Name | None = None
+    comments: Text = ""
+
+    def payload(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude={"kind", "id"})
+
+
+def _routing_form(value: Any) -> str:
+    # One error for a bad routing, not one per union member.
+    return "steps" if isinstance(value, (list, tuple)) else "name"
+
+
+class WorkOrderLine(_Model):
+    id: ErpId
+    product: ErpId
+    quantity: Annotated[int, Field(gt=0)]
+    code: Name | None = None
+    description: Text | None = None
+    target_day: dt.date | None = None
+    status: LineStatus = LineStatus.STANDBY
+    comments: Text = ""
+    over_under_percentage: Percent | None = None
+    tags: tuple[Name, ...] = ()
+    files: tuple[FileRef, ...] = ()
+    bom: tuple[BomItem, ...] = ()
+    custom_fields: CustomFields = Field(default_factory=dict)
+    workflow: Name | None = None
+    # The name of a Routing document, or the steps written inline.
+    routing: Annotated[
+        Union[
+            Annotated[Name, Tag("name")],
+            Annotated[tuple[RoutingStep, ...], Field(min_length=1), Tag("steps")],
+        ],
+        Discriminator(_routing_form),
+    ] | None = None
+    archived: StrictBool = False
+
+    @model_validator(mode="after")
+    def _one_way_to_run(self) -> "WorkOrderLine":
+        if self.workflow is not None and self.routing is not None:
+            raise ValueError(
+                "a line names either a workflow or a routing, never both (Epoptia refuses "
+                "erp_routing together with workflow_id); remove one of them"
+            )
+        if isinstance(self.routing, tuple):
+            _check_distinct_job_tasks(self.routing)
+        return self
+
+    def payload(self, work_order: str) -> dict[str, Any]:
+        """The normalised payload; a named routing is kept by name and expanded later."""
+        data = self.model_dump(mode="json", exclude={"id", "archived", "routing"})
+        data["workorder"] = work_order
+        if isinstance(self.routing, str):
+            data["routing"] = {"name": self.routing, "steps": None}
+        elif self.routing is not None:
+            data["routing"] = {"name": None, "steps": [s.model_dump(mode="json") for s in self.routing]}
+        else:
+            data["routing"] = None
+        return data
+
+
+class WorkOrder(_Model):
+    kind: Literal["WorkOrder"] = "WorkOrder"
+    id: ErpId
+    client: ErpId
+    code: Name | None = None
+    comments: Text = ""
+    files: tuple[FileRef, ...] = ()
+    lines: Annotated[tuple[WorkOrderLine, ...], Field(min_length=1)]
+
+    def payload(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude={"kind", "id", "lines"})
+
+
+MODELS: dict[Kind, type[_Model]] = {
+    Kind.CLIENT: Client,
+    Kind.PRODUCT: Product,
+    Kind.ROUTING: Routing,
+    Kind.WORK_ORDER: WorkOrder,
+}
+
+
+def canonical_json(value: Any) -> str:
+    """One spelling per value: sorted keys, no spaces, real UTF-8 (Greek stays readable)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def digest(value: Any) -> str:
+    return hashlib.blake2b(canonical_json(value).encode(), digest_size=16).hexdigest()
+
+
+def combine_digests(*parts: str) -> str:
+    return hashlib.blake2b("|".join(parts).encode(), digest_size=16).hexdigest()
+
+
+class Reference(NamedTuple):
+    """A name one resource uses for another, with where it was written."""
+
+    kind: Kind
+    id: str
+    path: tuple[str | int, ...]
+
+
+class Source(NamedTuple):
+    """Where a resource was declared: file, document index and path inside the document."""
+
+    file: str
+    document: int
+    path: tuple[str | int, ...]
+
+
+class DesiredResource(NamedTuple):
+    """One validated resource as the planner sees it.
+
+    A NamedTuple rather than a model: it is built for every resource on every
+    run and pickled into the parse cache, so it must be cheap; it is immutable
+    all the same. ``payload`` is the normalised payload; ``digest`` covers the
+    payload with named routings expanded.
+    """
+
+    kind: Kind
+    id: str
+    payload: dict[str, Any]
+    digest: str
+    archived: bool
+    parent: str | None
+    references: tuple[Reference, ...]
+    source: Source
+
+    @property
+    def address(self) -> str:
+        return address(self.kind, self.id)
