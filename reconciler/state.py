@@ -23,7 +23,7 @@ from filelock import FileLock, Timeout
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import StateError, StateLockedError
-from .resources import digest
+from .resources import DesiredResource, digest
 
 STATE_FORMAT_VERSION = 1
 
@@ -73,6 +73,17 @@ class ResourceState(_Frozen):
     @property
     def started(self) -> bool:
         return bool(self.observed and self.observed.started)
+
+    @classmethod
+    def applied(cls, resource: DesiredResource, observed: Observed | None = None) -> "ResourceState":
+        """What the state records once ``resource`` has been written to Epoptia."""
+        return cls(
+            payload=resource.payload,
+            digest=resource.digest,
+            archived=resource.archived,
+            parent=resource.parent,
+            observed=observed,
+        )
 
 
 class State(_Frozen):

@@ -54,30 +54,28 @@ class Selection:
         """The selected addresses, or None when everything is selected."""
         if not self.only and not self.exclude:
             return None
-        chosen: set[str] = set()
         candidates: list[tuple[str, str | None]] = [(a, r.parent) for a, r in desired.resources.items()]
         candidates += [(a, r.parent) for a, r in state.resources.items() if a not in desired.resources]
-        for addr, parent in candidates:
-            if not self.only or self._matches(self.only, addr, parent):
-                chosen.add(addr)
+        excluded = {a for a, parent in candidates if self._matches(self.exclude, a, parent)}
+        chosen = {
+            a for a, parent in candidates
+            if a not in excluded and (not self.only or self._matches(self.only, a, parent))
+        }
         if self.only:
-            for addr in list(chosen):
-                res = desired.resources.get(addr)
+            # Pull in what the chosen resources need, transitively: line -> work order -> client.
+            queue = list(chosen)
+            while queue:
+                res = desired.resources.get(queue.pop())
                 if res is None:
                     continue
+                needs = [address(r.kind, r.id) for r in res.references if r.kind is not Kind.ROUTING]
                 if res.parent:
-                    chosen.add(address(Kind.WORK_ORDER, res.parent))
-                chosen.update(address(r.kind, r.id) for r in res.references if r.kind is not Kind.ROUTING)
-        return {
-            addr
-            for addr in chosen
-            if not self._matches(self.exclude, addr, _parent_of(addr, desired, state))
-        }
-
-
-def _parent_of(addr: str, desired: Desired, state: State) -> str | None:
-    res = desired.resources.get(addr) or state.resources.get(addr)
-    return res.parent if res is not None else None
+                    needs.append(address(Kind.WORK_ORDER, res.parent))
+                for need in needs:
+                    if need not in chosen and need not in excluded:
+                        chosen.add(need)
+                        queue.append(need)
+        return chosen
 
 
 # Order of execution: what others depend on first, removals last, lines before their work order.
@@ -200,10 +198,8 @@ class _Planner:
         allowed: list[FieldChange] = []
         refused: dict[str, list[FieldChange]] = {}
         for change in changes:
-            field = _top_field(change.path)
-            rule = rule_for(want.kind, field)
-            if started and rule.mutability is Mutability.BEFORE_START:
-                refused.setdefault(field, []).append(change)
+            if started and rule_for(want.kind, change.path).mutability is Mutability.BEFORE_START:
+                refused.setdefault(_top_field(change.path), []).append(change)
             else:
                 allowed.append(change)
         if allowed:

@@ -49,6 +49,8 @@ POLICY: dict[tuple[Kind, str], Rule] = {
     (Kind.WORK_ORDER_LINE, "quantity"): _before(BlockReason.STARTED_QUANTITY, "quantity", True),
     (Kind.WORK_ORDER_LINE, "workflow"): _before(BlockReason.STARTED_WORKFLOW, "workflow", True),
     (Kind.WORK_ORDER_LINE, "routing"): _before(BlockReason.STARTED_ROUTING, "routing", True),
+    # The name of a shared Routing document is our label; Epoptia only ever sees the steps.
+    (Kind.WORK_ORDER_LINE, "routing.name"): _ANY_ASSUMED,
     (Kind.WORK_ORDER_LINE, "product"): _before(BlockReason.STARTED_PRODUCT, "product", False),
     (Kind.WORK_ORDER_LINE, "workorder"): _before(BlockReason.STARTED_WORK_ORDER, "work order", False),
     (Kind.WORK_ORDER_LINE, "status"): _before(BlockReason.STARTED_STATUS, "status", False),
@@ -69,9 +71,15 @@ POLICY: dict[tuple[Kind, str], Rule] = {
 }
 
 
-def rule_for(kind: Kind, field: str) -> Rule:
+def rule_for(kind: Kind, path: str) -> Rule:
+    """The rule for a changed path: the longest table entry that is the path or a prefix of it."""
+    best: tuple[int, Rule] | None = None
+    for (rule_kind, key), rule in POLICY.items():
+        if rule_kind is kind and (path == key or path.startswith((key + ".", key + "["))):
+            if best is None or len(key) > best[0]:
+                best = (len(key), rule)
     # Clients and products have no production life of their own.
-    return POLICY.get((kind, field), _ANY_ASSUMED)
+    return best[1] if best is not None else _ANY_ASSUMED
 
 
 # --------------------------------------------------------------------------- words
