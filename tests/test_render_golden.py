@@ -1,0 +1,106 @@
+"""Golden files: a reviewer reads tests/golden/plan.* as a user would see them.
+
+Regenerate after an intended change with UPDATE_GOLDEN=1 and review the diff.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from reconciler.planning import ActionKind, Plan, make_plan
+from reconciler.render import Format, render, render_markdown
+
+from .planfixtures import FACTORY, NOW, applied, desired, not_started, started
+
+GOLDEN = Path(__file__).parent / "golden"
+
+BEFORE = FACTORY + """\
+  - {id: "131321", product: P-2, quantity: 5}
+  - {id: "131322", product: P-2, quantity: 7, routing: ΚΟΠΗ}
+---
+kind: Product
+id: P-3
+name: Παλιό προϊόν
+"""
+
+AFTER = (
+    FACTORY.replace("quantity: 200", "quantity: 250")
+    .replace("comments: πρώτη παρτίδα", "comments: δεύτερη παρτίδα")
+    .replace("    workflow: Συναρμολόγηση", "    workflow: Συναρμολόγηση\n    archived: true")
+    .replace("  - {id: C-2, name: Θερμοπρόσοψη ΟΕ}", "  - {id: C-2, name: Θερμοπρόσοψη ΟΕ}\n  - {id: C-3, name: Nordic Glazing AB}")
+    + """\
+---
+kind: WorkOrder
+id: WO-2
+client: C-3
+lines:
+  - id: "131400"
+    product: P-2
+    quantity: 60
+    target_day: 2026-12-18
+    routing:
+      - {workstation: LASER, job_task: Κοπή}
+      - {workstation: ΥΑΛΟΘΕΤΗΣΗ}
+    custom_fields: {ΔΙΑΣΤΑΣΕΙΣ: 1200x1400}
+"""
+)
+
+
+@pytest.fixture
+def every_kind_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Plan:
+    monkeypatch.chdir(tmp_path)
+    before = desired(Path("."), BEFORE)
+    state = applied(before, {"131319": started(), "131320": not_started(), "131321": not_started(),
+                             "131322": started(done=2)})
+    return make_plan(desired(Path("."), AFTER), state, target="production", now=NOW)
+
+
+def _check(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.write_text(text, encoding="utf-8")
+    assert text == path.read_text(encoding="utf-8"), f"{name} differs; rerun with UPDATE_GOLDEN=1 and review"
+
+
+def test_fixture_plan_has_every_action_kind_and_blocked_ones(every_kind_plan: Plan) -> None:
+    kinds = {a.action for a in every_kind_plan.runnable}
+    assert kinds == set(ActionKind)
+    assert {a.blocked.reason.value for a in every_kind_plan.blocked} == {"started-quantity", "started-delete"}
+
+
+def test_text_golden(every_kind_plan: Plan) -> None:
+    _check("plan.txt", render(every_kind_plan, Format.TEXT))
+
+
+def test_markdown_golden(every_kind_plan: Plan) -> None:
+    text = render(every_kind_plan, Format.MARKDOWN)
+    _check("plan.md", text)
+    assert text.index("**Plan:") < text.index("Blocked") < text.index("<details>")
+
+
+def test_json_golden_round_trips(every_kind_plan: Plan) -> None:
+    text = render(every_kind_plan, Format.JSON)
+    _check("plan.json", text)
+    data = json.loads(text)
+    assert data["format_version"] == 1 and data["lineage"] and data["serial"] == 7
+    assert data["summary"]["blocked"] == 2
+    assert Plan.from_json(text) == every_kind_plan
+
+
+def test_text_is_coloured_only_when_asked(every_kind_plan: Plan) -> None:
+    assert "\x1b[" not in render(every_kind_plan, Format.TEXT)
+    assert "\x1b[" in render(every_kind_plan, Format.TEXT, color=True)
+
+
+def test_markdown_stays_under_the_comment_limit_and_says_so(every_kind_plan: Plan) -> None:
+    many = every_kind_plan.model_copy(
+        update={"actions": tuple(a.model_copy(update={"parent": f"WO-{i}"}) for i in range(3000)
+                                 for a in every_kind_plan.actions[:1])}
+    )
+    text = render_markdown(many, limit=20_000)
+    assert len(text) <= 20_000
+    assert "more groups with" in text and "reconciler show PLANFILE" in text
