@@ -14,7 +14,7 @@ from .config import Config, Target, find_config, load_config
 from .errors import ConfigError
 from .load import Desired, load_manifests
 from .planning import Plan, Selection, make_plan
-from .state import State, StateStore
+from .state import Snapshot, State, StateStore
 
 WORK_DIR = ".reconciler"
 
@@ -65,10 +65,10 @@ class Context:
         return self.state_store.read()
 
     def plan(self, *, selection: Selection = Selection(), allow_mass_delete: bool = False,
-             desired: Desired | None = None, state: State | None = None) -> Plan:
+             desired: Desired | None = None, state: Snapshot | State | None = None) -> Plan:
         return make_plan(
             desired if desired is not None else self.load_desired(),
-            state if state is not None else self.read_state(),
+            state if state is not None else self.state_store.snapshot(),
             target=self.target_name,
             selection=selection,
             delete_limit=self.target.deletion_limit,

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import difflib
 import functools
+from functools import partial
 import hashlib
 import os
 import pickle
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, NamedTuple
 
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
@@ -32,10 +33,8 @@ from .resources import (
     MODELS,
     DesiredResource,
     Kind,
-    Reference,
     Source,
     WorkOrder,
-    address,
     combine_digests,
     digest,
 )
@@ -63,7 +62,9 @@ _RoundTripConstructor.add_constructor(
 )
 
 
+@functools.cache
 def safe_yaml() -> YAML:
+    """The C-based safe loader, built once: building one costs more than parsing a small file."""
     yaml = YAML(typ="safe", pure=False)
     yaml.Constructor = _SafeConstructor
     return yaml
@@ -87,12 +88,25 @@ class Desired:
         return len(self.resources)
 
 
+# What the parse cache keeps per resource: plain tuples, which unpickle fast.
+# (kind, id, digest, archived, parent, references, document, path)
+_Entry = tuple[str, str, str, bool, str | None, tuple, int, tuple]
+
+
 @dataclass
 class _FileResult:
-    resources: list[DesiredResource] = field(default_factory=list)
+    entries: list[_Entry] = field(default_factory=list)
+    payloads: list[dict[str, Any]] = field(default_factory=list)
     problems: list[SourceError] = field(default_factory=list)
     # Problems found without a position yet: (document index, path, message, point at key?)
     pending: list[tuple[int, tuple[str | int, ...], str, bool]] = field(default_factory=list)
+
+    def add(self, kind: Kind, erp_id: str, payload: dict[str, Any], archived: bool, parent: str | None,
+            references: tuple, source: Source) -> None:
+        self.entries.append(
+            (kind.value, erp_id, digest(payload), archived, parent, references, source.document, source.path)
+        )
+        self.payloads.append(payload)
 
 
 # --------------------------------------------------------------------------- positions
@@ -314,44 +328,19 @@ def _validate_document(
 def _collect(result: _FileResult, kind: Kind, resource: Any, source: Source) -> None:
     if kind is Kind.WORK_ORDER:
         wo: WorkOrder = resource
-        result.resources.append(
-            DesiredResource(
-                kind=kind,
-                id=wo.id,
-                payload=(payload := wo.payload()),
-                digest=digest(payload),
-                archived=False,
-                parent=None,
-                references=(Reference(Kind.CLIENT, wo.client, source.path + ("client",)),),
-                source=source,
-            )
-        )
+        result.add(kind, wo.id, wo.payload(), False, None,
+                   ((Kind.CLIENT.value, wo.client, source.path + ("client",)),), source)
         for i, line in enumerate(wo.lines):
             path = source.path + ("lines", i)
-            refs = [Reference(Kind.PRODUCT, line.product, path + ("product",))]
+            refs: list[tuple[str, str, tuple[str | int, ...]]] = [
+                (Kind.PRODUCT.value, line.product, path + ("product",))
+            ]
             if isinstance(line.routing, str):
-                refs.append(Reference(Kind.ROUTING, line.routing, path + ("routing",)))
-            payload = line.payload(wo.id)
-            result.resources.append(
-                DesiredResource(
-                    kind=Kind.WORK_ORDER_LINE,
-                    id=line.id,
-                    payload=payload,
-                    digest=digest(payload),
-                    archived=line.archived,
-                    parent=wo.id,
-                    references=tuple(refs),
-                    source=Source(source.file, source.document, path),
-                )
-            )
+                refs.append((Kind.ROUTING.value, line.routing, path + ("routing",)))
+            result.add(Kind.WORK_ORDER_LINE, line.id, line.payload(wo.id), line.archived, wo.id, tuple(refs),
+                       Source(source.file, source.document, path))
         return
-    if kind is Kind.ROUTING:
-        payload = {"description": resource.description, "steps": [s.model_dump(mode="json") for s in resource.steps]}
-    else:
-        payload = resource.payload()
-    result.resources.append(
-        DesiredResource(kind, resource.id, payload, digest(payload), False, None, (), source)
-    )
+    result.add(kind, resource.id, resource.payload(), False, None, (), source)
 
 
 def _parse_file(file: str, text: str) -> _FileResult:
@@ -397,55 +386,82 @@ def _code_fingerprint() -> str:
     return h.hexdigest()
 
 
+class _Payloads:
+    """The payloads of one file, decoded from the cache only if one of them is asked for."""
+
+    __slots__ = ("_blob", "_items")
+
+    def __init__(self, blob: bytes | None = None, items: list[dict[str, Any]] | None = None) -> None:
+        self._blob = blob
+        self._items = items
+
+    def get(self, index: int) -> dict[str, Any]:
+        if self._items is None:
+            self._items = pickle.loads(self._blob)  # type: ignore[arg-type]
+        return self._items[index]
+
+
 class _ParseCache:
-    """Validated per-file results, keyed by (code version, file name, content hash)."""
+    """Validated per-file results in one file, keyed by (code version, file name, content hash).
 
-    def __init__(self, directory: Path | None) -> None:
-        self.directory = directory
-        self.used: set[str] = set()
+    One file rather than one per manifest: a 100,000-line repository has ten
+    thousand manifests, and opening as many cache files costs more than reading
+    one. Entries of file versions not seen in a run are dropped when it is saved.
+    """
 
-    def _key(self, file: str, content: bytes) -> str:
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._entries: dict[str, tuple[list[_Entry], bytes]] | None = None
+        self._used: set[str] = set()
+        self._dirty = False
+
+    @staticmethod
+    def key(file: str, content: bytes) -> str:
         h = hashlib.blake2b(digest_size=20)
         h.update(f"{CACHE_VERSION}\0{_code_fingerprint()}\0{file}\0".encode())
         h.update(content)
         return h.hexdigest()
 
-    def get(self, file: str, content: bytes) -> list[DesiredResource] | None:
-        if self.directory is None:
-            return None
-        key = self._key(file, content)
-        self.used.add(key)
-        try:
-            with open(self.directory / key, "rb") as fh:
-                return pickle.load(fh)
-        except FileNotFoundError:
-            return None
-        except Exception:  # a torn or foreign cache entry is only a miss
-            return None
+    def _load(self) -> dict[str, tuple[list[_Entry], bytes]]:
+        if self._entries is None:
+            self._entries = {}
+            if self.path is not None:
+                try:
+                    with open(self.path, "rb") as fh:
+                        loaded = pickle.load(fh)
+                    if isinstance(loaded, dict):
+                        self._entries = loaded
+                except FileNotFoundError:
+                    pass
+                except Exception:  # a torn or foreign cache is only a miss
+                    self._dirty = True
+        return self._entries
 
-    def put(self, file: str, content: bytes, resources: list[DesiredResource]) -> None:
-        if self.directory is None:
+    def get(self, key: str) -> tuple[list[_Entry], bytes] | None:
+        self._used.add(key)
+        return self._load().get(key)
+
+    def put(self, key: str, entries: list[_Entry], payloads: list[dict[str, Any]]) -> None:
+        self._load()[key] = (entries, pickle.dumps(payloads, protocol=pickle.HIGHEST_PROTOCOL))
+        self._dirty = True
+
+    def save(self) -> None:
+        if self.path is None:
             return
-        key = self._key(file, content)
+        entries = self._load()
+        stale = set(entries) - self._used
+        if not self._dirty and not stale:
+            return
+        for key in stale:
+            del entries[key]
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            tmp = self.directory / f".{key}.{os.getpid()}.tmp"
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
             with open(tmp, "wb") as fh:
-                pickle.dump(resources, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, self.directory / key)
+                pickle.dump(entries, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, self.path)
         except OSError:
             pass  # a cache that cannot be written only costs speed
-
-    def prune(self) -> None:
-        """Drop entries of file versions no longer present, so the cache does not grow without end."""
-        if self.directory is None or not self.directory.is_dir():
-            return
-        for entry in os.scandir(self.directory):
-            if entry.name not in self.used:
-                try:
-                    os.unlink(entry.path)
-                except OSError:
-                    pass
 
 
 def discover(root: Path) -> list[Path]:
@@ -470,6 +486,17 @@ def _line_of_offset(content: bytes, offset: int) -> tuple[int, int]:
     return line, offset - (before.rfind(b"\n") + 1) + 1
 
 
+_KINDS = {kind.value: kind for kind in Kind}
+
+
+class _Parsed(NamedTuple):
+    """One file's validated entries, and where their payloads come from."""
+
+    file: str
+    entries: list[_Entry]
+    payloads: _Payloads
+
+
 def load_manifests(root: Path, cache_dir: Path | None = None) -> Desired:
     """Load, validate and cross-check every manifest under ``root``.
 
@@ -492,20 +519,22 @@ def load_manifests(root: Path, cache_dir: Path | None = None) -> Desired:
             hint="an empty folder would plan the deletion of everything, so it is refused; check the path",
         )
 
-    cache = _ParseCache(cache_dir)
+    cache = _ParseCache(cache_dir / "manifests.pickle" if cache_dir is not None else None)
     problems: list[SourceError] = []
-    everything: list[DesiredResource] = []
+    parsed: list[_Parsed] = []
     texts: dict[str, str] = {}
-    for path in paths:
-        file = _display(path)
+    root_text, root_shown = str(root), _display(root)
+    names = [os.path.join(root_shown, str(p)[len(root_text) + 1:]) for p in paths]
+    for path, file in zip(paths, names):
         try:
             content = path.read_bytes()
         except OSError as error:
             problems.append(SourceError(file, 1, 1, f"cannot read file: {error.strerror}"))
             continue
-        cached = cache.get(file, content)
+        key = cache.key(file, content)
+        cached = cache.get(key)
         if cached is not None:
-            everything.extend(cached)
+            parsed.append(_Parsed(file, cached[0], _Payloads(blob=cached[1])))
             continue
         try:
             text = content.decode("utf-8")
@@ -518,83 +547,104 @@ def load_manifests(root: Path, cache_dir: Path | None = None) -> Desired:
         if result.problems:
             problems.extend(result.problems)
             continue
-        cache.put(file, content, result.resources)
-        everything.extend(result.resources)
+        cache.put(key, result.entries, result.payloads)
+        parsed.append(_Parsed(file, result.entries, _Payloads(items=result.payloads)))
 
-    desired, cross = _cross_check(everything)
+    (resources, routings), cross = _cross_check(parsed)
     if cross:
-        problems.extend(_locate(cross, texts, paths))
+        problems.extend(_locate(cross, texts, dict(zip(names, paths))))
     if problems:
         raise ManifestError(problems)
-    cache.prune()
-    return Desired(resources=desired[0], routings=desired[1], files=tuple(_display(p) for p in paths))
+    cache.save()
+    return Desired(resources=resources, routings=routings, files=tuple(names))
 
 
 _Pending = tuple[Source, str, bool]
 
 
+def _with_routing(base: Callable[[], dict[str, Any]], routing: Callable[[], dict[str, Any]], name: str) -> dict[str, Any]:
+    return {**base(), "routing": {"name": name, "steps": routing()["steps"]}}
+
+
 def _cross_check(
-    everything: list[DesiredResource],
+    parsed: list[_Parsed],
 ) -> tuple[tuple[dict[str, DesiredResource], dict[str, DesiredResource]], list[_Pending]]:
-    """Identity and references across files: duplicates, dangling names, named routings."""
+    """Identity and references across files: duplicates, dangling names, named routings.
+
+    Works on the plain cache entries and builds each DesiredResource once, with
+    its final digest: a line that uses a named routing is digested together with
+    that routing, so editing the routing changes (and is planned on) every line
+    that uses it.
+    """
     pending: list[_Pending] = []
-    by_address: dict[str, DesiredResource] = {}
-    for res in everything:
-        addr = res.address
-        first = by_address.get(addr)
-        if first is not None:
-            noun = _KIND_NOUNS[res.kind]
-            pending.append(
-                (
-                    Source(res.source.file, res.source.document, res.source.path + ("id",)),
-                    f"duplicate {noun} id {res.id!r}; it is already declared at "
-                    f"{first.source.file} (ids are unique per kind)",
-                    False,
-                )
-            )
-            continue
-        by_address[addr] = res
-
-    routings: dict[str, DesiredResource] = {}
-    resources: dict[str, DesiredResource] = {}
-    for addr, res in by_address.items():
-        if res.kind is Kind.ROUTING:
-            routings[res.id] = res
-        else:
-            resources[addr] = res
-
-    for addr, res in resources.items():
-        for ref in res.references:
-            target = routings.get(ref.id) if ref.kind is Kind.ROUTING else by_address.get(address(ref.kind, ref.id))
-            if target is None:
-                known = routings if ref.kind is Kind.ROUTING else {
-                    r.id for r in by_address.values() if r.kind is ref.kind
-                }
+    first_seen: dict[str, tuple[str, _Entry, _Payloads, int]] = {}
+    for file, entries, payloads in parsed:
+        for index, entry in enumerate(entries):
+            addr = f"{entry[0]}/{entry[1]}"
+            if addr in first_seen:
+                noun = _KIND_NOUNS[_KINDS[entry[0]]]
                 pending.append(
                     (
-                        Source(res.source.file, res.source.document, ref.path),
-                        f"{_KIND_NOUNS[res.kind]} {res.id!r} refers to {_KIND_NOUNS[ref.kind]} {ref.id!r}, "
-                        f"which no manifest declares{_suggest(ref.id, known)}",
+                        Source(file, entry[6], entry[7] + ("id",)),
+                        f"duplicate {noun} id {entry[1]!r}; it is already declared at {first_seen[addr][0]} "
+                        "(ids are unique per kind)",
                         False,
                     )
                 )
-            elif ref.kind is Kind.ROUTING:
-                # Expand the named routing into the line so that editing the routing
-                # changes (and is planned on) every line that uses it.
-                payload = {**res.payload, "routing": {"name": ref.id, "steps": target.payload["steps"]}}
-                resources[addr] = res._replace(payload=payload, digest=combine_digests(res.digest, target.digest))
+                continue
+            first_seen[addr] = (file, entry, payloads, index)
+
+    def build(file: str, entry: _Entry, payloads: _Payloads, index: int, dig: str,
+              load: Callable[[], dict[str, Any]]) -> DesiredResource:
+        kind, erp_id, _, archived, parent, refs, document, path = entry
+        return DesiredResource(_KINDS[kind], erp_id, dig, archived, parent, refs, file, document, path, load)
+
+    routing_kind = Kind.ROUTING.value
+    routings: dict[str, DesiredResource] = {}
+    for file, entry, payloads, index in first_seen.values():
+        if entry[0] == routing_kind:
+            routings[entry[1]] = build(file, entry, payloads, index, entry[2], partial(payloads.get, index))
+
+    ids_by_kind: dict[str, set[str]] | None = None
+    resources: dict[str, DesiredResource] = {}
+    for addr, (file, entry, payloads, index) in first_seen.items():
+        if entry[0] == routing_kind:
+            continue
+        dig, load = entry[2], partial(payloads.get, index)
+        for ref_kind, ref_id, ref_path in entry[5]:
+            if ref_kind == routing_kind:
+                target = routings.get(ref_id)
+                if target is not None:
+                    dig = combine_digests(dig, target.digest)
+                    load = partial(_with_routing, load, target.load, ref_id)
+            else:
+                target = first_seen.get(f"{ref_kind}/{ref_id}")
+            if target is None:
+                if ids_by_kind is None:
+                    ids_by_kind = {}
+                    for e in first_seen.values():
+                        ids_by_kind.setdefault(e[1][0], set()).add(e[1][1])
+                kind = _KINDS[ref_kind]
+                pending.append(
+                    (
+                        Source(file, entry[6], ref_path),
+                        f"{_KIND_NOUNS[_KINDS[entry[0]]]} {entry[1]!r} refers to {_KIND_NOUNS[kind]} {ref_id!r}, "
+                        f"which no manifest declares{_suggest(ref_id, ids_by_kind.get(ref_kind, ()))}",
+                        False,
+                    )
+                )
+        resources[addr] = build(file, entry, payloads, index, dig, load)
     return (resources, routings), pending
 
 
-def _locate(pending: list[_Pending], texts: dict[str, str], paths: list[Path]) -> list[SourceError]:
-    by_name = {_display(p): p for p in paths}
+def _locate(pending: list[_Pending], texts: dict[str, str], paths: dict[str, Path]) -> list[SourceError]:
     out = []
     locators: dict[str, Locator] = {}
     for source, message, at_key in pending:
         if source.file not in locators:
             text = texts.get(source.file)
             if text is None:  # came from the cache: read just this file again
-                text = by_name[source.file].read_text(encoding="utf-8")
+                text = paths[source.file].read_text(encoding="utf-8")
             locators[source.file] = Locator(text)
         line, column = locators[source.file].position(source.document, source.path, at_key)
         out.append(SourceError(source.file, line, column, message))

@@ -14,9 +14,9 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import hashlib
-import json
+import orjson
 from collections import Counter
-from typing import Annotated, Any, Literal, NamedTuple, Union
+from typing import Annotated, Any, Callable, Literal, NamedTuple, Union
 
 from pydantic import (
     AfterValidator,
@@ -103,8 +103,26 @@ FieldValue = Annotated[str, BeforeValidator(_scalar_text), StringConstraints(max
 CustomFields = dict[Name, FieldValue]
 
 
+def compact(value: dict[str, Any]) -> dict[str, Any]:
+    """Canonical form: empty values (None, "", [], {}) are left out.
+
+    "No comments" and an empty comment mean the same to Epoptia, so they must
+    have one spelling, or a digest would change where nothing did. Nested models
+    compact their own dumps, so one level is enough here.
+    """
+    return {k: v for k, v in value.items() if v is not None and v != "" and v != [] and v != {}}
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", strict=False, populate_by_name=True)
+
+    def _dump(self, exclude: set[str]) -> dict[str, Any]:
+        data = compact(self.model_dump(mode="json", exclude=exclude, exclude_none=True))
+        for key, value in data.items():
+            # Lists of nested models (steps, BOM items, files) hold dicts with empties of their own.
+            if isinstance(value, list) and value and isinstance(value[0], dict):
+                data[key] = [compact(item) for item in value]
+        return data
 
 
 class ClientType(str, enum.Enum):
@@ -158,6 +176,9 @@ class Routing(_Model):
     description: Text = ""
     steps: Annotated[tuple[RoutingStep, ...], Field(min_length=1)]
 
+    def payload(self) -> dict[str, Any]:
+        return self._dump({"kind", "id"})
+
     @model_validator(mode="after")
     def _distinct_tasks(self) -> "Routing":
         _check_distinct_job_tasks(self.steps)
@@ -177,7 +198,7 @@ class Client(_Model):
     comments: Text = ""
 
     def payload(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude={"kind", "id"})
+        return self._dump({"kind", "id"})
 
 
 class Product(_Model):
@@ -190,7 +211,7 @@ class Product(_Model):
     comments: Text = ""
 
     def payload(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude={"kind", "id"})
+        return self._dump({"kind", "id"})
 
 
 def _routing_form(value: Any) -> str:
@@ -236,14 +257,12 @@ class WorkOrderLine(_Model):
 
     def payload(self, work_order: str) -> dict[str, Any]:
         """The normalised payload; a named routing is kept by name and expanded later."""
-        data = self.model_dump(mode="json", exclude={"id", "archived", "routing"})
+        data = self._dump({"id", "archived", "routing"})
         data["workorder"] = work_order
         if isinstance(self.routing, str):
-            data["routing"] = {"name": self.routing, "steps": None}
+            data["routing"] = {"name": self.routing}
         elif self.routing is not None:
-            data["routing"] = {"name": None, "steps": [s.model_dump(mode="json") for s in self.routing]}
-        else:
-            data["routing"] = None
+            data["routing"] = {"steps": [s._dump(set()) for s in self.routing]}
         return data
 
 
@@ -257,7 +276,7 @@ class WorkOrder(_Model):
     lines: Annotated[tuple[WorkOrderLine, ...], Field(min_length=1)]
 
     def payload(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude={"kind", "id", "lines"})
+        return self._dump({"kind", "id", "lines"})
 
 
 MODELS: dict[Kind, type[_Model]] = {
@@ -268,25 +287,22 @@ MODELS: dict[Kind, type[_Model]] = {
 }
 
 
-def canonical_json(value: Any) -> str:
+def canonical_json(value: Any) -> bytes:
     """One spelling per value: sorted keys, no spaces, real UTF-8 (Greek stays readable)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
 def digest(value: Any) -> str:
-    return hashlib.blake2b(canonical_json(value).encode(), digest_size=16).hexdigest()
+    return hashlib.blake2b(canonical_json(value), digest_size=16).hexdigest()
 
 
 def combine_digests(*parts: str) -> str:
     return hashlib.blake2b("|".join(parts).encode(), digest_size=16).hexdigest()
 
 
-class Reference(NamedTuple):
-    """A name one resource uses for another, with where it was written."""
-
-    kind: Kind
-    id: str
-    path: tuple[str | int, ...]
+# (kind name, id, path inside the document): a name one resource uses for another.
+# Plain tuples, because they are rebuilt from the parse cache for every resource.
+Reference = tuple[str, str, tuple[str | int, ...]]
 
 
 class Source(NamedTuple):
@@ -300,21 +316,31 @@ class Source(NamedTuple):
 class DesiredResource(NamedTuple):
     """One validated resource as the planner sees it.
 
-    A NamedTuple rather than a model: it is built for every resource on every
-    run and pickled into the parse cache, so it must be cheap; it is immutable
-    all the same. ``payload`` is the normalised payload; ``digest`` covers the
-    payload with named routings expanded.
+    Built for every resource on every run, so it is a light, immutable tuple:
+    the payload (normalised, named routing expanded) is produced by ``load``
+    only when asked for, which the planner does only for resources whose digest
+    changed. ``digest`` already covers the expanded payload.
     """
 
     kind: Kind
     id: str
-    payload: dict[str, Any]
     digest: str
     archived: bool
     parent: str | None
     references: tuple[Reference, ...]
-    source: Source
+    file: str
+    document: int
+    path: tuple[str | int, ...]
+    load: Callable[[], dict[str, Any]]
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        return self.load()
 
     @property
     def address(self) -> str:
         return address(self.kind, self.id)
+
+    @property
+    def source(self) -> Source:
+        return Source(self.file, self.document, self.path)

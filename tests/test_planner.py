@@ -50,8 +50,8 @@ def test_named_routing_is_expanded_into_the_line(tmp_path: Path) -> None:
     assert routing == {
         "name": "ΚΟΠΗ",
         "steps": [
-            {"workstation": "LASER", "job_task": "Κοπή", "bom": [], "custom_fields": {}},
-            {"workstation": "ΜΟΝΤΑΖ 1", "job_task": "Πλαίσιο", "bom": [], "custom_fields": {}},
+            {"workstation": "LASER", "job_task": "Κοπή"},
+            {"workstation": "ΜΟΝΤΑΖ 1", "job_task": "Πλαίσιο"},
         ],
     }
 

@@ -15,7 +15,7 @@ from typing import Any, Iterable
 from ..errors import PlanError
 from ..load import Desired
 from ..resources import DesiredResource, Kind, address, split_address
-from ..state import ResourceState, State
+from ..state import ResourceState, Snapshot, State
 from .plan import Action, ActionKind, Blocked, BlockReason, FieldChange, Plan
 from .policy import Mutability, change_blocked, delete_blocked, restore_blocked, rule_for
 
@@ -50,12 +50,12 @@ class Selection:
             for p in patterns
         )
 
-    def resolve(self, desired: Desired, state: State) -> set[str] | None:
+    def resolve(self, desired: Desired, state: Snapshot) -> set[str] | None:
         """The selected addresses, or None when everything is selected."""
         if not self.only and not self.exclude:
             return None
         candidates: list[tuple[str, str | None]] = [(a, r.parent) for a, r in desired.resources.items()]
-        candidates += [(a, r.parent) for a, r in state.resources.items() if a not in desired.resources]
+        candidates += [(a, e.parent) for a, e in state.index.items() if a not in desired.resources]
         excluded = {a for a, parent in candidates if self._matches(self.exclude, a, parent)}
         chosen = {
             a for a, parent in candidates
@@ -68,7 +68,7 @@ class Selection:
                 res = desired.resources.get(queue.pop())
                 if res is None:
                     continue
-                needs = [address(r.kind, r.id) for r in res.references if r.kind is not Kind.ROUTING]
+                needs = [address(kind, ref) for kind, ref, _ in res.references if kind != Kind.ROUTING.value]
                 if res.parent:
                     needs.append(address(Kind.WORK_ORDER, res.parent))
                 for need in needs:
@@ -132,7 +132,7 @@ def _top_field(path: str) -> str:
 
 
 class _Planner:
-    def __init__(self, desired: Desired, state: State) -> None:
+    def __init__(self, desired: Desired, state: Snapshot) -> None:
         self.desired = desired
         self.state = state
         self.actions: list[Action] = []
@@ -143,10 +143,10 @@ class _Planner:
     def started_children(self, work_order: str) -> list[tuple[str, ResourceState]]:
         if self._children is None:
             self._children = {}
-            for addr, res in self.state.resources.items():
-                if res.parent is not None:
-                    self._children.setdefault(res.parent, []).append((split_address(addr)[1], res))
-        return [(i, r) for i, r in self._children.get(work_order, []) if r.started]
+            for addr, entry in self.state.index.items():
+                if entry.parent is not None and entry.started:
+                    self._children.setdefault(entry.parent, []).append((split_address(addr)[1], self.state[addr]))
+        return self._children.get(work_order, [])
 
     def started_lines(self, kind: Kind, erp_id: str, have: ResourceState) -> list[tuple[str, ResourceState]]:
         if kind is Kind.WORK_ORDER_LINE:
@@ -170,16 +170,17 @@ class _Planner:
             )
         )
 
-    def want(self, want: DesiredResource) -> None:
-        have = self.state.resources.get(want.address)
-        if have is None:
+    def want(self, addr: str, want: DesiredResource) -> None:
+        entry = self.state.index.get(addr)
+        if entry is None:
             self.emit(ActionKind.CREATE, want, want.kind, want.id, None, payload=want.payload)
             if want.archived:
                 self.emit(ActionKind.ARCHIVE, want, want.kind, want.id, None)
             return
-        if have.digest == want.digest and have.archived == want.archived:
-            self.unchanged += 1
+        if entry.digest == want.digest and entry.archived == want.archived:
+            self.unchanged += 1  # the common case: no payload is read on either side
             return
+        have = self.state[addr]
         if have.digest != want.digest:
             self.update(want, have)
         if want.archived and not have.archived:
@@ -218,7 +219,8 @@ class _Planner:
                 blocked=Blocked(reason=rule.reason, message=message, advice=advice),
             )
 
-    def gone(self, addr: str, have: ResourceState) -> None:
+    def gone(self, addr: str) -> None:
+        have = self.state[addr]
         kind, erp_id = split_address(addr)
         if kind in (Kind.CLIENT, Kind.PRODUCT) or have.archived:
             # Epoptia has no delete for clients and products, and archived lines are
@@ -238,7 +240,7 @@ class _Planner:
 
 def make_plan(
     desired: Desired,
-    state: State,
+    state: Snapshot | State,
     *,
     target: str,
     selection: Selection = Selection(),
@@ -247,17 +249,19 @@ def make_plan(
     now: dt.datetime | None = None,
 ) -> Plan:
     """Everything that must happen for the target to match the manifests, in order."""
+    if isinstance(state, State):
+        state = state.snapshot()
     planner = _Planner(desired, state)
     selected = selection.resolve(desired, state)
     for addr, want in desired.resources.items():
         if selected is None or addr in selected:
-            planner.want(want)
-    for addr, have in state.resources.items():
+            planner.want(addr, want)
+    for addr in state.index:
         if addr not in desired.resources and (selected is None or addr in selected):
-            planner.gone(addr, have)
+            planner.gone(addr)
 
     deletes = [a for a in planner.actions if a.action is ActionKind.DELETE and a.blocked is None]
-    limit = delete_limit.allowed(len(state.resources))
+    limit = delete_limit.allowed(len(state))
     if len(deletes) > limit and not allow_mass_delete:
         sample = ", ".join(a.address for a in deletes[:5]) + (" ..." if len(deletes) > 5 else "")
         raise PlanError(
