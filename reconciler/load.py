@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import difflib
 import functools
+import multiprocessing
+import threading
+from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 import hashlib
 import os
@@ -19,7 +22,7 @@ import pickle
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, NamedTuple
+from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
@@ -100,6 +103,8 @@ class _FileResult:
     problems: list[SourceError] = field(default_factory=list)
     # Problems found without a position yet: (document index, path, message, point at key?)
     pending: list[tuple[int, tuple[str | int, ...], str, bool]] = field(default_factory=list)
+    # Set by parse workers, which pickle the payloads themselves (the cache needs them so).
+    blob: bytes | None = None
 
     def add(self, kind: Kind, erp_id: str, payload: dict[str, Any], archived: bool, parent: str | None,
             references: tuple, source: Source) -> None:
@@ -441,8 +446,8 @@ class _ParseCache:
         self._used.add(key)
         return self._load().get(key)
 
-    def put(self, key: str, entries: list[_Entry], payloads: list[dict[str, Any]]) -> None:
-        self._load()[key] = (entries, pickle.dumps(payloads, protocol=pickle.HIGHEST_PROTOCOL))
+    def put(self, key: str, entries: list[_Entry], blob: bytes) -> None:
+        self._load()[key] = (entries, blob)
         self._dirty = True
 
     def save(self) -> None:
@@ -497,6 +502,56 @@ class _Parsed(NamedTuple):
     payloads: _Payloads
 
 
+# Below this much uncached YAML, starting worker processes costs more than it saves.
+PARALLEL_PARSE_BYTES = 2_000_000
+
+
+def _parse_path(path: str, file: str) -> _FileResult:
+    content = Path(path).read_bytes()
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line, column = _line_of_offset(content, error.start)
+        return _FileResult(problems=[SourceError(file, line, column, "file is not valid UTF-8; save it as UTF-8")])
+    return _parse_file(file, text)
+
+
+def _parse_batch(batch: list[tuple[str, str]]) -> list[_FileResult]:
+    """Worker side: parse files and pickle their payloads, which is what the parent keeps."""
+    results = []
+    for path, file in batch:
+        result = _parse_path(path, file)
+        if not result.problems:
+            result.blob = pickle.dumps(result.payloads, protocol=pickle.HIGHEST_PROTOCOL)
+            result.payloads = []
+        results.append(result)
+    return results
+
+
+def _parse_files(
+    misses: list[tuple[int, str, str, str]], parallel: bool
+) -> Iterator[tuple[int, str, str, _FileResult]]:
+    """Parse the files the cache did not have; on a cold run of a big repository, on every core.
+
+    The C parser holds the GIL, so threads would not help; worker processes are
+    forked (cheap, and they inherit the loaded modules), and only when this
+    process runs no other thread, which is what makes forking safe.
+    """
+    workers = min(os.cpu_count() or 1, 8)
+    can_fork = "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+    if not (parallel and workers > 1 and can_fork and len(misses) > 1):
+        for slot, path, file, key in misses:
+            yield slot, file, key, _parse_path(path, file)
+        return
+    size = max(1, len(misses) // (workers * 8))
+    batches = [misses[i:i + size] for i in range(0, len(misses), size)]
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        for batch, results in zip(batches, pool.map(_parse_batch, [[(p, f) for _, p, f, _ in b] for b in batches])):
+            for (slot, _, file, key), result in zip(batch, results):
+                yield slot, file, key, result
+
+
 def load_manifests(root: Path, cache_dir: Path | None = None) -> Desired:
     """Load, validate and cross-check every manifest under ``root``.
 
@@ -521,10 +576,11 @@ def load_manifests(root: Path, cache_dir: Path | None = None) -> Desired:
 
     cache = _ParseCache(cache_dir / "manifests.pickle" if cache_dir is not None else None)
     problems: list[SourceError] = []
-    parsed: list[_Parsed] = []
-    texts: dict[str, str] = {}
+    parsed: list[_Parsed | None] = []
+    misses: list[tuple[int, str, str, str]] = []  # (slot, path, display name, cache key)
     root_text, root_shown = str(root), _display(root)
     names = [os.path.join(root_shown, str(p)[len(root_text) + 1:]) for p in paths]
+    miss_bytes = 0
     for path, file in zip(paths, names):
         try:
             content = path.read_bytes()
@@ -535,24 +591,23 @@ def load_manifests(root: Path, cache_dir: Path | None = None) -> Desired:
         cached = cache.get(key)
         if cached is not None:
             parsed.append(_Parsed(file, cached[0], _Payloads(blob=cached[1])))
-            continue
-        try:
-            text = content.decode("utf-8")
-        except UnicodeDecodeError as error:
-            line, column = _line_of_offset(content, error.start)
-            problems.append(SourceError(file, line, column, "file is not valid UTF-8; save it as UTF-8"))
-            continue
-        texts[file] = text
-        result = _parse_file(file, text)
+        else:
+            misses.append((len(parsed), str(path), file, key))
+            miss_bytes += len(content)
+            parsed.append(None)
+
+    for slot, file, key, result in _parse_files(misses, parallel=miss_bytes >= PARALLEL_PARSE_BYTES):
         if result.problems:
             problems.extend(result.problems)
             continue
-        cache.put(key, result.entries, result.payloads)
-        parsed.append(_Parsed(file, result.entries, _Payloads(items=result.payloads)))
+        blob = pickle.dumps(result.payloads, protocol=pickle.HIGHEST_PROTOCOL) if result.blob is None else result.blob
+        cache.put(key, result.entries, blob)
+        parsed[slot] = _Parsed(file, result.entries, _Payloads(blob=blob, items=result.payloads or None))
+    parsed_ok = [p for p in parsed if p is not None]
 
-    (resources, routings), cross = _cross_check(parsed)
+    (resources, routings), cross = _cross_check(parsed_ok)
     if cross:
-        problems.extend(_locate(cross, texts, dict(zip(names, paths))))
+        problems.extend(_locate(cross, dict(zip(names, paths))))
     if problems:
         raise ManifestError(problems)
     cache.save()
@@ -637,15 +692,13 @@ def _cross_check(
     return (resources, routings), pending
 
 
-def _locate(pending: list[_Pending], texts: dict[str, str], paths: dict[str, Path]) -> list[SourceError]:
+def _locate(pending: list[_Pending], paths: dict[str, Path]) -> list[SourceError]:
     out = []
     locators: dict[str, Locator] = {}
     for source, message, at_key in pending:
         if source.file not in locators:
-            text = texts.get(source.file)
-            if text is None:  # came from the cache: read just this file again
-                text = paths[source.file].read_text(encoding="utf-8")
-            locators[source.file] = Locator(text)
+            # Only files with a problem are read again, in round-trip mode.
+            locators[source.file] = Locator(paths[source.file].read_text(encoding="utf-8"))
         line, column = locators[source.file].position(source.document, source.path, at_key)
         out.append(SourceError(source.file, line, column, message))
     return out

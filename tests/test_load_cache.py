@@ -1,0 +1,104 @@
+"""The parse cache and the parallel cold parse give exactly what a plain parse gives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reconciler import load
+from reconciler.errors import ManifestError
+from reconciler.load import load_manifests
+
+from .conftest import ROOT
+
+
+def _snapshot(desired) -> dict[str, tuple]:
+    return {a: (r.digest, r.archived, r.parent, r.payload) for a, r in desired.resources.items()}
+
+
+@pytest.fixture
+def counted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    parsed: list[str] = []
+    real = load._parse_file
+
+    def counting(file: str, text: str):
+        parsed.append(file)
+        return real(file, text)
+
+    monkeypatch.setattr(load, "_parse_file", counting)
+    return parsed
+
+
+def test_unchanged_files_are_never_parsed_twice(sample_repo: Path, counted: list[str], monkeypatch) -> None:
+    monkeypatch.chdir(sample_repo)
+    cache = Path(".reconciler/cache")
+    first = load_manifests(Path("manifests"), cache_dir=cache)
+    assert len(counted) == 8
+    counted.clear()
+    second = load_manifests(Path("manifests"), cache_dir=cache)
+    assert counted == [] and _snapshot(second) == _snapshot(first)
+
+    path = Path("manifests/work-orders/2026-12/WO-26-0415.yaml")
+    path.write_text(path.read_text(encoding="utf-8").replace("quantity: 1000", "quantity: 1100"), encoding="utf-8")
+    third = load_manifests(Path("manifests"), cache_dir=cache)
+    assert counted == [str(path)]
+    assert third.resources["WorkOrderLine/131350"].payload["quantity"] == 1100
+
+
+def test_editing_a_shared_routing_changes_digests_of_cached_lines(sample_repo: Path, counted, monkeypatch) -> None:
+    monkeypatch.chdir(sample_repo)
+    cache = Path(".reconciler/cache")
+    before = load_manifests(Path("manifests"), cache_dir=cache)
+    path = Path("manifests/routings/profiles.yaml")
+    path.write_text(path.read_text(encoding="utf-8").replace("RAL 9016", "RAL 7016"), encoding="utf-8")
+    counted.clear()
+    after = load_manifests(Path("manifests"), cache_dir=cache)
+    assert counted == [str(path)]  # the work orders come from the cache...
+    changed = {a for a in before.resources if before.resources[a].digest != after.resources[a].digest}
+    assert changed == {"WorkOrderLine/131319", "WorkOrderLine/131350"}  # ...yet their lines change
+    steps = after.resources["WorkOrderLine/131350"].payload["routing"]["steps"]
+    assert steps[2]["custom_fields"] == {"ΧΡΩΜΑ": "RAL 7016"}
+
+
+def test_a_torn_cache_is_only_a_miss(sample_repo: Path, monkeypatch) -> None:
+    monkeypatch.chdir(sample_repo)
+    cache = Path(".reconciler/cache")
+    first = load_manifests(Path("manifests"), cache_dir=cache)
+    (cache / "manifests.pickle").write_bytes(b"\x80\x05garbage")
+    assert _snapshot(load_manifests(Path("manifests"), cache_dir=cache)) == _snapshot(first)
+
+
+def test_parallel_parse_matches_sequential(sample_repo: Path, monkeypatch) -> None:
+    monkeypatch.chdir(sample_repo)
+    sequential = load_manifests(Path("manifests"))
+    monkeypatch.setattr(load, "PARALLEL_PARSE_BYTES", 0)
+    parallel = load_manifests(Path("manifests"), cache_dir=Path(".reconciler/cache"))
+    assert _snapshot(parallel) == _snapshot(sequential)
+    cached = load_manifests(Path("manifests"), cache_dir=Path(".reconciler/cache"))
+    assert _snapshot(cached) == _snapshot(sequential)
+
+
+def test_parallel_parse_reports_the_same_errors(sample_repo: Path, monkeypatch) -> None:
+    monkeypatch.chdir(sample_repo)
+    (Path("manifests") / "broken.yaml").write_text("kind: Client\nid: C-9\nnmae: x\n", encoding="utf-8")
+    (Path("manifests") / "latin.yaml").write_bytes(b"kind: Client\nid: C-8\nname: \xc1\n")
+    messages = []
+    for threshold in (10**12, 0):
+        monkeypatch.setattr(load, "PARALLEL_PARSE_BYTES", threshold)
+        with pytest.raises(ManifestError) as caught:
+            load_manifests(Path("manifests"))
+        messages.append([str(p) for p in caught.value.problems])
+    assert messages[0] == messages[1] == [
+        "manifests/broken.yaml:1:1: missing required field 'name' in client",
+        "manifests/broken.yaml:3:1: unknown field 'nmae' in client; did you mean 'name'?",
+        "manifests/latin.yaml:3:7: file is not valid UTF-8; save it as UTF-8",
+    ]
+
+
+def test_the_sample_is_what_the_readme_says(monkeypatch) -> None:
+    monkeypatch.chdir(ROOT)
+    desired = load_manifests(Path("manifests"))
+    kinds = sorted(r.kind.value for r in desired.resources.values())
+    assert kinds.count("WorkOrderLine") == 11 and kinds.count("Client") == 3 and kinds.count("Product") == 5
+    assert len(desired.routings) == 2
