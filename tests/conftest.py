@@ -35,3 +35,15 @@ def sample_repo(tmp_path: Path) -> Path:
     shutil.copytree(ROOT / "manifests", tmp_path / "manifests")
     shutil.copy(ROOT / "reconciler.yaml", tmp_path / "reconciler.yaml")
     return tmp_path
+
+
+@pytest.fixture
+def emulator(tmp_path: Path):
+    """A fresh emulator server process on a free 127.0.0.1 port, with its SQLite file in tmp_path."""
+    from .emulator_process import EmulatorProcess
+
+    process = EmulatorProcess(tmp_path / "emulator.sqlite").start()
+    try:
+        yield process
+    finally:
+        process.stop()

@@ -1,0 +1,179 @@
+"""SQLite persistence for the emulator: documents by id, plus a few small tables.
+
+Lines, work orders, clients and products are JSON documents keyed by their ERP
+id; workstations, workflows, alarms, operators and keys are plain tables. One
+connection, used from the server's event loop thread only, committed after
+every request, so a restart on the same file sees everything.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any, Iterator
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS api_keys (key TEXT PRIMARY KEY, last_used REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS docs (
+    kind TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (kind, id)
+);
+CREATE INDEX IF NOT EXISTS docs_by_seq ON docs (kind, seq);
+CREATE TABLE IF NOT EXISTS workstations (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE NOT NULL);
+CREATE TABLE IF NOT EXISTS workflows (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, template INTEGER NOT NULL, steps TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS alarms (id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, line TEXT, text TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS operators (username TEXT PRIMARY KEY, password TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (token TEXT PRIMARY KEY, username TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS running (workstation_id INTEGER PRIMARY KEY, line TEXT NOT NULL, element_id INTEGER NOT NULL);
+"""
+
+
+class Store:
+    def __init__(self, path: str | Path = ":memory:") -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL" if self.path != ":memory:" else "PRAGMA journal_mode=MEMORY")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(SCHEMA)
+        self._in_transaction = False
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- transactions: one per request, so a request is applied whole or not at all
+    def begin(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def commit(self) -> None:
+        self.db.execute("COMMIT")
+
+    def rollback(self) -> None:
+        self.db.execute("ROLLBACK")
+
+    # -- meta
+    def meta(self, key: str, default: str | None = None) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    # -- documents
+    def get(self, kind: str, doc_id: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT body FROM docs WHERE kind = ? AND id = ?", (kind, doc_id)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def put(self, kind: str, doc_id: str, body: dict[str, Any]) -> None:
+        text = json.dumps(body, ensure_ascii=False)
+        updated = self.db.execute("UPDATE docs SET body = ? WHERE kind = ? AND id = ?", (text, kind, doc_id))
+        if updated.rowcount == 0:
+            seq = self.db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM docs WHERE kind = ?", (kind,)).fetchone()[0]
+            self.db.execute("INSERT INTO docs (kind, id, seq, body) VALUES (?, ?, ?, ?)", (kind, doc_id, seq, text))
+
+    def delete(self, kind: str, doc_id: str) -> None:
+        self.db.execute("DELETE FROM docs WHERE kind = ? AND id = ?", (kind, doc_id))
+
+    def count(self, kind: str) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM docs WHERE kind = ?", (kind,)).fetchone()[0]
+
+    def page(self, kind: str, offset: int, limit: int) -> list[dict[str, Any]]:
+        rows = self.db.execute(
+            "SELECT body FROM docs WHERE kind = ? ORDER BY seq LIMIT ? OFFSET ?", (kind, limit, offset)
+        ).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def all(self, kind: str) -> Iterator[dict[str, Any]]:
+        for (body,) in self.db.execute("SELECT body FROM docs WHERE kind = ? ORDER BY seq", (kind,)).fetchall():
+            yield json.loads(body)
+
+    # -- workstations
+    def workstation_id(self, name: str) -> int:
+        row = self.db.execute("SELECT id FROM workstations WHERE name = ?", (name,)).fetchone()
+        if row:
+            return row[0]
+        return self.db.execute("INSERT INTO workstations (name) VALUES (?)", (name,)).lastrowid
+
+    def workstations(self) -> list[dict[str, Any]]:
+        return [{"id": i, "name": n} for i, n in self.db.execute("SELECT id, name FROM workstations ORDER BY id")]
+
+    def workstation_name(self, workstation_id: int) -> str | None:
+        row = self.db.execute("SELECT name FROM workstations WHERE id = ?", (workstation_id,)).fetchone()
+        return row[0] if row else None
+
+    # -- workflows
+    def add_workflow(self, name: str, template: bool, steps: list[dict[str, Any]]) -> int:
+        return self.db.execute(
+            "INSERT INTO workflows (name, template, steps) VALUES (?, ?, ?)",
+            (name, int(template), json.dumps(steps, ensure_ascii=False)),
+        ).lastrowid
+
+    def workflow(self, workflow_id: int) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT id, name, template, steps FROM workflows WHERE id = ?", (workflow_id,)).fetchone()
+        if not row:
+            return None
+        return {"id": row[0], "name": row[1], "template": bool(row[2]), "steps": json.loads(row[3])}
+
+    def templates(self) -> list[dict[str, Any]]:
+        return [
+            {"id": i, "name": n}
+            for i, n in self.db.execute("SELECT id, name FROM workflows WHERE template = 1 ORDER BY id")
+        ]
+
+    # -- alarms
+    def add_alarm(self, at: float, line: str | None, text: str) -> None:
+        self.db.execute("INSERT INTO alarms (at, line, text) VALUES (?, ?, ?)", (at, line, text))
+
+    def alarms(self) -> list[dict[str, Any]]:
+        return [
+            {"id": i, "at": at, "workorderline_id": line, "text": text}
+            for i, at, line, text in self.db.execute("SELECT id, at, line, text FROM alarms ORDER BY id")
+        ]
+
+    # -- keys
+    def add_key(self, key: str, now: float) -> None:
+        self.db.execute("INSERT OR IGNORE INTO api_keys (key, last_used) VALUES (?, ?)", (key, now))
+
+    def key_last_used(self, key: str) -> float | None:
+        row = self.db.execute("SELECT last_used FROM api_keys WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def touch_key(self, key: str, now: float) -> None:
+        self.db.execute("UPDATE api_keys SET last_used = ? WHERE key = ?", (now, key))
+
+    # -- operators and sessions
+    def add_operator(self, username: str, password: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO operators (username, password) VALUES (?, ?)", (username, password))
+
+    def operator_password(self, username: str) -> str | None:
+        row = self.db.execute("SELECT password FROM operators WHERE username = ?", (username,)).fetchone()
+        return row[0] if row else None
+
+    def add_session(self, token: str, username: str) -> None:
+        self.db.execute("INSERT INTO sessions (token, username) VALUES (?, ?)", (token, username))
+
+    def session(self, token: str) -> str | None:
+        row = self.db.execute("SELECT username FROM sessions WHERE token = ?", (token,)).fetchone()
+        return row[0] if row else None
+
+    def end_session(self, token: str) -> bool:
+        return self.db.execute("DELETE FROM sessions WHERE token = ?", (token,)).rowcount > 0
+
+    # -- what runs where
+    def set_running(self, workstation_id: int, line: str, element_id: int) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO running (workstation_id, line, element_id) VALUES (?, ?, ?)",
+            (workstation_id, line, element_id),
+        )
+
+    def running(self, workstation_id: int) -> tuple[str, int] | None:
+        row = self.db.execute("SELECT line, element_id FROM running WHERE workstation_id = ?", (workstation_id,)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def clear_running(self, workstation_id: int) -> None:
+        self.db.execute("DELETE FROM running WHERE workstation_id = ?", (workstation_id,))
