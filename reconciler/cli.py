@@ -8,18 +8,27 @@ exit 1 too, never 2, so that CI can never read a typo as 'changes pending'.
 from __future__ import annotations
 
 import gc
+import json
 import os
+import signal
 import sys
 import traceback
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
 from . import __version__
+from .apply import Executor, recover
 from .context import Context
+from .epoptia.errors import HaltedError, UnreachableError
 from .errors import PlanError, ReconcilerError
 from .planning import Plan, Selection
+from .planning.staleness import stale_reasons
+from .refresh import Refresh
 from .render import Format, render
+from .render.report import render_report
+from .state import Snapshot
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -83,6 +92,20 @@ def _finish_plan(plan: Plan, *, detailed_exitcode: bool, skip_blocked: bool) -> 
     return EXIT_OK
 
 
+def _refreshed(context: Context, offline_ok: bool) -> tuple[Snapshot, Refresh | None]:
+    """The state, with what Epoptia really has laid over it; offline if Epoptia cannot be reached."""
+    snapshot = context.state_store.snapshot()
+    try:
+        with context.connect() as client:
+            wire = list(client.list_lines())
+    except (UnreachableError, HaltedError) as error:
+        if not offline_ok:
+            raise
+        click.echo(f"Warning: could not read Epoptia, planning from the state file alone: {error.message}", err=True)
+        return snapshot, None
+    return context.refresh(snapshot, wire)
+
+
 @cli.command()
 @target_option
 @format_option
@@ -94,12 +117,18 @@ def _finish_plan(plan: Plan, *, detailed_exitcode: bool, skip_blocked: bool) -> 
 @click.option("--exclude", multiple=True, metavar="KIND/ID", help="Leave these resources out. Repeatable.")
 @click.option("--allow-mass-delete", is_flag=True, help="Allow more deletions than the target's limit.")
 @click.option("--skip-blocked", is_flag=True, help="Do not fail on blocked actions; they will be skipped.")
+@click.option("--refresh/--no-refresh", default=True, show_default=True,
+              help="Read what Epoptia really has before planning (skip it where Epoptia is out of reach).")
 @click.pass_obj
 def plan(obj: _Obj, target: str | None, fmt: str, out: Path | None, detailed_exitcode: bool,
-         only: tuple[str, ...], exclude: tuple[str, ...], allow_mass_delete: bool, skip_blocked: bool) -> None:
+         only: tuple[str, ...], exclude: tuple[str, ...], allow_mass_delete: bool, skip_blocked: bool,
+         refresh: bool) -> None:
     """Show what apply would change in Epoptia."""
     context = obj.context(target)
-    the_plan = context.plan(selection=Selection(only=only, exclude=exclude), allow_mass_delete=allow_mass_delete)
+    desired = context.load_desired()  # manifests first: a broken file fails before any request
+    snapshot, refreshed = _refreshed(context, offline_ok=True) if refresh else (context.state_store.snapshot(), None)
+    the_plan = context.plan(selection=Selection(only=only, exclude=exclude), allow_mass_delete=allow_mass_delete,
+                            desired=desired, state=snapshot, refreshed=refreshed)
     if out is not None:
         _write_plan(out, the_plan)
     click.echo(render(the_plan, Format(fmt), color=_use_color()), nl=False)
@@ -107,15 +136,218 @@ def plan(obj: _Obj, target: str | None, fmt: str, out: Path | None, detailed_exi
 
 
 @cli.command()
+@click.argument("planfile", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@target_option
+@click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation (CI).")
+@click.option("--skip-blocked", is_flag=True, help="Apply everything else and leave blocked actions undone.")
+@click.option("--only", multiple=True, metavar="KIND/ID", help="Apply only these resources. Repeatable.")
+@click.option("--exclude", multiple=True, metavar="KIND/ID", help="Leave these resources out. Repeatable.")
+@click.option("--allow-mass-delete", is_flag=True, help="Allow more deletions than the target's limit.")
+@click.pass_obj
+def apply(obj: _Obj, planfile: Path | None, target: str | None, auto_approve: bool, skip_blocked: bool,
+          only: tuple[str, ...], exclude: tuple[str, ...], allow_mass_delete: bool) -> None:
+    """Make Epoptia match the manifests (or carry out a saved plan), and record it in the state."""
+    context = obj.context(target)
+    saved = _read_plan(planfile) if planfile is not None else None
+    if saved is not None and saved.target != context.target_name and target is None:
+        context = obj.context(saved.target)
+    desired = context.load_desired() if saved is None else None
+    store = context.state_store
+    with store.lock("apply"), context.connect() as client:
+        wire = list(client.list_lines())
+        state = store.read()
+        resources = dict(state.resources)
+        for note in recover(context.journal, resources, wire, context.profile):
+            click.echo(f"Recovered: {note}", err=True)
+        if resources != state.resources:
+            state = store.write(state.model_copy(update={"resources": resources}))
+        view, refreshed = context.refresh(state.snapshot(), wire)
+        if saved is not None:
+            reasons = stale_reasons(saved, view, context.target_name)
+            if reasons:
+                raise PlanError(
+                    "the saved plan is stale:\n" + "\n".join(f"  - {r}" for r in reasons),
+                    hint="make a new plan with `reconciler plan --out PLANFILE` and review it again",
+                )
+            the_plan = saved
+        else:
+            the_plan = context.plan(selection=Selection(only=only, exclude=exclude),
+                                    allow_mass_delete=allow_mass_delete, desired=desired, state=view,
+                                    refreshed=refreshed)
+        click.echo(render(the_plan, Format.TEXT, color=_use_color()), nl=False)
+        if the_plan.blocked and not skip_blocked:
+            raise PlanError(
+                f"{len(the_plan.blocked)} blocked action(s); nothing was applied",
+                hint="change the manifests as each advice says, or apply the rest with --skip-blocked",
+            )
+        if not the_plan.runnable:
+            click.echo("Nothing to apply.")
+            sys.exit(EXIT_OK)
+        if not auto_approve:
+            if not sys.stdin.isatty():
+                raise ReconcilerError("refusing to ask for confirmation: standard input is not a terminal",
+                                      hint="review the plan above and run again with --auto-approve")
+            if not click.confirm(f"Apply these changes to {context.target_name!r}?", default=False):
+                click.echo("Cancelled; nothing was applied.")
+                sys.exit(EXIT_ERROR)
+        # What the refresh saw becomes part of the state, whatever happens next.
+        current = view.to_state()
+        interrupted = _Interrupt()
+        with interrupted, _progress(len(the_plan.runnable)) as on_batch:
+            executor = Executor(client, store, context.journal, interrupted=interrupted.is_set, on_batch=on_batch)
+            report, _ = executor.run(the_plan, current, skip_blocked=skip_blocked)
+    command = "reconciler apply" + (f" --target {context.target_name}" if target or saved else "") + (
+        " --skip-blocked" if skip_blocked else "")
+    click.echo(render_report(report, command), nl=False)
+    if report.interrupted:
+        sys.exit(EXIT_INTERRUPTED)
+    sys.exit(EXIT_OK if report.complete or (skip_blocked and _only_blocked_left(report)) else EXIT_ERROR)
+
+
+def _only_blocked_left(report) -> bool:
+    return not (report.failed or report.mismatches or report.stopped_by) and all(
+        reason.startswith("blocked") for _, reason in report.not_attempted)
+
+
+class _Interrupt:
+    """Ctrl-C during an apply: let the request in flight finish, then stop between batches."""
+
+    def __init__(self) -> None:
+        self._set = False
+        self._previous = None
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def __enter__(self) -> "_Interrupt":
+        def handler(signum, frame) -> None:
+            if self._set:
+                raise KeyboardInterrupt  # a second Ctrl-C means now
+            self._set = True
+            click.echo("\nInterrupted: finishing the request in flight, then saving the state...", err=True)
+
+        self._previous = signal.signal(signal.SIGINT, handler)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        signal.signal(signal.SIGINT, self._previous)
+
+
+@contextmanager
+def _progress(total: int):
+    """A progress bar on a terminal; plain lines in CI logs."""
+    done = 0
+    if sys.stderr.isatty():
+        from rich.progress import Progress
+
+        with Progress(transient=True) as bar:
+            task = bar.add_task("Applying", total=total)
+
+            def on_batch(operation: str, rows: int, failed: int) -> None:
+                bar.update(task, advance=rows)
+
+            yield on_batch
+        return
+
+    def plain(operation: str, rows: int, failed: int) -> None:
+        nonlocal done
+        done += rows
+        click.echo(f"{operation}: {rows} rows sent, {failed} failed ({done} rows so far)", err=True)
+
+    yield plain
+
+
+def _read_plan(path: Path) -> Plan:
+    try:
+        text = path.read_bytes()
+    except OSError as error:
+        raise PlanError(f"cannot read plan file {path}: {error.strerror}") from None
+    return Plan.from_json(text, source=f"plan file {path}")
+
+
+@cli.group()
+def halt() -> None:
+    """The halt that a 403 or 429 from Epoptia puts on every request."""
+
+
+@halt.command("show")
+@target_option
+@click.pass_obj
+def halt_show(obj: _Obj, target: str | None) -> None:
+    """Say whether requests to the target are halted, and why."""
+    info = obj.context(target).halt.read()
+    click.echo("Not halted." if info is None else json.dumps(info, indent=2, ensure_ascii=False))
+
+
+@halt.command("clear")
+@target_option
+@click.pass_obj
+def halt_clear(obj: _Obj, target: str | None) -> None:
+    """Allow requests again, once you know Epoptia is not blocking this address."""
+    context = obj.context(target)
+    cleared = context.halt.clear()
+    click.echo(f"Cleared the halt on {context.target_name!r}." if cleared else "Not halted.")
+
+
+@cli.command()
+@target_option
+@click.pass_obj
+def workflows(obj: _Obj, target: str | None) -> None:
+    """List Epoptia's workflow templates (manifests name them in `workflow:`)."""
+    with obj.context(target).connect() as client:
+        for template in client.workflow_templates():
+            click.echo(f"{template.get('id')}\t{template.get('name')}")
+
+
+@cli.command()
+@click.argument("action", type=click.Choice(["start", "pause", "cancel", "complete"]))
+@click.option("--workstation", "workstation_id", required=True, type=int, help="Workstation id.")
+@click.option("--quantity", type=float, help="Pieces made since the last report (complete).")
+@click.option("--line", "line_id", help="Work order line id (needs --token of a logged-in operator).")
+@click.option("--token", envvar="EPOPTIA_OPERATOR_TOKEN", help="Operator token (or $EPOPTIA_OPERATOR_TOKEN).")
+@target_option
+@click.pass_obj
+def station(obj: _Obj, action: str, workstation_id: int, quantity: float | None, line_id: str | None,
+            token: str | None, target: str | None) -> None:
+    """Control a workstation, as a PLC or the shop-floor software would."""
+    with obj.context(target).connect() as client:
+        result = client.control(action, workstation_id, quantity=quantity, line_id=line_id, operator_token=token)
+    click.echo(json.dumps(result, ensure_ascii=False))
+
+
+@cli.group()
+def operator() -> None:
+    """Operator sessions for workstation actions on named lines."""
+
+
+@operator.command("login")
+@click.option("--username", required=True)
+@click.option("--password", required=True, prompt=True, hide_input=True)
+@target_option
+@click.pass_obj
+def operator_login(obj: _Obj, username: str, password: str, target: str | None) -> None:
+    """Log an operator in; prints the token to pass as --token or $EPOPTIA_OPERATOR_TOKEN."""
+    with obj.context(target).connect() as client:
+        click.echo(client.login(username, password))
+
+
+@operator.command("logout")
+@click.option("--token", envvar="EPOPTIA_OPERATOR_TOKEN", required=True)
+@target_option
+@click.pass_obj
+def operator_logout(obj: _Obj, token: str, target: str | None) -> None:
+    """End an operator session."""
+    with obj.context(target).connect() as client:
+        client.logout(token)
+    click.echo("Logged out.")
+
+
+@cli.command()
 @click.argument("planfile", type=click.Path(dir_okay=False, path_type=Path))
 @format_option
 def show(planfile: Path, fmt: str) -> None:
     """Render a plan saved with `plan --out`."""
-    try:
-        text = planfile.read_bytes()
-    except OSError as error:
-        raise PlanError(f"cannot read plan file {planfile}: {error.strerror}") from None
-    the_plan = Plan.from_json(text, source=f"plan file {planfile}")
+    the_plan = _read_plan(planfile)
     click.echo(render(the_plan, Format(fmt), color=_use_color()), nl=False)
 
 

@@ -8,7 +8,7 @@ its state file, its request spacing and its deletion limit.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -41,12 +41,21 @@ class DeleteLimitConfig(_Config):
     percent: Annotated[float, Field(ge=0, le=100)] = 10.0
 
 
+class Retries(_Config):
+    attempts: Annotated[int, Field(ge=1, le=10)] = 4
+    backoff: Annotated[float, Field(ge=0)] = 1.0  # seconds before the second try, doubled each time
+
+
 class Target(_Config):
     endpoint: Annotated[str, Field(min_length=1)]
     api_key_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = "EPOPTIA_API_KEY"
     state: Annotated[str, Field(min_length=1)]
     throttle: Throttle | None = None
     delete_limit: DeleteLimitConfig = DeleteLimitConfig()
+    timeout: Annotated[float, Field(gt=0)] = 120.0
+    retries: Retries | None = None
+    # Overrides of the wire profile (reconciler/epoptia/profile.py) for this target.
+    profile: dict[str, Any] | None = None
 
     @model_validator(mode="after")
     def _endpoint_shape(self) -> "Target":
@@ -65,6 +74,12 @@ class Target(_Config):
         if self.throttle is not None:
             return self.throttle
         return EMULATOR_THROTTLE if self.is_emulator else REAL_TENANT_THROTTLE
+
+    @property
+    def effective_retries(self) -> Retries:
+        if self.retries is not None:
+            return self.retries
+        return Retries(backoff=0.05) if self.is_emulator else Retries()
 
     @property
     def deletion_limit(self) -> DeleteLimit:

@@ -145,6 +145,21 @@ class Snapshot:
     def get(self, addr: str) -> ResourceState | None:
         return self[addr] if addr in self.index else None
 
+    def overlay(self, changes: dict[str, ResourceState | None]) -> "Snapshot":
+        """This snapshot with some entries replaced (or removed, for None): e.g. what a refresh saw."""
+        index = dict(self.index)
+        for addr, res in changes.items():
+            if res is None:
+                index.pop(addr, None)
+            else:
+                index[addr] = IndexEntry(res.digest, res.parent, res.archived, res.started)
+
+        def load(addr: str) -> ResourceState:
+            replaced = changes.get(addr)
+            return replaced if replaced is not None else self[addr]
+
+        return Snapshot(self.lineage, self.serial, index, load)
+
     def to_state(self) -> State:
         return State(lineage=self.lineage, serial=self.serial, resources={addr: self[addr] for addr in self.index})
 

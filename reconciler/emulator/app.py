@@ -45,7 +45,7 @@ class Faults:
 
 
 def create_app(store: Store, profile: WireProfile = DEFAULT_PROFILE, api_keys: tuple[str, ...] = ()) -> FastAPI:
-    mes = Epoptia(store)
+    mes = Epoptia(store, profile.auto_workstation_name, profile.auto_job_task_name)
     for key in api_keys:
         mes.add_key(key)
     faults = Faults()

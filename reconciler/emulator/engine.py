@@ -165,7 +165,7 @@ def _files(value: Any) -> list[dict[str, Any]]:
     return out
 
 
-def _routing(value: Any) -> list[dict[str, Any]]:
+def _routing(value: Any, station_name: str, task_name: str) -> list[dict[str, Any]]:
     """erp_routing -> steps, with Epoptia's automatic names for what is left unnamed (rule 6)."""
     steps = []
     raw = _list(value, "erp_routing")
@@ -191,8 +191,8 @@ def _routing(value: Any) -> list[dict[str, Any]]:
                 + "; each occurrence needs a different job task"
             )
     for position, s in enumerate(steps, start=1):
-        s["workstation"] = s["workstation"] or f"Workstation {position}"
-        s["job_task"] = s["job_task"] or f"Job task {position}"
+        s["workstation"] = s["workstation"] or station_name.format(n=position)
+        s["job_task"] = s["job_task"] or task_name.format(n=position)
     return steps
 
 
@@ -216,13 +216,14 @@ def _wire_id(value: str) -> int | str:
 class Epoptia:
     """One tenant: its data, its rules, its clock."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, station_name: str = "Workstation {n}", task_name: str = "Job task {n}") -> None:
         self.store = store
         self.clock = Clock(store)
+        self.station_name, self.task_name = station_name, task_name
         if self.store.meta("seeded") is None:
             self.store.begin()
             for name, stations in TEMPLATES.items():
-                steps = [{"workstation": s, "job_task": f"Job task {i}"} for i, s in enumerate(stations, start=1)]
+                steps = [{"workstation": s, "job_task": task_name.format(n=i)} for i, s in enumerate(stations, start=1)]
                 self.store.add_workflow(name, True, steps)
                 for station in stations:
                     self.store.workstation_id(station)
@@ -323,7 +324,7 @@ class Epoptia:
         if has_routing and has_workflow:
             raise RowError("erp_routing and workflow_id cannot be used together on one line")
         if has_routing:
-            return 0, "routing", _routing(row["erp_routing"])
+            return 0, "routing", _routing(row["erp_routing"], self.station_name, self.task_name)
         workflow_id = _int(row["workflow_id"], "workflow_id") if has_workflow else product.get("workflow_id")
         if not workflow_id:
             raise RowError(f"line needs a workflow_id or an erp_routing: product {product['id']!r} has no workflow")

@@ -67,6 +67,11 @@ class WireProfile(BaseModel):
     # answers {"results": [{"id": ..., "result": created|updated|unchanged|
     # deleted|archived|not_found|rejected|alarm, "reason": ..., "alarm": ...}]}.
     results_key: str = "results"
+    # Rule 6: unnamed workstations and job tasks get automatic names. How Epoptia
+    # spells them is not public; reading a line back, a name that matches these
+    # patterns at its position means "left unnamed".
+    auto_workstation_name: str = "Workstation {n}"
+    auto_job_task_name: str = "Job task {n}"
     operations: dict[Operation, Endpoint]
 
     def endpoint(self, operation: Operation) -> Endpoint:

@@ -1,6 +1,6 @@
 """Planning: the Plan value, the started-order policy and the planner."""
 
-from .plan import Action, ActionKind, Blocked, BlockReason, FieldChange, Plan, Summary
+from .plan import Action, ActionKind, Blocked, BlockReason, Drift, DriftKind, FieldChange, Plan, Summary
 from .planner import DeleteLimit, Selection, make_plan
 
 __all__ = [
@@ -9,6 +9,8 @@ __all__ = [
     "Blocked",
     "BlockReason",
     "DeleteLimit",
+    "Drift",
+    "DriftKind",
     "FieldChange",
     "Plan",
     "Selection",

@@ -66,6 +66,8 @@ class Action(_Value):
     # blocked field kept at its applied value so that skipping the block is safe.
     payload: dict[str, Any] | None = None
     blocked: Blocked | None = None
+    # The digest the state records once this action is done (create and update).
+    digest: str | None = None
     # Fingerprints of what the plan was made from, so a saved plan can tell
     # whether the objects it touches moved since (None: did not exist / unknown).
     prior_digest: str | None = None
@@ -74,6 +76,26 @@ class Action(_Value):
     @property
     def address(self) -> str:
         return address(self.kind, self.id)
+
+
+class DriftKind(str, enum.Enum):
+    OWNED = "owned"  # a field the repository owns was changed in Epoptia: the plan puts it back
+    MISSING = "missing"  # a managed line is gone from Epoptia: the plan creates it again if still wanted
+    PROGRESS = "progress"  # the shop floor moved on: information only, never "fixed"
+
+
+class Drift(_Value):
+    """What a refresh found changed in Epoptia since the state last recorded it."""
+
+    kind: DriftKind
+    kind_of_resource: Kind
+    id: str
+    message: str
+    changes: tuple[FieldChange, ...] = ()
+
+    @property
+    def address(self) -> str:
+        return address(self.kind_of_resource, self.id)
 
 
 class Summary(_Value):
@@ -96,6 +118,9 @@ class Plan(_Value):
     exclude: tuple[str, ...] = ()
     actions: tuple[Action, ...] = ()
     unchanged: int = 0
+    # Whether Epoptia was read before planning, and what it showed.
+    refreshed: bool = False
+    drift: tuple[Drift, ...] = ()
 
     @property
     def summary(self) -> Summary:

@@ -10,13 +10,14 @@ import datetime as dt
 import fnmatch
 import math
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from ..errors import PlanError
 from ..load import Desired
-from ..resources import DesiredResource, Kind, address, split_address
+from ..resources import DesiredResource, Kind, address, compact, digest, split_address
 from ..state import ResourceState, Snapshot, State
-from .plan import Action, ActionKind, Blocked, BlockReason, FieldChange, Plan
+from .diff import field_changes
+from .plan import Action, ActionKind, Blocked, BlockReason, Drift, FieldChange, Plan
 from .policy import Mutability, change_blocked, delete_blocked, restore_blocked, rule_for
 
 
@@ -94,34 +95,6 @@ def _sort_key(action: Action) -> tuple:
     return (_PHASE[action.action], kind_rank, group or "", 0, action.id)
 
 
-def field_changes(before: dict[str, Any], after: dict[str, Any]) -> list[FieldChange]:
-    """Field-level differences, with paths a person can read: routing.steps[1].workstation."""
-    from deepdiff import DeepDiff  # imported here: only changed resources are ever diffed
-
-    diff = DeepDiff(before, after, view="tree", verbose_level=2)
-    changes = []
-    for report in diff.values():
-        for level in report:
-            path = _path(level.path(output_format="list"))
-            changes.append(FieldChange(path=path, before=_plain(level.t1), after=_plain(level.t2)))
-    changes.sort(key=lambda c: c.path)
-    return changes
-
-
-def _plain(value: Any) -> Any:
-    # DeepDiff marks a missing side with a NotPresent sentinel; the plan says null.
-    if type(value).__name__ == "NotPresent":
-        return None
-    return value
-
-
-def _path(parts: Iterable[Any]) -> str:
-    out = ""
-    for part in parts:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
 def _top_field(path: str) -> str:
     end = len(path)
     for sep in (".", "["):
@@ -173,7 +146,7 @@ class _Planner:
     def want(self, addr: str, want: DesiredResource) -> None:
         entry = self.state.index.get(addr)
         if entry is None:
-            self.emit(ActionKind.CREATE, want, want.kind, want.id, None, payload=want.payload)
+            self.emit(ActionKind.CREATE, want, want.kind, want.id, None, payload=want.payload, digest=want.digest)
             if want.archived:
                 self.emit(ActionKind.ARCHIVE, want, want.kind, want.id, None)
             return
@@ -206,8 +179,12 @@ class _Planner:
         if allowed:
             # Send the desired payload, but with refused fields as they were applied,
             # so --skip-blocked can never slip a refused change through.
-            payload = {**want.payload, **{f: have.payload.get(f) for f in refused}}
-            self.emit(ActionKind.UPDATE, want, want.kind, want.id, have, changes=tuple(allowed), payload=payload)
+            payload = compact({**want.payload, **{f: have.payload.get(f) for f in refused}})
+            # A partial update records the digest of what it sent, so the refused
+            # fields still differ from the manifests on the next plan.
+            recorded = digest(payload) if refused else want.digest
+            self.emit(ActionKind.UPDATE, want, want.kind, want.id, have, changes=tuple(allowed), payload=payload,
+                      digest=recorded)
         for field, field_changes_ in refused.items():
             rule = rule_for(want.kind, field)
             message, advice = change_blocked(
@@ -247,6 +224,8 @@ def make_plan(
     delete_limit: DeleteLimit = DeleteLimit(),
     allow_mass_delete: bool = False,
     now: dt.datetime | None = None,
+    refreshed: bool = False,
+    drift: tuple[Drift, ...] = (),
 ) -> Plan:
     """Everything that must happen for the target to match the manifests, in order."""
     if isinstance(state, State):
@@ -281,4 +260,6 @@ def make_plan(
         exclude=selection.exclude,
         actions=actions,
         unchanged=planner.unchanged,
+        refreshed=refreshed,
+        drift=drift,
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any, Iterator, NamedTuple
 
-from ..planning import Action, ActionKind, Plan, Summary
+from ..planning import Action, ActionKind, DriftKind, Plan, Summary
 
 SYMBOLS = {
     ActionKind.CREATE: "+",
@@ -115,3 +115,27 @@ def change_lines(action: Action) -> Iterator[ChangeLine]:
     if action.blocked is not None:
         yield ChangeLine(" ", action.blocked.message)
         yield ChangeLine(" ", f"advice: {action.blocked.advice}")
+
+
+def source_line(plan: Plan) -> str:
+    where = f"Target {plan.target!r}, state serial {plan.serial}" + (f", lineage {plan.lineage}" if plan.lineage else "")
+    how = "refreshed from Epoptia" if plan.refreshed else "not refreshed: planned from the state file alone"
+    return f"{where}; {how}."
+
+
+def drift_sections(plan: Plan) -> list[tuple[str, list[str]]]:
+    """(heading, lines) for what changed in Epoptia outside the reconciler, in its two parts."""
+    owned, progress = [], []
+    for d in plan.drift:
+        if d.kind is DriftKind.PROGRESS:
+            progress.append(d.message)
+            continue
+        owned.append(d.message)
+        for c in d.changes:
+            owned.append(f"    {c.path}: applied {value(c.before)}, Epoptia has {value(c.after)}")
+    sections = []
+    if owned:
+        sections.append(("Changed in Epoptia outside the reconciler (this plan puts the manifests' values back):", owned))
+    if progress:
+        sections.append(("Production progress since the last refresh (the shop floor's; information only):", progress))
+    return sections

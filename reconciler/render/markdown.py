@@ -11,7 +11,16 @@ from __future__ import annotations
 from collections import defaultdict
 
 from ..planning import Action, Plan
-from .describe import change_lines, no_changes_line, summary_line, summary_notes, symbol, title
+from .describe import (
+    change_lines,
+    drift_sections,
+    no_changes_line,
+    source_line,
+    summary_line,
+    summary_notes,
+    symbol,
+    title,
+)
 
 GITHUB_COMMENT_LIMIT = 65_536
 # Room kept for the closing note and the header the workflow adds around the body.
@@ -43,12 +52,22 @@ def _group_title(key: str, actions: list[Action]) -> str:
 
 def render_markdown(plan: Plan, *, limit: int = _BUDGET) -> str:
     head = [MARKER, f"### Epoptia plan for `{plan.target}`", ""]
+    drift = [
+        f"<details><summary>{_escape(heading)}</summary>\n\n```\n" + "\n".join(lines).replace("```", "`\u200b``")
+        + "\n```\n\n</details>\n"
+        for heading, lines in drift_sections(plan)
+    ]
     if not plan.actions:
         head.append(f"**{no_changes_line(plan)}**")
-        return "\n".join(head) + "\n"
+        head.append("")
+        head.append(f"_{_escape(source_line(plan))}_")
+        return "\n".join(head + [""] + drift)
     head.append(f"**{summary_line(plan.summary)}**")
     head.extend(f"\n{note}" for note in summary_notes(plan))
     head.append("")
+    head.append(f"_{_escape(source_line(plan))}_")
+    head.append("")
+    head.extend(drift)
 
     blocked = plan.blocked
     if blocked:

@@ -5,7 +5,16 @@ from __future__ import annotations
 import click
 
 from ..planning import Action, ActionKind, Plan
-from .describe import change_lines, no_changes_line, summary_line, summary_notes, symbol, title
+from .describe import (
+    change_lines,
+    drift_sections,
+    no_changes_line,
+    source_line,
+    summary_line,
+    summary_notes,
+    symbol,
+    title,
+)
 
 _COLOURS = {
     ActionKind.CREATE: "green",
@@ -20,7 +29,11 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
     def paint(text: str, **style: object) -> str:
         return click.style(text, **style) if color else text
 
-    out = [f"Target {plan.target!r}, state serial {plan.serial}" + (f", lineage {plan.lineage}" if plan.lineage else "") + ".", ""]
+    out = [source_line(plan), ""]
+    for heading, lines in drift_sections(plan):
+        out.append(paint(heading, bold=True))
+        out.extend(f"  {line}" for line in lines)
+        out.append("")
     if not plan.actions:
         out.append(no_changes_line(plan))
         return "\n".join(out) + "\n"

@@ -1,0 +1,320 @@
+"""The executor: carries out a Plan through the Epoptia client and keeps the state truthful.
+
+  - actions run in the plan's order, in batches of the wire profile's size;
+  - before a batch is sent, its intent is written to a journal; after it
+    succeeds, the state is saved and the journal cleared. A run killed at any
+    point leaves either nothing to do or a journal, which the next apply checks
+    against what Epoptia really has before it plans (``recover``);
+  - rows Epoptia rejects or alarms are reported and recorded; the others go on;
+  - at the end the touched lines are read back and compared with what was sent.
+The executor never decides what to do: that was the planner's job.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from .epoptia.client import EpoptiaClient
+from .epoptia.errors import EpoptiaError
+from .epoptia.mapping import (
+    MappingError,
+    WorkflowIndex,
+    client_row,
+    line_id_of,
+    observed_facts,
+    observed_line,
+    product_row,
+    line_row,
+)
+from .epoptia.profile import Operation, WireProfile
+from .planning import Action, ActionKind, Plan
+from .planning.diff import field_changes
+from .resources import Kind, address
+from .state import ResourceState, State, StateStore
+
+OK_RESULTS = {"created", "updated", "unchanged", "deleted", "archived"}
+
+
+class Journal:
+    """The intent of the batch in flight: which entries the state gets if it went through."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def write(self, operation: Operation, entries: dict[str, dict[str, Any] | None]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump({"operation": operation.value, "entries": entries}, fh, ensure_ascii=False)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.path)
+
+    def read(self) -> dict[str, Any] | None:
+        try:
+            return json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            return {"operation": "unknown", "entries": {}}
+
+    def clear(self) -> None:
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def recover(journal: Journal, resources: dict[str, ResourceState], wire_lines: list[dict[str, Any]],
+            profile: WireProfile) -> list[str]:
+    """After a crash: settle the journalled batch against what Epoptia has. Returns what was found."""
+    record = journal.read()
+    if record is None:
+        return []
+    operation = record.get("operation")
+    by_id = {line_id_of(w): w for w in wire_lines}
+    notes = []
+    for addr, intended in (record.get("entries") or {}).items():
+        kind, erp_id = addr.split("/", 1)
+        wire = by_id.get(erp_id) if kind == Kind.WORK_ORDER_LINE.value else None
+        if operation == Operation.UPSERT_LINES.value and kind == Kind.WORK_ORDER_LINE.value and intended:
+            if wire is not None and observed_line(wire, intended["payload"], profile) == intended["payload"]:
+                resources[addr] = ResourceState.model_validate(intended)
+                notes.append(f"{addr}: the interrupted write had gone through; recorded")
+        elif operation == Operation.ARCHIVE_LINES.value and wire is not None and addr in resources:
+            if wire.get("production_status") == "archive":
+                resources[addr] = resources[addr].model_copy(update={"archived": True})
+                notes.append(f"{addr}: the interrupted archive had gone through; recorded")
+        elif operation == Operation.DELETE_LINES.value and kind == Kind.WORK_ORDER_LINE.value and wire is None:
+            if resources.pop(addr, None) is not None:
+                notes.append(f"{addr}: the interrupted delete had gone through; recorded")
+    # Anything not settled here is simply planned again: upserts keyed by ERP id
+    # and archives are idempotent, so sending them twice duplicates nothing.
+    journal.clear()
+    return notes
+
+
+@dataclass
+class ApplyReport:
+    done: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    not_attempted: list[tuple[str, str]] = field(default_factory=list)
+    mismatches: list[tuple[str, str]] = field(default_factory=list)
+    stopped_by: str | None = None  # why the run stopped early, if it did
+    interrupted: bool = False
+
+    @property
+    def complete(self) -> bool:
+        return not (self.failed or self.not_attempted or self.mismatches or self.stopped_by)
+
+
+@dataclass
+class _Row:
+    address: str
+    row: dict[str, Any]
+    record: dict[str, Any] | None  # the state entry once the row succeeds (None: remove the entry)
+    group: str | None = None  # work order whose entry is recorded when all its rows succeed...
+    group_record: dict[str, Any] | None = None  # ...as this
+
+
+class Executor:
+    def __init__(self, client: EpoptiaClient, store: StateStore, journal: Journal, *,
+                 interrupted: Callable[[], bool] = lambda: False,
+                 on_batch: Callable[[str, int, int], None] = lambda what, rows, failed: None) -> None:
+        self.client = client
+        self.store = store
+        self.journal = journal
+        self.interrupted = interrupted
+        self.on_batch = on_batch
+        self._workflows: WorkflowIndex | None = None
+
+    def workflows(self) -> WorkflowIndex:
+        if self._workflows is None:
+            self._workflows = WorkflowIndex(self.client.workflow_templates())
+        return self._workflows
+
+    # ------------------------------------------------------------------ the run
+
+    def run(self, plan: Plan, state: State, *, skip_blocked: bool) -> tuple[ApplyReport, State]:
+        report = ApplyReport()
+        self.state = state
+        self.resources = dict(state.resources)
+        for action in plan.blocked:
+            assert action.blocked is not None
+            report.not_attempted.append((action.address, f"blocked [{action.blocked.reason.value}]: "
+                                                         f"{action.blocked.message}"))
+        runnable = list(plan.runnable)
+        try:
+            batches = list(self._batches(runnable))
+        except (MappingError, EpoptiaError) as error:
+            report.stopped_by = str(error)
+            report.not_attempted += [(a.address, "not sent") for a in runnable]
+            return report, state
+        sent: dict[str, dict[str, Any]] = {}
+        for operation, rows in batches:
+            if self.interrupted():
+                report.interrupted = True
+                report.stopped_by = "interrupted (Ctrl-C)"
+                break
+            try:
+                self._send(operation, rows, report, sent)
+            except EpoptiaError as error:
+                report.stopped_by = str(error)
+                report.failed += [(r.address, "unknown: the request failed; the next apply checks it") for r in rows]
+                break
+        if report.stopped_by:
+            attempted = {a for a, _ in report.failed} | set(report.done)
+            report.not_attempted += [(a.address, "not attempted: the run stopped") for a in runnable
+                                     if a.address not in attempted]
+            return report, self.state
+        forgets = [a for a in runnable if a.action is ActionKind.FORGET]
+        for action in forgets:
+            self.resources.pop(action.address, None)
+            report.done.append(action.address)
+        if forgets:
+            self._save()
+        if sent:
+            self._read_back(sent, report)
+        return report, self.state
+
+    def _save(self) -> None:
+        self.state = self.store.write(self.state.model_copy(update={"resources": self.resources}))
+
+    def _send(self, operation: Operation, rows: list[_Row], report: ApplyReport, sent: dict[str, dict[str, Any]]) -> None:
+        self.journal.write(operation, {r.address: r.record for r in rows})
+        results = self.client.write(operation, [r.row for r in rows])
+        failed_groups: set[str] = set()
+        failures = 0
+        for r, result in zip(rows, results):
+            outcome = str(result.get("result"))
+            ok = outcome in OK_RESULTS or (outcome == "not_found" and operation is Operation.DELETE_LINES)
+            if ok:
+                if r.record is None:
+                    self.resources.pop(r.address, None)
+                elif r.address in self.resources and operation is Operation.ARCHIVE_LINES:
+                    self.resources[r.address] = self.resources[r.address].model_copy(update={"archived": True})
+                else:
+                    previous = self.resources.get(r.address)
+                    entry = ResourceState.model_validate(r.record)
+                    if previous is not None and previous.observed is not None:
+                        entry = entry.model_copy(update={"observed": previous.observed})
+                    self.resources[r.address] = entry
+                if operation is Operation.UPSERT_LINES:
+                    sent[r.address] = r.row
+                report.done.append(r.address)
+            else:
+                failures += 1
+                reason = result.get("reason") or result.get("alarm") or f"result {outcome!r}"
+                report.failed.append((r.address, f"{outcome}: {reason}"))
+                if r.group:
+                    failed_groups.add(r.group)
+        # A work order is recorded once every row that carried it went through.
+        for r in rows:
+            if r.group and r.group not in failed_groups and r.group_record is not None:
+                self.resources[r.group] = ResourceState.model_validate(r.group_record)
+                if r.group not in report.done:
+                    report.done.append(r.group)
+        self._save()
+        self.journal.clear()
+        self.on_batch(operation.value, len(rows), failures)
+
+    # ------------------------------------------------------------------ building the batches
+
+    def _batches(self, actions: list[Action]) -> Iterable[tuple[Operation, list[_Row]]]:
+        size = self.client.profile.batch_size
+        phases: list[tuple[Operation, list[_Row]]] = [
+            (Operation.UPSERT_CLIENTS, [self._client(a) for a in actions
+                                        if a.kind is Kind.CLIENT and a.action in (ActionKind.CREATE, ActionKind.UPDATE)]),
+            (Operation.UPSERT_PRODUCTS, [self._product(a) for a in actions
+                                         if a.kind is Kind.PRODUCT and a.action in (ActionKind.CREATE, ActionKind.UPDATE)]),
+            (Operation.UPSERT_LINES, self._line_rows(actions)),
+            (Operation.ARCHIVE_LINES, [_Row(a.address, {"workorderline_id": a.id}, {}) for a in actions
+                                       if a.action is ActionKind.ARCHIVE]),
+            (Operation.DELETE_LINES, [self._delete(a) for a in actions if a.action is ActionKind.DELETE]),
+        ]
+        for operation, rows in phases:
+            for start in range(0, len(rows), size):
+                yield operation, rows[start:start + size]
+
+    def _record(self, action: Action, parent: str | None = None, archived: bool = False) -> dict[str, Any]:
+        return {"digest": action.digest, "parent": parent, "archived": archived, "observed": None,
+                "payload": action.payload}
+
+    def _client(self, action: Action) -> _Row:
+        return _Row(action.address, client_row(action.id, action.payload or {}), self._record(action))
+
+    def _product(self, action: Action) -> _Row:
+        payload = action.payload or {}
+        workflows = self.workflows() if payload.get("workflow") else None
+        return _Row(action.address, product_row(action.id, payload, workflows), self._record(action))
+
+    def _delete(self, action: Action) -> _Row:
+        key = "workorderline_id" if action.kind is Kind.WORK_ORDER_LINE else "workorder_id"
+        return _Row(action.address, {key: action.id}, None)
+
+    def _line_rows(self, actions: list[Action]) -> list[_Row]:
+        """Rows of the upsert: each work order's lines together, each row carrying its work order."""
+        groups: dict[str, dict[str, Any]] = {}
+        for a in actions:
+            if a.action not in (ActionKind.CREATE, ActionKind.UPDATE):
+                continue
+            if a.kind is Kind.WORK_ORDER:
+                groups.setdefault(a.id, {"wo": None, "lines": []})["wo"] = a
+            elif a.kind is Kind.WORK_ORDER_LINE:
+                groups.setdefault(a.parent or "", {"wo": None, "lines": []})["lines"].append(a)
+        rows: list[_Row] = []
+        for wo_id, group in groups.items():
+            wo_action: Action | None = group["wo"]
+            wo_addr = address(Kind.WORK_ORDER, wo_id)
+            wo_payload = wo_action.payload if wo_action is not None else (
+                self.resources[wo_addr].payload if wo_addr in self.resources else None)
+            if wo_payload is None:
+                raise MappingError(f"work order {wo_id} is neither in the plan nor in the state",
+                                   hint="plan again without --only/--exclude for it")
+            entries: list[tuple[str, dict[str, Any], bool, dict[str, Any] | None]] = []
+            for a in group["lines"]:
+                previous = self.resources.get(a.address)
+                archived = bool(previous and previous.archived)
+                entries.append((a.id, a.payload or {}, archived, self._record(a, wo_id, archived)))
+            if not entries:
+                # A change to the work order alone still travels on one of its lines, as applied.
+                carrier = next((addr for addr, res in self.resources.items()
+                                if res.parent == wo_id and addr.startswith("WorkOrderLine/")), None)
+                if carrier is None:
+                    raise MappingError(f"work order {wo_id} has no line to carry its change")
+                res = self.resources[carrier]
+                entries.append((carrier.split("/", 1)[1], res.payload, res.archived, res.model_dump(mode="json")))
+            group_record = self._record(wo_action) if wo_action is not None else None
+            for line_id, payload, archived, record in entries:
+                row = line_row(line_id, payload, wo_id, wo_payload, archived=archived,
+                               workflows=self.workflows() if payload.get("workflow") else None)
+                rows.append(_Row(address(Kind.WORK_ORDER_LINE, line_id), row, record,
+                                 group=wo_addr if wo_action else None, group_record=group_record))
+        return rows
+
+    # ------------------------------------------------------------------ verification
+
+    def _read_back(self, sent: dict[str, dict[str, Any]], report: ApplyReport) -> None:
+        """Do not trust a 200: read the touched lines back and compare with what was sent."""
+        wire = {address(Kind.WORK_ORDER_LINE, line_id_of(w)): w for w in self.client.list_lines()}
+        seen_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        for addr, row in sent.items():
+            entry = self.resources.get(addr)
+            if entry is None:
+                continue
+            got = wire.get(addr)
+            if got is None:
+                report.mismatches.append((addr, "not found in Epoptia after the write"))
+                continue
+            observed = observed_line(got, entry.payload, self.client.profile)
+            if observed != entry.payload:
+                changes = ", ".join(f"{c.path}: sent {c.before!r}, Epoptia has {c.after!r}"
+                                    for c in field_changes(entry.payload, observed))
+                report.mismatches.append((addr, changes))
+            self.resources[addr] = entry.model_copy(update={"observed": observed_facts(got, seen_at)})
+        self._save()

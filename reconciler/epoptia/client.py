@@ -1,0 +1,221 @@
+"""The Epoptia client: HTTP and the wire profile, nothing about plans.
+
+Every request goes through one path: the halt file is checked, a throttle slot
+is taken (one request in flight across processes, spaced), the request is sent,
+and the status is mapped onto the exception hierarchy in ``errors``. Retries
+happen only for idempotent operations, and only on timeouts, connection errors
+and 5xx. The transport can be swapped (httpx's MockTransport) for faults a real
+server cannot produce on demand.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+import httpx
+
+from .errors import (
+    BadResponseError,
+    EpoptiaError,
+    KeyRejectedError,
+    OperatorTokenError,
+    RedirectedError,
+    RequestRefusedError,
+    ServerError,
+    UnreachableError,
+)
+from .profile import Operation, WireProfile
+from .throttle import Halt, Throttle
+
+# Upserts keyed by ERP id, archives and deletes can be sent twice without harm;
+# a workstation 'complete' adds quantity, and a login opens a session, so never.
+IDEMPOTENT = frozenset({
+    Operation.LIST_LINES, Operation.WORKFLOW_TEMPLATES, Operation.UPSERT_LINES, Operation.UPSERT_CLIENTS,
+    Operation.UPSERT_PRODUCTS, Operation.ARCHIVE_LINES, Operation.DELETE_LINES,
+})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 4
+    backoff: float = 1.0  # seconds before the 2nd attempt; doubled each time
+
+    def delays(self) -> Iterator[float]:
+        for n in range(self.attempts - 1):
+            yield self.backoff * (2 ** n)
+
+
+class EpoptiaClient:
+    def __init__(
+        self,
+        endpoint: str,
+        api_key: str,
+        *,
+        profile: WireProfile,
+        throttle: Throttle,
+        halt: Halt,
+        key_env: str = "EPOPTIA_API_KEY",
+        retry: RetryPolicy = RetryPolicy(),
+        timeout: float = 120.0,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.endpoint = endpoint.rstrip("/")
+        self.profile = profile
+        self.throttle = throttle
+        self.halt = halt
+        self.key_env = key_env
+        self.retry = retry
+        self.sleep = sleep
+        self.requests_sent = 0
+        self._http = httpx.Client(
+            base_url=self.endpoint,
+            headers={profile.auth_header: api_key, "Accept": "application/json", "Content-Type": "application/json"},
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)),
+            follow_redirects=False,
+            transport=transport,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> "EpoptiaClient":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ the one request path
+
+    def request(self, operation: Operation, body: Any = None, *, params: dict[str, Any] | None = None,
+                operator_token: str | None = None) -> Any:
+        endpoint = self.profile.endpoint(operation)
+        what = f"{endpoint.method} {endpoint.path}"
+        headers = {self.profile.operator_header: operator_token} if operator_token else None
+        delays = self.retry.delays() if operation in IDEMPOTENT else iter(())
+        while True:
+            self.halt.check()
+            failure: EpoptiaError
+            try:
+                with self.throttle.slot(write=endpoint.method != "GET"):
+                    self.requests_sent += 1
+                    response = self._http.request(endpoint.method, endpoint.path, params=params,
+                                                  json=body if endpoint.method != "GET" else None, headers=headers)
+            except httpx.TimeoutException:
+                failure = UnreachableError(
+                    f"{what} to {self.endpoint} timed out",
+                    hint="Epoptia can take over a minute on heavy calls; run again later, or raise the target's timeout",
+                )
+            except httpx.TransportError as error:
+                failure = UnreachableError(
+                    f"cannot reach {self.endpoint} ({what}): {type(error).__name__}: {error}",
+                    hint="check the target's endpoint in reconciler.yaml and the network",
+                )
+            else:
+                if response.status_code < 500:
+                    return self._result(response, operation, what, bool(operator_token))
+                failure = ServerError(
+                    f"Epoptia answered HTTP {response.status_code} to {what}: {_excerpt(response)}",
+                    hint="Epoptia had a problem; run again later (nothing is lost: the next apply resumes)",
+                )
+            delay = next(delays, None)
+            if delay is None:
+                raise failure
+            self.sleep(delay)
+
+    def _result(self, response: httpx.Response, operation: Operation, what: str, with_operator: bool) -> Any:
+        status = response.status_code
+        if 300 <= status < 400:
+            raise RedirectedError(
+                f"Epoptia answered HTTP {status} to {what}, redirecting to {response.headers.get('location')!r}",
+                hint="a redirect usually means a login page or a wrong endpoint; check the target's endpoint "
+                "(it must be https://<subdomain>.epoptia.io)",
+            )
+        if status in (403, 429):
+            self.halt.set(status, what, _excerpt(response))
+            self.halt.check()  # raises HaltedError with the full explanation
+        if status == 401:
+            if with_operator:
+                raise OperatorTokenError(
+                    f"Epoptia refused the operator token for {what}: {_excerpt(response)}",
+                    hint="log in again with `reconciler operator login`",
+                )
+            raise KeyRejectedError(
+                f"Epoptia refused the API key in ${self.key_env} ({_excerpt(response)}): it is wrong, or it expired "
+                "(keys unused for 60 days expire)",
+                hint=f"make a new key at {self._integrations_page()} and put it in ${self.key_env} "
+                "(in CI: the repository secret)",
+            )
+        if status >= 400:
+            raise RequestRefusedError(f"Epoptia refused {what} with HTTP {status}: {_excerpt(response)}")
+        try:
+            return response.json()
+        except ValueError:
+            raise BadResponseError(f"Epoptia answered {what} with something that is not JSON: {_excerpt(response)}") from None
+
+    def _integrations_page(self) -> str:
+        return f"{self.endpoint}/integrations" if self.endpoint.startswith("https://") else \
+            "https://<subdomain>.epoptia.io/integrations"
+
+    # ------------------------------------------------------------------ operations
+
+    def list_lines(self) -> Iterator[dict[str, Any]]:
+        """Every work order line, page by page (pages are 1-based)."""
+        page = 1
+        while True:
+            body = self.request(Operation.LIST_LINES, params={"page": page, "limit": self.profile.page_size})
+            if not isinstance(body, dict) or not isinstance(body.get("workorderLines"), list):
+                raise BadResponseError("the list of work order lines has no 'workorderLines' list")
+            yield from body["workorderLines"]
+            if page >= int(body.get("numberOfPages") or 1):
+                return
+            page += 1
+
+    def write(self, operation: Operation, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """One write request of at most batch_size rows; its per-row results, in order."""
+        envelope = self.profile.endpoint(operation).envelope
+        body = self.request(operation, {envelope: rows} if envelope else rows)
+        results = body.get(self.profile.results_key) if isinstance(body, dict) else None
+        if not isinstance(results, list) or len(results) != len(rows):
+            raise BadResponseError(
+                f"Epoptia's answer to {operation.value} has no per-row '{self.profile.results_key}' list; "
+                "the write may have happened: the next apply reads the lines back before doing anything"
+            )
+        return results
+
+    def workflow_templates(self) -> list[dict[str, Any]]:
+        body = self.request(Operation.WORKFLOW_TEMPLATES)
+        workflows = body.get("workflows") if isinstance(body, dict) else body
+        if not isinstance(workflows, list):
+            raise BadResponseError("the workflow templates answer has no list of workflows")
+        return workflows
+
+    def control(self, action: str, workstation_id: int, *, quantity: float | None = None,
+                line_id: str | None = None, operator_token: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"action": action, "workstation_id": workstation_id}
+        if quantity is not None:
+            body["quantity"] = quantity
+        if line_id is not None:
+            body["workorderline_id"] = line_id
+        return self.request(Operation.WORKSTATION_CONTROL, body, operator_token=operator_token)
+
+    def login(self, username: str, password: str) -> str:
+        body = self.request(Operation.OPERATOR_LOGIN, {"username": username, "password": password})
+        if not isinstance(body, dict) or not body.get("token"):
+            raise BadResponseError("the operator login answer has no token")
+        return str(body["token"])
+
+    def logout(self, token: str) -> None:
+        self.request(Operation.OPERATOR_LOGOUT, operator_token=token)
+
+
+def _excerpt(response: httpx.Response, limit: int = 200) -> str:
+    try:
+        body = response.json()
+        text = body.get("error") if isinstance(body, dict) and "error" in body else response.text
+    except ValueError:
+        text = response.text
+    text = " ".join(str(text).split())
+    return text[:limit] + ("..." if len(text) > limit else "") if text else "(empty body)"
