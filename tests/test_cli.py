@@ -110,12 +110,12 @@ def test_blocked_plan_exits_1_unless_skipped(sample_repo: Path) -> None:
         os.chdir(cwd)
     path = sample_repo / "manifests/work-orders/2026-12/WO-26-0412.yaml"
     path.write_text(path.read_text(encoding="utf-8").replace("quantity: 200", "quantity: 260"), encoding="utf-8")
-    result = run_cli("plan", "--detailed-exitcode", cwd=sample_repo)
+    result = run_cli("plan", "--detailed-exitcode", "--no-refresh", cwd=sample_repo)
     assert result.returncode == 1
     assert "line 131319 has started at LASER (80 of 200 done): quantity cannot change" in result.stdout
     assert "advice: create a new line for the extra 60" in result.stdout
     assert "1 blocked action(s)" in result.stderr
-    skipped = run_cli("plan", "--detailed-exitcode", "--skip-blocked", cwd=sample_repo)
+    skipped = run_cli("plan", "--detailed-exitcode", "--skip-blocked", "--no-refresh", cwd=sample_repo)
     assert skipped.returncode == 0  # nothing else to do
 
 

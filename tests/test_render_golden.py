@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.planning import ActionKind, Plan, make_plan
+from reconciler.planning import ActionKind, Drift, DriftKind, FieldChange, Plan, make_plan
+from reconciler.resources import Kind
 from reconciler.render import Format, render, render_markdown
 
 from .planfixtures import FACTORY, NOW, applied, desired, not_started, started
@@ -56,7 +57,14 @@ def every_kind_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Plan:
     before = desired(Path("."), BEFORE)
     state = applied(before, {"131319": started(), "131320": not_started(), "131321": not_started(),
                              "131322": started(done=2)})
-    return make_plan(desired(Path("."), AFTER), state, target="production", now=NOW)
+    drift = (
+        Drift(kind=DriftKind.OWNED, kind_of_resource=Kind.WORK_ORDER_LINE, id="131321",
+              message="line 131321 was changed in Epoptia",
+              changes=(FieldChange(path="comments", before=None, after="αλλαγή στο UI"),)),
+        Drift(kind=DriftKind.PROGRESS, kind_of_resource=Kind.WORK_ORDER_LINE, id="131319",
+              message="line 131319: LASER: 80 → 120 done (in_progress)"),
+    )
+    return make_plan(desired(Path("."), AFTER), state, target="production", now=NOW, refreshed=True, drift=drift)
 
 
 def _check(name: str, text: str) -> None:
