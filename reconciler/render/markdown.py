@@ -67,7 +67,6 @@ def render_markdown(plan: Plan, *, limit: int = _BUDGET) -> str:
     head.append("")
     head.append(f"_{_escape(source_line(plan))}_")
     head.append("")
-    head.extend(drift)
 
     blocked = plan.blocked
     if blocked:
@@ -92,6 +91,7 @@ def render_markdown(plan: Plan, *, limit: int = _BUDGET) -> str:
             key = "Clients and products"
         groups[key].append(action)
 
+    head.extend(drift)
     head.append("#### Changes")
     head.append("")
     out = "\n".join(head)
