@@ -1,0 +1,208 @@
+"""End to end: the CLI against the emulator server over real HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from reconciler.epoptia.profile import Operation as Op
+from reconciler.state import StateStore
+
+from .e2e import KEY_ENV, WO_0412, Repo, sample_line_ids
+from .emulator_process import EmulatorProcess
+
+
+@pytest.fixture
+def repo(tmp_path: Path, emulator: EmulatorProcess) -> Repo:
+    return Repo(tmp_path / "factory", emulator) if (tmp_path / "factory").mkdir() is None else None
+
+
+def operator_start(repo: Repo, line: str, station: str) -> None:
+    token = repo.run("operator", "login", "--username", "demo", "--password", "demo")
+    assert token.returncode == 0, token.stderr
+    ws = repo.emulator.workstation(station)
+    started = repo.run("station", "start", "--workstation", str(ws), "--line", line,
+                       env={"EPOPTIA_OPERATOR_TOKEN": token.stdout.strip()})
+    assert started.returncode == 0, started.stderr
+    assert json.loads(started.stdout)["status"] == "started"
+
+
+def test_plan_apply_plan_is_empty(repo: Repo) -> None:
+    first = repo.run("plan", "--detailed-exitcode")
+    assert first.returncode == 2 and "Plan: 23 to create" in first.stdout
+    applied = repo.run("apply", "--auto-approve")
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert "Apply complete" in applied.stdout
+    again = repo.run("plan", "--detailed-exitcode")
+    assert again.returncode == 0, again.stdout
+    assert "No changes." in again.stdout and "refreshed from Epoptia" in again.stdout
+    lines = repo.emulator.lines()
+    assert set(lines) == sample_line_ids()
+    assert lines["131341"]["erp_routing"][1]["workstationName"] == "ΜΟΝΤΑΖ 2"
+    assert lines["131330"]["workflow"]["name"] == "Διέλαση και Βαφή"
+
+
+def test_apply_refuses_to_prompt_without_a_terminal(repo: Repo) -> None:
+    result = repo.run("apply")
+    assert result.returncode == 1 and "refusing to ask for confirmation" in result.stderr
+    assert repo.emulator.lines() == {}
+
+
+def test_started_line_blocks_quantity_allows_comments_and_is_archived_not_deleted(repo: Repo) -> None:
+    assert repo.run("apply", "--auto-approve").returncode == 0
+    operator_start(repo, "131319", "LASER")
+    ws = repo.emulator.workstation("LASER")
+    assert repo.run("station", "complete", "--workstation", str(ws), "--quantity", "120").returncode == 0
+
+    repo.edit(WO_0412, "quantity: 200", "quantity: 250\n    comments: Βιαστικό")
+    plan = repo.run("plan", "--detailed-exitcode")
+    assert plan.returncode == 1
+    assert "line 131319 has started at LASER (120 of 200 done): quantity cannot change" in plan.stdout
+    assert "advice: create a new line for the extra 50" in plan.stdout
+    assert '~ comments: "Βιαστικό"' in plan.stdout or '+ comments: "Βιαστικό"' in plan.stdout
+    assert "Production progress" in plan.stdout, plan.stdout
+    assert "line 131319: status standby → production; LASER: 0 → 120 done (in_progress)" in plan.stdout, plan.stdout
+
+    refused = repo.run("apply", "--auto-approve")
+    assert refused.returncode == 1 and "blocked action" in refused.stderr
+    skipped = repo.run("apply", "--auto-approve", "--skip-blocked")
+    assert skipped.returncode == 0, skipped.stdout + skipped.stderr
+    line = repo.emulator.lines()["131319"]
+    assert (line["quantity"], line["comments"]) == (200, "Βιαστικό")
+    assert repo.emulator.inspect("alarms")["alarms"] == []  # we never even tried the refused change
+
+    repo.edit(WO_0412, "quantity: 250", "quantity: 200")
+    text = (repo.root / WO_0412).read_text(encoding="utf-8")
+    start = text.index("  - id: 131319")
+    end = text.index("  - id: 131320")
+    (repo.root / WO_0412).write_text(text[:start] + text[end:], encoding="utf-8")
+    removed = repo.run("plan", "--detailed-exitcode")
+    assert removed.returncode == 1
+    assert "line 131319 has started at LASER (120 of 200 done): it cannot be deleted" in removed.stdout
+    assert "archive it instead" in removed.stdout
+
+    (repo.root / WO_0412).write_text(text.replace("quantity: 250", "quantity: 200").replace(
+        "    comments: Βιαστικό", "    comments: Βιαστικό\n    archived: true"), encoding="utf-8")
+    archived = repo.run("apply", "--auto-approve")
+    assert archived.returncode == 0, archived.stdout + archived.stderr
+    assert repo.emulator.lines()["131319"]["production_status"] == "archive"
+    assert repo.run("plan", "--detailed-exitcode").returncode == 0
+
+
+def test_drift_in_epoptia_is_shown_and_put_back(repo: Repo) -> None:
+    assert repo.run("apply", "--auto-approve").returncode == 0
+    wire = repo.emulator.lines()["131330"]
+    row = {"workorderline_id": "131330", "quantity": 600, "production_status": "standby",
+           "workorder": {"id": "WO-26-0413", "code": "ΠΑΡ-0413"}, "client": {"id": "C-1002"},
+           "product": {"id": "P-2002"}, "workflow_id": wire["workflow"]["id"], "comments": "άλλαξε στο UI",
+           "overUnderPercentage": 5, "target_day": "2026-12-07",
+           "bom": [{"item": "ΜΠΙΛΙΕΤΑ-6063", "quantity": 1250, "unit": "kg"}]}
+    assert repo.emulator.write(Op.UPSERT_LINES, [row])[0]["result"] == "updated"
+    plan = repo.run("plan", "--detailed-exitcode")
+    assert plan.returncode == 2
+    assert "Changed in Epoptia outside the reconciler" in plan.stdout
+    assert 'quantity: applied 500, Epoptia has 600' in plan.stdout
+    assert "~ quantity: 600 -> 500" in plan.stdout
+    assert repo.run("apply", "--auto-approve").returncode == 0
+    assert repo.emulator.lines()["131330"]["quantity"] == 500
+    assert repo.run("plan", "--detailed-exitcode").returncode == 0
+
+
+def test_faults_5xx_and_dropped_connections_then_convergence(repo: Repo) -> None:
+    repo.configure(batch_size=3, attempts=2)
+    repo.emulator.emulator_post("faults", {"error_rate": 0.3, "drop_rate": 0.3, "seed": 11})
+    first = repo.run("apply", "--auto-approve")
+    repo.emulator.emulator_post("faults", {})
+    second = repo.run("apply", "--auto-approve")
+    assert second.returncode == 0, first.stdout + first.stderr + second.stdout + second.stderr
+    assert repo.run("plan", "--detailed-exitcode").returncode == 0
+    lines = repo.emulator.lines()
+    assert set(lines) == sample_line_ids()  # none lost, and the GET holds each id once
+    stats = repo.emulator.inspect("stats")
+    assert stats.get("faults_5xx", 0) + stats.get("faults_dropped", 0) > 0
+
+
+def test_429_halts_until_cleared(repo: Repo) -> None:
+    repo.configure(batch_size=2)
+    repo.emulator.emulator_post("faults", {"rate_limit": 3})
+    halted = repo.run("apply", "--auto-approve")
+    assert halted.returncode == 1 and "halted" in halted.stderr + halted.stdout
+    repo.emulator.emulator_post("faults", {})
+    refused = repo.run("plan")
+    assert "requests to target 'test' are halted" in refused.stderr  # plans offline, says why
+    again = repo.run("apply", "--auto-approve")
+    assert again.returncode == 1 and "reconciler halt clear --target test" in again.stderr
+    assert repo.run("halt", "clear").returncode == 0
+    assert repo.run("apply", "--auto-approve").returncode == 0
+    assert repo.run("plan", "--detailed-exitcode").returncode == 0
+
+
+def test_expired_key_says_so_without_showing_it(repo: Repo) -> None:
+    assert repo.run("apply", "--auto-approve").returncode == 0
+    repo.emulator.emulator_post("clock", {"advance_days": 61})
+    result = repo.run("apply", "--auto-approve")
+    assert result.returncode == 1
+    assert f"Epoptia refused the API key in ${KEY_ENV}" in result.stderr
+    assert "keys unused for 60 days expire" in result.stderr and "/integrations" in result.stderr
+    assert repo.emulator.key not in result.stderr + result.stdout
+
+
+def test_stale_plan_is_refused_but_an_unrelated_apply_does_not_make_it_stale(repo: Repo) -> None:
+    assert repo.run("apply", "--auto-approve").returncode == 0
+    repo.edit(WO_0412, "code: 0412-01", "code: 0412-01A")
+    assert repo.run("plan", "--out", "plan-a.json").returncode == 0
+    repo.edit(WO_0412, "code: 0412-01A", "code: 0412-01")
+    # An unrelated change, applied in between.
+    repo.edit("manifests/work-orders/2026-12/WO-26-0415.yaml", "quantity: 250", "quantity: 260")
+    assert repo.run("apply", "--auto-approve", "--only", "WorkOrderLine/131352").returncode == 0
+    ok = repo.run("apply", "plan-a.json", "--auto-approve")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert repo.emulator.lines()["131319"]["workorderline_code"] == "0412-01A"
+
+    repo.edit(WO_0412, "code: 0412-01", "code: 0412-01B")
+    assert repo.run("plan", "--out", "plan-b.json").returncode == 0
+    operator_start(repo, "131319", "LASER")
+    stale = repo.run("apply", "plan-b.json", "--auto-approve")
+    assert stale.returncode == 1
+    assert "the saved plan is stale" in stale.stderr and "line 131319 started since this plan was made" in stale.stderr
+
+
+def test_a_second_apply_while_the_lock_is_held_names_the_owner(repo: Repo) -> None:
+    store = StateStore(repo.root / "state" / "test.json")
+    with store.lock("apply"):
+        result = repo.run("apply", "--auto-approve")
+    assert result.returncode == 1
+    assert "is locked: held by" in result.stderr and f"(pid {os.getpid()})" in result.stderr
+
+
+def test_the_key_never_appears_in_output_or_files(repo: Repo) -> None:
+    assert repo.run("plan", "--out", "plan.json").returncode == 0
+    assert repo.run("apply", "--auto-approve").returncode == 0
+    repo.run("workflows")
+    repo.emulator.emulator_post("clock", {"advance_days": 61})
+    repo.run("plan")
+    key = repo.emulator.key
+    assert all(key not in text for text in repo.outputs)
+    assert key not in repo.every_file_text()
+
+
+def test_workflows_command_lists_templates(repo: Repo) -> None:
+    result = repo.run("workflows")
+    assert result.returncode == 0 and "Διέλαση και Βαφή" in result.stdout
+
+
+def test_unreachable_endpoint_plans_offline_and_apply_fails_clearly(repo: Repo) -> None:
+    repo.emulator.stop()
+    plan = repo.run("plan", "--detailed-exitcode")
+    assert plan.returncode == 2 and "could not read Epoptia" in plan.stderr and "not refreshed" in plan.stdout
+    apply = repo.run("apply", "--auto-approve")
+    assert apply.returncode == 1 and "cannot reach http://127.0.0.1" in apply.stderr
+    assert "Traceback" not in apply.stderr
