@@ -4,7 +4,8 @@ For each size it generates a factory (one file per work order, ten lines each),
 records it as applied in the state file, then times, as separate processes:
 
   floor     the plain C-based YAML parse of the same files (ruamel safe loader)
-  cold      `reconciler plan` with no parse cache (a fresh CI checkout)
+  cold      `reconciler plan --no-refresh` with no parse cache (a fresh CI checkout);
+            planning only: a refresh against a real tenant is bound by its request spacing
   warm      `reconciler plan` again, no file changed
   one-file  `reconciler plan` after one work order file changed
 and reports peak memory (max RSS) of the plan processes.
@@ -72,7 +73,7 @@ def touch_one(files: list[Path], i: int) -> None:
 
 
 def bench(lines: int, repeat: int) -> dict[str, float]:
-    plan = [sys.executable, "-m", "reconciler", "plan", "--detailed-exitcode"]
+    plan = [sys.executable, "-m", "reconciler", "plan", "--detailed-exitcode", "--no-refresh"]
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         files = generate(root, lines)

@@ -125,7 +125,11 @@ class _Row:
 class Executor:
     def __init__(self, client: EpoptiaClient, store: StateStore, journal: Journal, *,
                  interrupted: Callable[[], bool] = lambda: False,
-                 on_batch: Callable[[str, int, int], None] = lambda what, rows, failed: None) -> None:
+                 on_batch: Callable[[str, int, int], None] = lambda what, rows, failed: None,
+                 known_lines: list[str] | None = None) -> None:
+        """``known_lines``: line ids in the order the last full read returned them, which
+        lets the read-back fetch only the pages that hold touched lines."""
+        self.known_lines = known_lines
         self.client = client
         self.store = store
         self.journal = journal
@@ -299,9 +303,28 @@ class Executor:
 
     # ------------------------------------------------------------------ verification
 
+    def _touched_pages(self, touched: set[str]) -> dict[str, dict[str, Any]] | None:
+        """Read only the pages that hold the touched lines; None if they are not all where expected."""
+        if self.known_lines is None:
+            return None
+        size = self.client.profile.page_size
+        position = {line_id: i for i, line_id in enumerate(self.known_lines)}
+        new = [t for t in touched if t not in position]
+        pages = {position[t] // size + 1 for t in touched if t in position}
+        pages |= set(range(len(self.known_lines) // size + 1, (len(self.known_lines) + len(new)) // size + 2))
+        found: dict[str, dict[str, Any]] = {}
+        for page in sorted(pages):
+            lines, _ = self.client.lines_page(page)
+            found.update((line_id_of(w), w) for w in lines)
+        return found if touched <= set(found) else None
+
     def _read_back(self, sent: dict[str, dict[str, Any]], report: ApplyReport) -> None:
         """Do not trust a 200: read the touched lines back and compare with what was sent."""
-        wire = {address(Kind.WORK_ORDER_LINE, line_id_of(w)): w for w in self.client.list_lines()}
+        touched = {addr.split("/", 1)[1] for addr in sent}
+        by_id = self._touched_pages(touched)
+        if by_id is None:  # lines moved between pages (deletes elsewhere): read everything
+            by_id = {line_id_of(w): w for w in self.client.list_lines()}
+        wire = {address(Kind.WORK_ORDER_LINE, line_id): w for line_id, w in by_id.items()}
         seen_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         for addr, row in sent.items():
             entry = self.resources.get(addr)

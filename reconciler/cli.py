@@ -20,6 +20,7 @@ import click
 
 from . import __version__
 from .apply import Executor, recover
+from .epoptia.mapping import line_id_of
 from .context import Context
 from .epoptia.errors import HaltedError, UnreachableError
 from .errors import PlanError, ReconcilerError
@@ -194,7 +195,8 @@ def apply(obj: _Obj, planfile: Path | None, target: str | None, auto_approve: bo
         current = view.to_state()
         interrupted = _Interrupt()
         with interrupted, _progress(len(the_plan.runnable)) as on_batch:
-            executor = Executor(client, store, context.journal, interrupted=interrupted.is_set, on_batch=on_batch)
+            executor = Executor(client, store, context.journal, interrupted=interrupted.is_set, on_batch=on_batch,
+                                known_lines=[line_id_of(w) for w in wire])
             report, _ = executor.run(the_plan, current, skip_blocked=skip_blocked)
     command = "reconciler apply" + (f" --target {context.target_name}" if target or saved else "") + (
         " --skip-blocked" if skip_blocked else "")

@@ -161,15 +161,20 @@ class EpoptiaClient:
 
     # ------------------------------------------------------------------ operations
 
+    def lines_page(self, page: int) -> tuple[list[dict[str, Any]], int]:
+        """One page of work order lines (1-based) and the number of pages."""
+        body = self.request(Operation.LIST_LINES, params={"page": page, "limit": self.profile.page_size})
+        if not isinstance(body, dict) or not isinstance(body.get("workorderLines"), list):
+            raise BadResponseError("the list of work order lines has no 'workorderLines' list")
+        return body["workorderLines"], int(body.get("numberOfPages") or 1)
+
     def list_lines(self) -> Iterator[dict[str, Any]]:
-        """Every work order line, page by page (pages are 1-based)."""
+        """Every work order line, page by page."""
         page = 1
         while True:
-            body = self.request(Operation.LIST_LINES, params={"page": page, "limit": self.profile.page_size})
-            if not isinstance(body, dict) or not isinstance(body.get("workorderLines"), list):
-                raise BadResponseError("the list of work order lines has no 'workorderLines' list")
-            yield from body["workorderLines"]
-            if page >= int(body.get("numberOfPages") or 1):
+            lines, pages = self.lines_page(page)
+            yield from lines
+            if page >= pages:
                 return
             page += 1
 
