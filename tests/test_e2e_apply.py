@@ -206,3 +206,37 @@ def test_unreachable_endpoint_plans_offline_and_apply_fails_clearly(repo: Repo) 
     apply = repo.run("apply", "--auto-approve")
     assert apply.returncode == 1 and "cannot reach http://127.0.0.1" in apply.stderr
     assert "Traceback" not in apply.stderr
+
+
+def test_a_row_epoptia_rejects_is_reported_and_the_others_go_on(repo: Repo) -> None:
+    # No workflow, no routing, and P-2002 has no default workflow: the emulator refuses the row.
+    repo.edit("manifests/work-orders/2026-12/WO-26-0413.yaml", "    workflow: Διέλαση και Βαφή\n    over_under", "    over_under")
+    result = repo.run("apply", "--auto-approve")
+    assert result.returncode == 1
+    assert "WorkOrderLine/131330: rejected: line needs a workflow_id or an erp_routing" in result.stdout
+    assert "To continue, fix what is listed above if needed, then run: reconciler apply" in result.stdout
+    lines = repo.emulator.lines()
+    assert "131330" not in lines and len(lines) == len(sample_line_ids()) - 1
+    plan = repo.run("plan", "--detailed-exitcode")
+    assert plan.returncode == 2 and "Plan: 2 to create, 0 to update" in plan.stdout
+    # The work order that carried the rejected line is not recorded as applied either.
+    assert "WorkOrder/WO-26-0413 will be created" in plan.stdout
+
+
+def test_ctrl_c_finishes_the_request_in_flight_saves_state_and_exits_130(repo: Repo) -> None:
+    repo.configure(batch_size=1)
+    repo.emulator.emulator_post("faults", {"latency_ms": 200})
+    proc = subprocess.Popen([sys.executable, "-m", "reconciler", "apply", "--auto-approve"], cwd=repo.root,
+                            env={**os.environ, KEY_ENV: repo.emulator.key, "NO_COLOR": "1"},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(2.5)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stdout + stderr
+    assert "Interrupted: finishing the request in flight" in stderr
+    assert "Apply stopped: interrupted (Ctrl-C)" in stdout and "Not attempted:" in stdout
+    state = StateStore(repo.root / "state" / "test.json").read()
+    assert 0 < len(state.resources) < 23  # what was done is recorded
+    repo.emulator.emulator_post("faults", {})
+    assert repo.run("apply", "--auto-approve").returncode == 0
+    assert repo.run("plan", "--detailed-exitcode").returncode == 0
