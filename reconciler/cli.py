@@ -14,6 +14,7 @@ import signal
 import sys
 import traceback
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 
 import click
@@ -28,6 +29,7 @@ from .planning import Plan, Selection
 from .planning.staleness import stale_reasons
 from .refresh import Refresh
 from .render import Format, render
+from .render.describe import drift_sections
 from .render.report import render_report
 from .state import Snapshot
 
@@ -362,6 +364,61 @@ def force_unlock(obj: _Obj, lock_id: str, target: str | None) -> None:
     context = obj.context(target)
     context.state_store.force_unlock(lock_id)
     click.echo(f"Removed lock {lock_id} from {context.state_store.path}.")
+
+
+@cli.command()
+@target_option
+@format_option
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when something drifted, 0 when nothing did.")
+@click.pass_obj
+def drift(obj: _Obj, target: str | None, fmt: str, detailed_exitcode: bool) -> None:
+    """What changed in Epoptia outside the reconciler (for a nightly job); changes nothing."""
+    context = obj.context(target)
+    snapshot, refreshed = _refreshed(context, offline_ok=False)
+    # A plan of no resources: the state as the refresh saw it, with only the drift to show.
+    report = Plan(target=context.target_name, lineage=snapshot.lineage, serial=snapshot.serial,
+                  created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), refreshed=True,
+                  drift=refreshed.drift if refreshed else (), unchanged=len(snapshot))
+    if Format(fmt) is Format.JSON:
+        click.echo(json.dumps([d.model_dump(mode="json") for d in report.drift], indent=2, ensure_ascii=False))
+    elif not report.drift:
+        click.echo(f"No drift: Epoptia matches the state of {context.target_name!r}.")
+    else:
+        for heading, lines in drift_sections(report):
+            click.echo(heading)
+            click.echo("\n".join(f"  {line}" for line in lines))
+    sys.exit(EXIT_CHANGES if detailed_exitcode and report.drift else EXIT_OK)
+
+
+@cli.command()
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")
+def schema(out: Path | None) -> None:
+    """Print the JSON Schema of manifest documents, for editors (yaml-language-server)."""
+    from .editor import manifest_schema
+
+    text = json.dumps(manifest_schema(), indent=2, ensure_ascii=False) + "\n"
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        click.echo(f"Wrote {out}.")
+
+
+@cli.command()
+@click.option("--check", is_flag=True, help="Only report files that need formatting; exit 1 if any.")
+@target_option
+@click.pass_obj
+def fmt(obj: _Obj, check: bool, target: str | None) -> None:
+    """Format the manifests in one style, keeping comments, order and quotes."""
+    from .editor import format_tree
+
+    context = obj.context(target)
+    changed = format_tree(context.manifests_dir, check=check)
+    for path in changed:
+        click.echo(os.path.relpath(path))
+    if check and changed:
+        click.echo(f"{len(changed)} file(s) need formatting; run `reconciler fmt`.", err=True)
+        sys.exit(EXIT_ERROR)
 
 
 @cli.group()

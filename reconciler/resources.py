@@ -28,6 +28,7 @@ from pydantic import (
     StrictBool,
     StringConstraints,
     Tag,
+    WithJsonSchema,
     model_validator,
 )
 
@@ -77,6 +78,9 @@ ErpId = Annotated[
     str,
     BeforeValidator(_erp_id),
     StringConstraints(min_length=1, max_length=64, pattern=r"^[^\s/][^/]*$"),
+    # The schema says what the validator accepts: ids are often written as numbers.
+    WithJsonSchema({"anyOf": [{"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"^[^\s/][^/]*$"},
+                              {"type": "integer", "minimum": 0}]}),
 ]
 Text = Annotated[str, StringConstraints(max_length=4000)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=255)]
@@ -99,7 +103,10 @@ def _tidy_number(value: int | float) -> int | float:
 Amount = Annotated[Union[int, float], Field(gt=0, allow_inf_nan=False), AfterValidator(_tidy_number)]
 Percent = Annotated[Union[int, float], Field(ge=0, le=100, allow_inf_nan=False), AfterValidator(_tidy_number)]
 
-FieldValue = Annotated[str, BeforeValidator(_scalar_text), StringConstraints(max_length=4000)]
+FieldValue = Annotated[
+    str, BeforeValidator(_scalar_text), StringConstraints(max_length=4000),
+    WithJsonSchema({"type": ["string", "number", "boolean"]}),
+]
 CustomFields = dict[Name, FieldValue]
 
 

@@ -240,3 +240,21 @@ def test_ctrl_c_finishes_the_request_in_flight_saves_state_and_exits_130(repo: R
     repo.emulator.emulator_post("faults", {})
     assert repo.run("apply", "--auto-approve").returncode == 0
     assert repo.run("plan", "--detailed-exitcode").returncode == 0
+
+
+def test_drift_command_reports_both_parts_and_changes_nothing(repo: Repo) -> None:
+    assert repo.run("apply", "--auto-approve").returncode == 0
+    assert repo.run("drift", "--detailed-exitcode").returncode == 0
+    wire = repo.emulator.lines()["131331"]
+    row = {"workorderline_id": "131331", "quantity": 300, "workorder": {"id": "WO-26-0413", "code": "ΠΑΡ-0413"},
+           "client": {"id": "C-1002"}, "product": {"id": "P-2001"}, "workflow_id": wire["workflow"]["id"],
+           "comments": "αλλαγή στο UI", "target_day": "2026-12-09"}
+    repo.emulator.write(Op.UPSERT_LINES, [row])
+    operator_start(repo, "131319", "LASER")
+    before = (repo.root / "state" / "test.json").read_bytes()
+    result = repo.run("drift", "--detailed-exitcode")
+    assert result.returncode == 2
+    assert "line 131331 was changed in Epoptia" in result.stdout
+    assert 'comments: applied "Ανοδίωση 15 μm.", Epoptia has "αλλαγή στο UI"' in result.stdout
+    assert "line 131319: status standby → production; LASER: 0 done (started)" in result.stdout
+    assert (repo.root / "state" / "test.json").read_bytes() == before

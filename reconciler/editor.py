@@ -1,0 +1,96 @@
+"""Editor and pre-commit support: a JSON Schema of the manifests, and a formatter.
+
+The schema comes from the same pydantic models that validate manifests, so an
+editor (through yaml-language-server) completes and checks exactly what
+`reconciler validate` accepts, short of cross-file references.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+
+from .errors import ManifestError, SourceError
+from .load import discover
+from .resources import MODELS
+
+SCHEMA_ID = "https://epoptia-reconciler.local/manifest.schema.json"
+
+
+def manifest_schema() -> dict[str, Any]:
+    """One document: a single resource of a kind, or `kind` plus a list of `items` of it."""
+    definitions: dict[str, Any] = {}
+    variants = []
+    for kind, model in MODELS.items():
+        schema = model.model_json_schema(ref_template="#/$defs/{model}")
+        definitions.update(schema.pop("$defs", {}))
+        schema["properties"]["kind"] = {"const": kind.value}
+        schema["required"] = sorted(set(schema.get("required", [])) | {"kind"})
+        definitions[kind.value] = schema
+        item = {k: v for k, v in schema.items() if k != "title"}
+        item = {**item, "properties": {k: v for k, v in schema["properties"].items() if k != "kind"},
+                "required": [r for r in schema["required"] if r != "kind"]}
+        definitions[f"{kind.value}Item"] = item
+        variants.append({"$ref": f"#/$defs/{kind.value}"})
+        variants.append({
+            "type": "object",
+            "properties": {"kind": {"const": kind.value},
+                           "items": {"type": "array", "items": {"$ref": f"#/$defs/{kind.value}Item"}}},
+            "required": ["kind", "items"],
+            "additionalProperties": False,
+        })
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        "title": "Epoptia Reconciler manifest",
+        "description": f"One YAML document: {', '.join(k.value for k in MODELS)}, or `kind` with `items`.",
+        "oneOf": variants,
+        "$defs": definitions,
+    }
+
+
+def _formatter() -> YAML:
+    # ruamel's own round-trip types (not the loader's dates-as-text), so dates are written back as written.
+    yaml = YAML(typ="rt")
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.width = 4096  # never fold long Greek descriptions
+    yaml.preserve_quotes = True
+    yaml.allow_unicode = True
+    yaml.explicit_start = False
+    return yaml
+
+
+def format_text(text: str) -> str:
+    """The file in the house style; comments, key order and quotes are kept."""
+    yaml = _formatter()
+    documents = list(yaml.load_all(text))
+    out = io.StringIO()
+    yaml.dump_all(documents, out)
+    return out.getvalue()
+
+
+def format_tree(root: Path, *, check: bool) -> list[Path]:
+    """Files whose formatting differs; rewritten unless ``check``."""
+    changed = []
+    problems = []
+    for path in discover(root):
+        text = path.read_text(encoding="utf-8")
+        try:
+            formatted = format_text(text)
+        except Exception as error:  # YAML or date errors: validate explains them with positions
+            mark = getattr(error, "problem_mark", None)
+            line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+            problems.append(SourceError(str(path), line, column, f"cannot format: {str(error).splitlines()[0]}"))
+            continue
+        if formatted != text:
+            changed.append(path)
+            if not check:
+                path.write_text(formatted, encoding="utf-8")
+    if problems:
+        raise ManifestError(problems, hint="run `reconciler validate` for the details, fix, then format")
+    return changed
+
+
