@@ -146,14 +146,19 @@ def plan(obj: _Obj, target: str | None, fmt: str, out: Path | None, detailed_exi
 @click.option("--only", multiple=True, metavar="KIND/ID", help="Apply only these resources. Repeatable.")
 @click.option("--exclude", multiple=True, metavar="KIND/ID", help="Leave these resources out. Repeatable.")
 @click.option("--allow-mass-delete", is_flag=True, help="Allow more deletions than the target's limit.")
+@click.option("--ignore-window", is_flag=True, help="Apply even outside the target's apply windows.")
 @click.pass_obj
 def apply(obj: _Obj, planfile: Path | None, target: str | None, auto_approve: bool, skip_blocked: bool,
-          only: tuple[str, ...], exclude: tuple[str, ...], allow_mass_delete: bool) -> None:
+          only: tuple[str, ...], exclude: tuple[str, ...], allow_mass_delete: bool, ignore_window: bool) -> None:
     """Make Epoptia match the manifests (or carry out a saved plan), and record it in the state."""
     context = obj.context(target)
     saved = _read_plan(planfile) if planfile is not None else None
     if saved is not None and saved.target != context.target_name and target is None:
         context = obj.context(saved.target)
+    window = context.window_check()
+    if not window.allowed and not ignore_window:
+        raise ReconcilerError(f"refusing to apply to {context.target_name!r}: {window.message}",
+                              hint="wait for the window, or pass --ignore-window if this change cannot wait")
     desired = context.load_desired() if saved is None else None
     store = context.state_store
     with store.lock("apply"), context.connect() as client:

@@ -8,6 +8,7 @@ exit code.
 from __future__ import annotations
 
 import os
+from datetime import datetime, timezone
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
@@ -24,6 +25,7 @@ from .load import Desired, load_manifests
 from .planning import Plan, Selection, make_plan
 from .refresh import Refresh, refresh
 from .state import Snapshot, State, StateStore
+from .windows import WindowCheck
 
 WORK_DIR = ".reconciler"
 
@@ -156,4 +158,12 @@ class Context:
             allow_mass_delete=allow_mass_delete,
             refreshed=refreshed is not None,
             drift=refreshed.drift if refreshed is not None else (),
+            apply_window=self.window_check().message if self.target.apply_windows else None,
         )
+
+    def window_check(self, now: datetime | None = None) -> WindowCheck:
+        """Whether an apply is allowed now by the target's apply windows (always, without windows)."""
+        windows = self.target.apply_windows
+        if windows is None:
+            return WindowCheck(allowed=True, message="no apply windows are set for this target")
+        return windows.check(now or datetime.now(timezone.utc))

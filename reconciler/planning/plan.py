@@ -121,6 +121,8 @@ class Plan(_Value):
     # Whether Epoptia was read before planning, and what it showed.
     refreshed: bool = False
     drift: tuple[Drift, ...] = ()
+    # Whether an apply would be allowed now by the target's apply windows (None: no windows).
+    apply_window: str | None = None
 
     @property
     def summary(self) -> Summary:

@@ -226,6 +226,7 @@ def make_plan(
     now: dt.datetime | None = None,
     refreshed: bool = False,
     drift: tuple[Drift, ...] = (),
+    apply_window: str | None = None,
 ) -> Plan:
     """Everything that must happen for the target to match the manifests, in order."""
     if isinstance(state, State):
@@ -262,4 +263,5 @@ def make_plan(
         unchanged=planner.unchanged,
         refreshed=refreshed,
         drift=drift,
+        apply_window=apply_window,
     )

@@ -120,7 +120,8 @@ def change_lines(action: Action) -> Iterator[ChangeLine]:
 def source_line(plan: Plan) -> str:
     where = f"Target {plan.target!r}, state serial {plan.serial}" + (f", lineage {plan.lineage}" if plan.lineage else "")
     how = "refreshed from Epoptia" if plan.refreshed else "not refreshed: planned from the state file alone"
-    return f"{where}; {how}."
+    window = f"\nApply window: {plan.apply_window}." if plan.apply_window else ""
+    return f"{where}; {how}.{window}"
 
 
 def drift_sections(plan: Plan) -> list[tuple[str, list[str]]]:
