@@ -395,6 +395,33 @@ def drift(obj: _Obj, target: str | None, fmt: str, detailed_exitcode: bool) -> N
     sys.exit(EXIT_CHANGES if detailed_exitcode and report.drift else EXIT_OK)
 
 
+@cli.command("import")
+@target_option
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write the manifests into (usually the manifests folder of reconciler.yaml).")
+@click.pass_obj
+def import_(obj: _Obj, target: str | None, out: Path) -> None:
+    """Write manifests (and a state) for what the tenant already has; the first plan after it is empty."""
+    from .importer import ImportRefused, import_tenant, managed_state
+
+    context = obj.context(target)
+    store = context.state_store
+    with store.lock("import"):
+        current = store.read()
+        if current.resources:
+            raise ImportRefused(f"state {store.path} already manages {len(current.resources)} resources",
+                                hint="import is for a target the reconciler does not manage yet")
+        with context.connect() as client:
+            wire = list(client.list_lines())
+            templates = client.workflow_templates()
+        counts = import_tenant(wire, templates, context.profile, out)
+        store.write(managed_state(out, wire, current.lineage))
+    click.echo("Imported: " + ", ".join(f"{n} {kind}" for kind, n in counts.items()) + f" into {out}.")
+    click.echo(f"State written to {os.path.relpath(store.path)}.")
+    if out.resolve() != context.manifests_dir.resolve():
+        click.echo(f"Point `manifests:` in reconciler.yaml at {out} to plan against these manifests.")
+
+
 @cli.command()
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout.")
 def schema(out: Path | None) -> None:

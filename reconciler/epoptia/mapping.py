@@ -114,7 +114,7 @@ def line_row(line_id: str, line: dict[str, Any], wo_id: str, wo: dict[str, Any],
 # ----------------------------------------------------------------------------- inbound
 
 
-def _tidy(value: Any) -> Any:
+def tidy(value: Any) -> Any:
     if isinstance(value, str):
         try:
             value = float(value)
@@ -125,21 +125,21 @@ def _tidy(value: Any) -> Any:
     return value
 
 
-def _auto(pattern: str) -> re.Pattern[str]:
+def auto_pattern(pattern: str) -> re.Pattern[str]:
     return re.compile("^" + re.escape(pattern).replace(re.escape("{n}"), r"(\d+)") + "$")
 
 
-def _unnamed(name: Any, pattern: re.Pattern[str], position: int) -> bool:
+def is_unnamed(name: Any, pattern: re.Pattern[str], position: int) -> bool:
     match = pattern.match(_text(name))
     return bool(match and int(match.group(1)) == position)
 
 
-def _bom_in(items: Any) -> list[dict[str, Any]]:
-    return [compact({"item": b.get("item"), "quantity": _tidy(b.get("quantity")), "unit": b.get("unit")})
+def bom_in(items: Any) -> list[dict[str, Any]]:
+    return [compact({"item": b.get("item"), "quantity": tidy(b.get("quantity")), "unit": b.get("unit")})
             for b in items or []]
 
 
-def _fields_in(items: Any) -> dict[str, str]:
+def fields_in(items: Any) -> dict[str, str]:
     return {str(f.get("name")): _text(f.get("value")) for f in items or []}
 
 
@@ -155,21 +155,21 @@ def observed_line(wire: dict[str, Any], applied: dict[str, Any], profile: WirePr
     the name of a shared routing. The status is the shop floor's, so it is
     taken from ``applied`` and never reported as drift.
     """
-    station_auto, task_auto = _auto(profile.auto_workstation_name), _auto(profile.auto_job_task_name)
+    station_auto, task_auto = auto_pattern(profile.auto_workstation_name), auto_pattern(profile.auto_job_task_name)
     payload: dict[str, Any] = {
         "product": _text((wire.get("product") or {}).get("id")),
-        "quantity": _tidy(wire.get("quantity")),
+        "quantity": tidy(wire.get("quantity")),
         "code": wire.get("workorderline_code"),
         "description": wire.get("description"),
         "target_day": wire.get("target_day"),
         "status": applied.get("status"),
         "comments": wire.get("comments"),
-        "over_under_percentage": _tidy(wire.get("overUnderPercentage")),
+        "over_under_percentage": tidy(wire.get("overUnderPercentage")),
         "tags": [t.get("name") for t in wire.get("wol_tag") or []],
         "files": [compact({"name": f.get("name"), "url": f.get("path"), "type": f.get("type")})
                   for f in wire.get("files") or []],
-        "bom": _bom_in(wire.get("bom")),
-        "custom_fields": _fields_in(wire.get("customFields")),
+        "bom": bom_in(wire.get("bom")),
+        "custom_fields": fields_in(wire.get("customFields")),
         "workorder": _text((wire.get("workorder") or {}).get("id")),
     }
     if "workflow" in applied:
@@ -180,10 +180,10 @@ def observed_line(wire: dict[str, Any], applied: dict[str, Any], profile: WirePr
             station = s.get("workstationName")
             task = (s.get("job_tag") or {}).get("name")
             steps.append(compact({
-                "workstation": None if _unnamed(station, station_auto, position) else station,
-                "job_task": None if _unnamed(task, task_auto, position) else task,
-                "bom": _bom_in(s.get("bom")),
-                "custom_fields": _fields_in(s.get("customFields")),
+                "workstation": None if is_unnamed(station, station_auto, position) else station,
+                "job_task": None if is_unnamed(task, task_auto, position) else task,
+                "bom": bom_in(s.get("bom")),
+                "custom_fields": fields_in(s.get("customFields")),
             }))
         routing_name = applied["routing"].get("name")
         payload["routing"] = compact({"name": routing_name, "steps": steps})
