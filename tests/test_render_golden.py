@@ -30,6 +30,7 @@ name: Παλιό προϊόν
 
 AFTER = (
     FACTORY.replace("quantity: 200", "quantity: 250")
+    .replace("  - {workstation: ΜΟΝΤΑΖ 1, job_task: Πλαίσιο}", "  - {workstation: ΜΟΝΤΑΖ 2, job_task: Πλαίσιο}\n  - {workstation: ΒΑΦΕΙΟ}")
     .replace("comments: πρώτη παρτίδα", "comments: δεύτερη παρτίδα")
     .replace("    workflow: Συναρμολόγηση", "    workflow: Συναρμολόγηση\n    archived: true")
     .replace("  - {id: C-2, name: Θερμοπρόσοψη ΟΕ}", "  - {id: C-2, name: Θερμοπρόσοψη ΟΕ}\n  - {id: C-3, name: Nordic Glazing AB}")
@@ -77,7 +78,8 @@ def _check(name: str, text: str) -> None:
 def test_fixture_plan_has_every_action_kind_and_blocked_ones(every_kind_plan: Plan) -> None:
     kinds = {a.action for a in every_kind_plan.runnable}
     assert kinds == set(ActionKind)
-    assert {a.blocked.reason.value for a in every_kind_plan.blocked} == {"started-quantity", "started-delete"}
+    assert {a.blocked.reason.value for a in every_kind_plan.blocked} == {"started-quantity", "started-routing",
+                                                                         "started-delete"}
 
 
 def test_text_golden(every_kind_plan: Plan) -> None:
@@ -87,6 +89,7 @@ def test_text_golden(every_kind_plan: Plan) -> None:
 def test_markdown_golden(every_kind_plan: Plan) -> None:
     text = render(every_kind_plan, Format.MARKDOWN)
     _check("plan.md", text)
+    assert "```mermaid\nflowchart LR" in text and ":::added" in text and ":::removed" in text
     assert text.index("**Plan:") < text.index("Blocked") < text.index("<details>")
 
 
@@ -95,7 +98,7 @@ def test_json_golden_round_trips(every_kind_plan: Plan) -> None:
     _check("plan.json", text)
     data = json.loads(text)
     assert data["format_version"] == 1 and data["lineage"] and data["serial"] == 7
-    assert data["summary"]["blocked"] == 2
+    assert data["summary"]["blocked"] == 3
     assert Plan.from_json(text) == every_kind_plan
 
 

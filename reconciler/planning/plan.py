@@ -56,6 +56,13 @@ class Blocked(_Value):
     advice: str
 
 
+class RoutingChange(_Value):
+    """A line's routing steps before and after, for a reader to see the whole route change."""
+
+    before: tuple[dict[str, Any], ...] = ()
+    after: tuple[dict[str, Any], ...] = ()
+
+
 class Action(_Value):
     action: ActionKind
     kind: Kind
@@ -66,6 +73,7 @@ class Action(_Value):
     # blocked field kept at its applied value so that skipping the block is safe.
     payload: dict[str, Any] | None = None
     blocked: Blocked | None = None
+    routing: RoutingChange | None = None
     # The digest the state records once this action is done (create and update).
     digest: str | None = None
     # Fingerprints of what the plan was made from, so a saved plan can tell

@@ -17,7 +17,7 @@ from ..load import Desired
 from ..resources import DesiredResource, Kind, address, compact, digest, split_address
 from ..state import ResourceState, Snapshot, State
 from .diff import field_changes
-from .plan import Action, ActionKind, Blocked, BlockReason, Drift, FieldChange, Plan
+from .plan import Action, ActionKind, Blocked, BlockReason, Drift, FieldChange, Plan, RoutingChange
 from .policy import Mutability, change_blocked, delete_blocked, restore_blocked, rule_for
 
 
@@ -168,6 +168,10 @@ class _Planner:
 
     def update(self, want: DesiredResource, have: ResourceState) -> None:
         changes = field_changes(have.payload, want.payload)
+        routing = None
+        if any(_top_field(c.path) == "routing" and c.path != "routing.name" for c in changes):
+            routing = RoutingChange(before=tuple((have.payload.get("routing") or {}).get("steps") or ()),
+                                    after=tuple((want.payload.get("routing") or {}).get("steps") or ()))
         started = self.started_lines(want.kind, want.id, have)
         allowed: list[FieldChange] = []
         refused: dict[str, list[FieldChange]] = {}
@@ -184,7 +188,7 @@ class _Planner:
             # fields still differ from the manifests on the next plan.
             recorded = digest(payload) if refused else want.digest
             self.emit(ActionKind.UPDATE, want, want.kind, want.id, have, changes=tuple(allowed), payload=payload,
-                      digest=recorded)
+                      digest=recorded, routing=routing if "routing" not in refused else None)
         for field, field_changes_ in refused.items():
             rule = rule_for(want.kind, field)
             message, advice = change_blocked(
@@ -194,6 +198,7 @@ class _Planner:
                 ActionKind.UPDATE, want, want.kind, want.id, have,
                 changes=tuple(field_changes_),
                 blocked=Blocked(reason=rule.reason, message=message, advice=advice),
+                routing=routing if field == "routing" else None,
             )
 
     def gone(self, addr: str) -> None:

@@ -42,6 +42,44 @@ def _diff_block(actions: list[Action]) -> str:
     return f"```diff\n{body}\n```"
 
 
+def _node(step: dict) -> str:
+    station = step.get("workstation") or "(automatic)"
+    task = f"<br/>{step['job_task']}" if step.get("job_task") else ""
+    return (station + task).replace('"', "'")
+
+
+def _identity(step: dict) -> tuple:
+    return (step.get("workstation"), step.get("job_task"))
+
+
+def routing_flowchart(action: Action) -> str:
+    """A mermaid flowchart of the route before and after; added, removed and changed steps marked."""
+    assert action.routing is not None
+    before, after = list(action.routing.before), list(action.routing.after)
+    old = {_identity(s): s for s in before}
+    new = {_identity(s): s for s in after}
+    lines = ["```mermaid", "flowchart LR"]
+    for label, steps, prefix, others in (("before", before, "b", new), ("after", after, "a", old)):
+        lines.append(f'  subgraph {prefix}["{label}"]')
+        lines.append("    direction LR")
+        for i, step in enumerate(steps):
+            other = others.get(_identity(step))
+            mark = ("removed" if prefix == "b" else "added") if other is None else (
+                "changed" if other != step else "same")
+            lines.append(f'    {prefix}{i}["{_node(step)}"]:::{mark}')
+        for i in range(len(steps) - 1):
+            lines.append(f"    {prefix}{i} --> {prefix}{i + 1}")
+        lines.append("  end")
+    lines += [
+        "  classDef same fill:#f6f8fa,stroke:#8c959f;",
+        "  classDef added fill:#dafbe1,stroke:#1a7f37;",
+        "  classDef removed fill:#ffebe9,stroke:#cf222e,stroke-dasharray: 4 3;",
+        "  classDef changed fill:#fff8c5,stroke:#9a6700;",
+        "```",
+    ]
+    return "\n".join(lines)
+
+
 def _group_title(key: str, actions: list[Action]) -> str:
     counts: dict[str, int] = defaultdict(int)
     for action in actions:
@@ -97,8 +135,12 @@ def render_markdown(plan: Plan, *, limit: int = _BUDGET) -> str:
     out = "\n".join(head)
     shown = 0
     for key, actions in groups.items():
+        charts = "".join(
+            f"\n\nRouting of {_escape(a.address)}" + (" (blocked)" if a.blocked else "") + f":\n\n{routing_flowchart(a)}"
+            for a in actions if a.routing is not None
+        )
         section = (
-            f"<details><summary>{_group_title(key, actions)}</summary>\n\n{_diff_block(actions)}\n\n</details>\n"
+            f"<details><summary>{_group_title(key, actions)}</summary>\n\n{_diff_block(actions)}{charts}\n\n</details>\n"
         )
         if len(out) + len(section) > limit:
             rest = list(groups.values())[shown:]
