@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -22,7 +21,10 @@ from .emulator_process import EmulatorProcess
 
 @pytest.fixture
 def repo(tmp_path: Path, emulator: EmulatorProcess) -> Repo:
-    return Repo(tmp_path / "factory", emulator) if (tmp_path / "factory").mkdir() is None else None
+    """A copy of the sample factory whose target is the emulator fixture."""
+    root = tmp_path / "factory"
+    root.mkdir()
+    return Repo(root, emulator)
 
 
 def operator_start(repo: Repo, line: str, station: str) -> None:

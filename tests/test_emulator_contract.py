@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 
 import pytest
 
 from reconciler.epoptia.profile import DEFAULT_PROFILE, Operation as Op
 
-from .emulator_process import KEY, EmulatorProcess
+from .emulator_process import EmulatorProcess
 
 
 def client(cid="C-1", **kw):

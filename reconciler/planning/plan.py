@@ -8,6 +8,7 @@ renderers show it, the executor carries it out, and ``Plan.to_json`` /
 from __future__ import annotations
 
 import enum
+import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -164,8 +165,6 @@ class Plan(_Value):
 
     @classmethod
     def from_json(cls, text: str | bytes, source: str = "plan file") -> "Plan":
-        import json
-
         try:
             data = json.loads(text)
         except ValueError as error:
@@ -186,6 +185,4 @@ class Plan(_Value):
 
 
 def _dump(value: Any, indent: int | None) -> str:
-    import json
-
     return json.dumps(value, indent=indent, ensure_ascii=False)
