@@ -17,7 +17,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from .epoptia.mapping import auto_pattern, bom_in, fields_in, is_unnamed, line_id_of, observed_facts, tidy
+from .epoptia.mapping import bom_in, fields_in, files_in, line_id_of, observed_facts, steps_in, tidy
 from .epoptia.profile import WireProfile
 from .errors import ReconcilerError
 from .load import load_manifests
@@ -48,24 +48,6 @@ def _int_id(erp_id: str) -> Any:
     return int(erp_id) if erp_id.isdigit() and not erp_id.startswith("0") else erp_id
 
 
-def _steps(wire: dict[str, Any], profile: WireProfile) -> list[dict[str, Any]]:
-    station_auto, task_auto = auto_pattern(profile.auto_workstation_name), auto_pattern(profile.auto_job_task_name)
-    steps = []
-    for position, s in enumerate(wire.get("erp_routing") or [], start=1):
-        step: dict[str, Any] = {}
-        station, task = s.get("workstationName"), (s.get("job_tag") or {}).get("name")
-        if station and not is_unnamed(station, station_auto, position):
-            step["workstation"] = station
-        if task and not is_unnamed(task, task_auto, position):
-            step["job_task"] = task
-        if s.get("bom"):
-            step["bom"] = bom_in(s["bom"])
-        if s.get("customFields"):
-            step["custom_fields"] = fields_in(s["customFields"])
-        steps.append(step)
-    return steps
-
-
 def _line(wire: dict[str, Any], templates: set[str], routing_names: dict[str, str], profile: WireProfile,
           key: str) -> dict[str, Any]:
     line: dict[str, Any] = {"id": _int_id(line_id_of(wire)), "product": str((wire.get("product") or {}).get("id")),
@@ -86,8 +68,7 @@ def _line(wire: dict[str, Any], templates: set[str], routing_names: dict[str, st
     if wire.get("wol_tag"):
         line["tags"] = [t.get("name") for t in wire["wol_tag"]]
     if wire.get("files"):
-        line["files"] = [{k: v for k, v in (("name", f.get("name")), ("url", f.get("path")), ("type", f.get("type"))) if v}
-                         for f in wire["files"]]
+        line["files"] = files_in(wire["files"])
     if wire.get("bom"):
         line["bom"] = bom_in(wire["bom"])
     if wire.get("customFields"):
@@ -96,7 +77,7 @@ def _line(wire: dict[str, Any], templates: set[str], routing_names: dict[str, st
     if workflow in templates:
         line["workflow"] = workflow
     elif wire.get("erp_routing"):
-        line["routing"] = routing_names.get(key) or _steps(wire, profile)
+        line["routing"] = routing_names.get(key) or steps_in(wire, profile)
     if wire.get("production_status") == "archive":
         line["archived"] = True
     return line
@@ -119,7 +100,7 @@ def import_tenant(wire_lines: list[dict[str, Any]], templates: list[dict[str, An
     for wire in wire_lines:
         if (wire.get("workflow") or {}).get("name") in template_names or not wire.get("erp_routing"):
             continue
-        steps = _steps(wire, profile)
+        steps = steps_in(wire, profile)
         key = repr(steps)
         shapes[key] = steps
         uses[key] = uses.get(key, 0) + 1
@@ -152,9 +133,8 @@ def import_tenant(wire_lines: list[dict[str, Any]], templates: list[dict[str, An
             if wo.get(field) and field not in doc:
                 doc[field] = wo[field]
         if wo.get("files") and "files" not in doc:
-            doc["files"] = [{k: v for k, v in (("name", f.get("name")), ("url", f.get("path")), ("type", f.get("type"))) if v}
-                            for f in wo["files"]]
-        steps_key = repr(_steps(wire, profile)) if wire.get("erp_routing") else ""
+            doc["files"] = files_in(wo["files"])
+        steps_key = repr(steps_in(wire, profile)) if wire.get("erp_routing") else ""
         doc.setdefault("lines", []).append(_line(wire, template_names, routing_names, profile, steps_key))
 
     yaml = YAML()

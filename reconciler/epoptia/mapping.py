@@ -143,6 +143,26 @@ def fields_in(items: Any) -> dict[str, str]:
     return {str(f.get("name")): _text(f.get("value")) for f in items or []}
 
 
+def files_in(items: Any) -> list[dict[str, Any]]:
+    return [compact({"name": f.get("name"), "url": f.get("path"), "type": f.get("type")}) for f in items or []]
+
+
+def steps_in(wire: dict[str, Any], profile: WireProfile) -> list[dict[str, Any]]:
+    """A line's routing steps in manifest form; names Epoptia made up for unnamed ones are left out."""
+    station_auto, task_auto = auto_pattern(profile.auto_workstation_name), auto_pattern(profile.auto_job_task_name)
+    steps = []
+    for position, s in enumerate(wire.get("erp_routing") or [], start=1):
+        station = s.get("workstationName")
+        task = (s.get("job_tag") or {}).get("name")
+        steps.append(compact({
+            "workstation": None if is_unnamed(station, station_auto, position) else station,
+            "job_task": None if is_unnamed(task, task_auto, position) else task,
+            "bom": bom_in(s.get("bom")),
+            "custom_fields": fields_in(s.get("customFields")),
+        }))
+    return steps
+
+
 def line_id_of(wire: dict[str, Any]) -> str:
     return str(wire.get("workorderline_id"))
 
@@ -155,7 +175,6 @@ def observed_line(wire: dict[str, Any], applied: dict[str, Any], profile: WirePr
     the name of a shared routing. The status is the shop floor's, so it is
     taken from ``applied`` and never reported as drift.
     """
-    station_auto, task_auto = auto_pattern(profile.auto_workstation_name), auto_pattern(profile.auto_job_task_name)
     payload: dict[str, Any] = {
         "product": _text((wire.get("product") or {}).get("id")),
         "quantity": tidy(wire.get("quantity")),
@@ -166,8 +185,7 @@ def observed_line(wire: dict[str, Any], applied: dict[str, Any], profile: WirePr
         "comments": wire.get("comments"),
         "over_under_percentage": tidy(wire.get("overUnderPercentage")),
         "tags": [t.get("name") for t in wire.get("wol_tag") or []],
-        "files": [compact({"name": f.get("name"), "url": f.get("path"), "type": f.get("type")})
-                  for f in wire.get("files") or []],
+        "files": files_in(wire.get("files")),
         "bom": bom_in(wire.get("bom")),
         "custom_fields": fields_in(wire.get("customFields")),
         "workorder": _text((wire.get("workorder") or {}).get("id")),
@@ -175,18 +193,7 @@ def observed_line(wire: dict[str, Any], applied: dict[str, Any], profile: WirePr
     if "workflow" in applied:
         payload["workflow"] = (wire.get("workflow") or {}).get("name")
     elif "routing" in applied:
-        steps = []
-        for position, s in enumerate(wire.get("erp_routing") or [], start=1):
-            station = s.get("workstationName")
-            task = (s.get("job_tag") or {}).get("name")
-            steps.append(compact({
-                "workstation": None if is_unnamed(station, station_auto, position) else station,
-                "job_task": None if is_unnamed(task, task_auto, position) else task,
-                "bom": bom_in(s.get("bom")),
-                "custom_fields": fields_in(s.get("customFields")),
-            }))
-        routing_name = applied["routing"].get("name")
-        payload["routing"] = compact({"name": routing_name, "steps": steps})
+        payload["routing"] = compact({"name": applied["routing"].get("name"), "steps": steps_in(wire, profile)})
     out = compact(payload)
     for key in ("files", "bom"):
         if key in out:
@@ -200,8 +207,7 @@ def observed_work_order(wire: dict[str, Any]) -> dict[str, Any]:
         "client": _text((wire.get("client") or {}).get("id")),
         "code": wo.get("code"),
         "comments": wo.get("comments"),
-        "files": [compact({"name": f.get("name"), "url": f.get("path"), "type": f.get("type")})
-                  for f in wo.get("files") or []],
+        "files": files_in(wo.get("files")),
     })
 
 
