@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,22 @@ class EmulatorProcess:
         response = self.http.post(f"/_emulator/{what}", json=body)
         assert response.status_code == 200, response.text
         return response.json()
+
+    def await_requests(self, proc: subprocess.Popen, count: int, timeout: float = 120) -> bool:
+        """Wait until `count` more API calls have arrived while `proc` runs; False if it ended first.
+
+        Tests that interrupt an apply wait on its progress, not on the clock, so they interrupt at a real
+        point of the apply however fast or slow the machine is. The emulator counts a call on arrival,
+        before its latency and its commit, so the signal usually lands while a write is in flight.
+        """
+        start = self.inspect("stats").get("requests", 0)
+        deadline = time.monotonic() + timeout
+        while proc.poll() is None:
+            if self.inspect("stats").get("requests", 0) - start >= count:
+                return True
+            assert time.monotonic() < deadline, f"the process made fewer than {count} calls in {timeout:.0f} s"
+            time.sleep(0.01)
+        return False
 
     def workstation(self, name: str) -> int:
         return next(w["id"] for w in self.inspect("workstations")["workstations"] if w["name"] == name)

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -231,7 +230,8 @@ def test_ctrl_c_finishes_the_request_in_flight_saves_state_and_exits_130(repo: R
     proc = subprocess.Popen([sys.executable, "-m", "reconciler", "apply", "--auto-approve"], cwd=repo.root,
                             env={**os.environ, KEY_ENV: repo.emulator.key, "NO_COLOR": "1"},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(2.5)
+    # Interrupt once the refresh is done and a few lines have been written.
+    assert repo.emulator.await_requests(proc, 8), "the apply ended before it could be interrupted"
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stdout + stderr
