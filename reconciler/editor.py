@@ -52,7 +52,8 @@ def manifest_schema() -> dict[str, Any]:
     }
 
 
-def _formatter() -> YAML:
+def house_style() -> YAML:
+    """The YAML writer of the house style, for `fmt` and for the manifests `import` writes."""
     # ruamel's own round-trip types (not the loader's dates-as-text), so dates are written back as written.
     yaml = YAML(typ="rt")
     yaml.indent(mapping=2, sequence=4, offset=2)
@@ -65,7 +66,7 @@ def _formatter() -> YAML:
 
 def format_text(text: str) -> str:
     """The file in the house style; comments, key order and quotes are kept."""
-    yaml = _formatter()
+    yaml = house_style()
     documents = list(yaml.load_all(text))
     out = io.StringIO()
     yaml.dump_all(documents, out)

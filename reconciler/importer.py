@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from .epoptia.mapping import bom_in, fields_in, files_in, line_id_of, observed_facts, steps_in, tidy
+from .clock import timestamp
+from .editor import house_style
+from .epoptia.mapping import files_in, line_id_of, observed_facts, observed_line
 from .epoptia.profile import WireProfile
 from .errors import ReconcilerError
 from .load import load_manifests
@@ -48,36 +50,25 @@ def _int_id(erp_id: str) -> Any:
     return int(erp_id) if erp_id.isdigit() and not erp_id.startswith("0") else erp_id
 
 
-def _line(wire: dict[str, Any], templates: set[str], routing_names: dict[str, str], profile: WireProfile,
-          key: str) -> dict[str, Any]:
-    line: dict[str, Any] = {"id": _int_id(line_id_of(wire)), "product": str((wire.get("product") or {}).get("id")),
-                            "quantity": tidy(wire.get("quantity"))}
-    for field, name in (("code", "workorderline_code"), ("description", "description"),
-                        ("target_day", "target_day"), ("comments", "comments")):
-        if wire.get(name):
-            line[field] = wire[name]
+def _line(wire: dict[str, Any], templates: set[str], profile: WireProfile) -> dict[str, Any]:
+    """A line in manifest form; a routing is its list of steps until shared ones get a name."""
+    # The form the import chooses (what the line runs, whether production released it);
+    # observed_line reads every other field from the wire, as a refresh does.
+    form: dict[str, Any] = {"status": "production"} if wire.get("production_status") == "production" else {}
+    if (wire.get("workflow") or {}).get("name") in templates:
+        form["workflow"] = None
+    elif wire.get("erp_routing"):
+        form["routing"] = {}
+    payload = observed_line(wire, form, profile)
+    payload.pop("workorder", None)  # the line is written under its work order
+    line: dict[str, Any] = {"id": _int_id(line_id_of(wire)), **payload}
     if isinstance(line.get("target_day"), str):
         try:  # a date, written as a person writes it (unquoted)
             line["target_day"] = dt.date.fromisoformat(line["target_day"])
         except ValueError:
             pass
-    if wire.get("production_status") == "production":
-        line["status"] = "production"
-    if wire.get("overUnderPercentage") not in (None, ""):
-        line["over_under_percentage"] = tidy(wire["overUnderPercentage"])
-    if wire.get("wol_tag"):
-        line["tags"] = [t.get("name") for t in wire["wol_tag"]]
-    if wire.get("files"):
-        line["files"] = files_in(wire["files"])
-    if wire.get("bom"):
-        line["bom"] = bom_in(wire["bom"])
-    if wire.get("customFields"):
-        line["custom_fields"] = fields_in(wire["customFields"])
-    workflow = (wire.get("workflow") or {}).get("name")
-    if workflow in templates:
-        line["workflow"] = workflow
-    elif wire.get("erp_routing"):
-        line["routing"] = routing_names.get(key) or steps_in(wire, profile)
+    if "routing" in line:
+        line["routing"] = line["routing"].get("steps", [])
     if wire.get("production_status") == "archive":
         line["archived"] = True
     return line
@@ -94,29 +85,24 @@ def import_tenant(wire_lines: list[dict[str, Any]], templates: list[dict[str, An
         raise ImportRefused(f"{out} already holds manifests; import writes into an empty folder",
                            hint="choose a new --out folder, or move the existing manifests away")
     template_names = {str(t.get("name")) for t in templates}
-    # Routings used by more than one line become named documents.
-    shapes: dict[str, list[dict[str, Any]]] = {}
-    uses: dict[str, int] = {}
-    for wire in wire_lines:
-        if (wire.get("workflow") or {}).get("name") in template_names or not wire.get("erp_routing"):
-            continue
-        steps = steps_in(wire, profile)
-        key = repr(steps)
-        shapes[key] = steps
-        uses[key] = uses.get(key, 0) + 1
-    routing_names = {}
+    lines = [_line(wire, template_names, profile) for wire in wire_lines]
+    # Routings used by more than one line become named documents, in order of first use.
+    uses = Counter(repr(line["routing"]) for line in lines if "routing" in line)
+    routing_names: dict[str, str] = {}
     routings = []
-    for key, steps in shapes.items():
-        if uses[key] > 1:
-            name = f"R-{len(routings) + 1:03d}"
-            routing_names[key] = name
-            chain = " → ".join(s.get("workstation", "?") for s in steps)
-            routings.append({"kind": "Routing", "id": name, "description": chain, "steps": steps})
+    for line in lines:
+        key = repr(line.get("routing"))
+        if uses[key] > 1 and key not in routing_names:
+            routing_names[key] = name = f"R-{len(routings) + 1:03d}"
+            chain = " → ".join(s.get("workstation", "?") for s in line["routing"])
+            routings.append({"kind": "Routing", "id": name, "description": chain, "steps": line["routing"]})
+        if key in routing_names:
+            line["routing"] = routing_names[key]
 
     clients: dict[str, dict[str, Any]] = {}
     products: dict[str, dict[str, Any]] = {}
     work_orders: dict[str, dict[str, Any]] = {}
-    for wire in wire_lines:
+    for wire, line in zip(wire_lines, lines):
         client = wire.get("client") or {}
         product = wire.get("product") or {}
         if client.get("id") is not None:
@@ -134,13 +120,9 @@ def import_tenant(wire_lines: list[dict[str, Any]], templates: list[dict[str, An
                 doc[field] = wo[field]
         if wo.get("files") and "files" not in doc:
             doc["files"] = files_in(wo["files"])
-        steps_key = repr(steps_in(wire, profile)) if wire.get("erp_routing") else ""
-        doc.setdefault("lines", []).append(_line(wire, template_names, routing_names, profile, steps_key))
+        doc.setdefault("lines", []).append(line)
 
-    yaml = YAML()
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    yaml.width = 4096
-    yaml.allow_unicode = True
+    yaml = house_style()  # what `reconciler fmt` would write, so imported files pass `fmt --check`
 
     def dump(path: Path, docs: list[dict[str, Any]], header: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -164,7 +146,7 @@ def import_tenant(wire_lines: list[dict[str, Any]], templates: list[dict[str, An
 def managed_state(out: Path, wire_lines: list[dict[str, Any]], lineage: str | None) -> State:
     """The state after an import: everything in the new manifests is managed, as Epoptia has it."""
     desired = load_manifests(out)
-    seen_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    seen_at = timestamp()
     facts = {address(Kind.WORK_ORDER_LINE, line_id_of(w)): observed_facts(w, seen_at) for w in wire_lines}
     resources = {addr: ResourceState.applied(res, facts.get(addr)) for addr, res in desired.resources.items()}
     return State(lineage=lineage, resources=resources)

@@ -55,6 +55,7 @@ def test_import_then_plan_is_empty_then_an_edit_is_exactly_one_change(tmp_path: 
     assert "workflow: Διέλαση και Βαφή" in other and "archived: true" in other
 
     assert repo.run("validate").returncode == 0
+    assert repo.run("fmt", "--check").returncode == 0  # written in the house style
     plan = repo.run("plan", "--detailed-exitcode")
     assert plan.returncode == 0, plan.stdout
     assert "No changes." in plan.stdout

@@ -194,11 +194,7 @@ def observed_line(wire: dict[str, Any], applied: dict[str, Any], profile: WirePr
         payload["workflow"] = (wire.get("workflow") or {}).get("name")
     elif "routing" in applied:
         payload["routing"] = compact({"name": applied["routing"].get("name"), "steps": steps_in(wire, profile)})
-    out = compact(payload)
-    for key in ("files", "bom"):
-        if key in out:
-            out[key] = [compact(item) for item in out[key]]
-    return out
+    return compact(payload)  # files_in and bom_in compact their items already
 
 
 def observed_work_order(wire: dict[str, Any]) -> dict[str, Any]:
