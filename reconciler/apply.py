@@ -12,13 +12,13 @@ The executor never decides what to do: that was the planner's job.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from .clock import timestamp
 from .epoptia.client import EpoptiaClient
 from .epoptia.errors import EpoptiaError
 from .epoptia.mapping import (
@@ -34,7 +34,7 @@ from .epoptia.mapping import (
 from .epoptia.profile import Operation, WireProfile
 from .planning import Action, ActionKind, Plan
 from .planning.diff import field_changes
-from .resources import Kind, address
+from .resources import Kind, address, split_address
 from .state import ResourceState, State, StateStore
 
 OK_RESULTS = {"created", "updated", "unchanged", "deleted", "archived"}
@@ -80,9 +80,10 @@ def recover(journal: Journal, resources: dict[str, ResourceState], wire_lines: l
     by_id = {line_id_of(w): w for w in wire_lines}
     notes = []
     for addr, intended in (record.get("entries") or {}).items():
-        kind, erp_id = addr.split("/", 1)
-        wire = by_id.get(erp_id) if kind == Kind.WORK_ORDER_LINE.value else None
-        if operation == Operation.UPSERT_LINES.value and kind == Kind.WORK_ORDER_LINE.value and intended:
+        kind, erp_id = split_address(addr)
+        is_line = kind is Kind.WORK_ORDER_LINE
+        wire = by_id.get(erp_id) if is_line else None
+        if operation == Operation.UPSERT_LINES.value and is_line and intended:
             if wire is not None and observed_line(wire, intended["payload"], profile) == intended["payload"]:
                 resources[addr] = ResourceState.model_validate(intended)
                 notes.append(f"{addr}: the interrupted write had gone through; recorded")
@@ -90,7 +91,7 @@ def recover(journal: Journal, resources: dict[str, ResourceState], wire_lines: l
             if wire.get("production_status") == "archive":
                 resources[addr] = resources[addr].model_copy(update={"archived": True})
                 notes.append(f"{addr}: the interrupted archive had gone through; recorded")
-        elif operation == Operation.DELETE_LINES.value and kind == Kind.WORK_ORDER_LINE.value and wire is None:
+        elif operation == Operation.DELETE_LINES.value and is_line and wire is None:
             if resources.pop(addr, None) is not None:
                 notes.append(f"{addr}: the interrupted delete had gone through; recorded")
     # Anything not settled here is simply planned again: upserts keyed by ERP id
@@ -292,7 +293,7 @@ class Executor:
                 if carrier is None:
                     raise MappingError(f"work order {wo_id} has no line to carry its change")
                 res = self.resources[carrier]
-                entries.append((carrier.split("/", 1)[1], res.payload, res.archived, res.model_dump(mode="json")))
+                entries.append((split_address(carrier)[1], res.payload, res.archived, res.model_dump(mode="json")))
             group_record = self._record(wo_action) if wo_action is not None else None
             for line_id, payload, archived, record in entries:
                 row = line_row(line_id, payload, wo_id, wo_payload, archived=archived,
@@ -320,12 +321,12 @@ class Executor:
 
     def _read_back(self, sent: dict[str, dict[str, Any]], report: ApplyReport) -> None:
         """Do not trust a 200: read the touched lines back and compare with what was sent."""
-        touched = {addr.split("/", 1)[1] for addr in sent}
+        touched = {split_address(addr)[1] for addr in sent}
         by_id = self._touched_pages(touched)
         if by_id is None:  # lines moved between pages (deletes elsewhere): read everything
             by_id = {line_id_of(w): w for w in self.client.list_lines()}
         wire = {address(Kind.WORK_ORDER_LINE, line_id): w for line_id, w in by_id.items()}
-        seen_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        seen_at = timestamp()
         for addr, row in sent.items():
             entry = self.resources.get(addr)
             if entry is None:

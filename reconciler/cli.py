@@ -14,7 +14,6 @@ import signal
 import sys
 import traceback
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 
 import click
@@ -22,6 +21,7 @@ import click
 from . import __version__
 from .apply import Executor, recover
 from .epoptia.mapping import line_id_of
+from .clock import timestamp
 from .context import Context
 from .epoptia.errors import HaltedError, UnreachableError
 from .errors import PlanError, ReconcilerError
@@ -34,6 +34,7 @@ from .render.report import render_report
 from .state import Snapshot
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_INTERRUPTED = 0, 1, 2, 130
+BLOCKED_HINT = "change the manifests as each advice says, or apply the rest with --skip-blocked"
 
 
 def _use_color(stream=None) -> bool:
@@ -86,7 +87,7 @@ def _finish_plan(plan: Plan, *, detailed_exitcode: bool, skip_blocked: bool) -> 
     if plan.blocked and not skip_blocked:
         click.echo(
             f"Error: {len(plan.blocked)} blocked action(s): production has started on what they change.\n"
-            "  hint: change the manifests as each advice says, or apply the rest with --skip-blocked",
+            f"  hint: {BLOCKED_HINT}",
             err=True,
         )
         return EXIT_ERROR
@@ -185,8 +186,7 @@ def apply(obj: _Obj, planfile: Path | None, target: str | None, auto_approve: bo
         click.echo(render(the_plan, Format.TEXT, color=_use_color()), nl=False)
         if the_plan.blocked and not skip_blocked:
             raise PlanError(
-                f"{len(the_plan.blocked)} blocked action(s); nothing was applied",
-                hint="change the manifests as each advice says, or apply the rest with --skip-blocked",
+                f"{len(the_plan.blocked)} blocked action(s); nothing was applied", hint=BLOCKED_HINT,
             )
         if not the_plan.runnable:
             click.echo("Nothing to apply.")
@@ -382,7 +382,7 @@ def drift(obj: _Obj, target: str | None, fmt: str, detailed_exitcode: bool) -> N
     snapshot, refreshed = _refreshed(context, offline_ok=False)
     # A plan of no resources: the state as the refresh saw it, with only the drift to show.
     report = Plan(target=context.target_name, lineage=snapshot.lineage, serial=snapshot.serial,
-                  created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), refreshed=True,
+                  created_at=timestamp(), refreshed=True,
                   drift=refreshed.drift if refreshed else (), unchanged=len(snapshot))
     if Format(fmt) is Format.JSON:
         click.echo(json.dumps([d.model_dump(mode="json") for d in report.drift], indent=2, ensure_ascii=False))

@@ -75,9 +75,13 @@ class GitHub:
 _PR = (re.compile(r"^Merge pull request #(\d+)"), re.compile(r"\(#(\d+)\)\s*$", re.MULTILINE))
 
 
+def _title(message: str) -> str:
+    return message.strip().splitlines()[0] if message.strip() else ""
+
+
 def pull_request_of(head_message: str) -> int | None:
     """The PR a merge commit came from: 'Merge pull request #12 ...' or a squash '... (#12)'."""
-    first = head_message.strip().splitlines()[0] if head_message.strip() else ""
+    first = _title(head_message)
     for pattern in _PR:
         match = pattern.search(first)
         if match:
@@ -87,7 +91,7 @@ def pull_request_of(head_message: str) -> int | None:
 
 def state_commit_message(target: str, head_message: str, sha: str) -> str:
     pr = pull_request_of(head_message)
-    title = head_message.strip().splitlines()[0] if head_message.strip() else sha[:12]
+    title = _title(head_message) or sha[:12]
     origin = f"#{pr}" if pr is not None else f"commit {sha[:12]}"
     return f"reconciler: state of {target!r} after applying {origin}\n\nApplied for: {title}\n[skip ci]\n"
 

@@ -15,12 +15,13 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from .clock import timestamp
 from .epoptia.mapping import line_id_of, observed_facts, observed_line, observed_work_order
 from .epoptia.profile import WireProfile
 from .planning import Drift, DriftKind
 from .planning.diff import field_changes
-from .resources import Kind, address, digest, split_address
-from .state import Observed, ResourceState, Snapshot
+from .resources import Kind, address, split_address
+from .state import Observed, ResourceState, Snapshot, drift_digest
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ def _n(value: float) -> str:
 
 def refresh(snapshot: Snapshot, wire_lines: Iterable[dict[str, Any]], profile: WireProfile,
             now: dt.datetime | None = None) -> Refresh:
-    seen_at = (now or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds")
+    seen_at = timestamp(now)
     wanted = {addr for addr in snapshot.index if addr.startswith(f"{Kind.WORK_ORDER_LINE.value}/")}
     changes: dict[str, ResourceState | None] = {}
     drift: list[Drift] = []
@@ -60,7 +61,8 @@ def refresh(snapshot: Snapshot, wire_lines: Iterable[dict[str, Any]], profile: W
     read = 0
     for wire in wire_lines:
         read += 1
-        addr = address(Kind.WORK_ORDER_LINE, line_id_of(wire))
+        line_id = line_id_of(wire)
+        addr = address(Kind.WORK_ORDER_LINE, line_id)
         if addr not in wanted:
             continue  # not ours: Epoptia holds more than the repository manages
         wanted.discard(addr)
@@ -69,12 +71,11 @@ def refresh(snapshot: Snapshot, wire_lines: Iterable[dict[str, Any]], profile: W
         payload = observed_line(wire, have.payload, profile)
         work_orders.setdefault(payload.get("workorder", ""), wire)
         entry = have.model_copy(update={"observed": facts, "archived": have.archived or facts.archived})
-        line_id = split_address(addr)[1]
         if payload != have.payload:
             diffs = tuple(field_changes(have.payload, payload))
             drift.append(Drift(kind=DriftKind.OWNED, kind_of_resource=Kind.WORK_ORDER_LINE, id=line_id,
                                message=f"line {line_id} was changed in Epoptia", changes=diffs))
-            entry = entry.model_copy(update={"payload": payload, "digest": "drift:" + digest(payload)})
+            entry = entry.model_copy(update={"payload": payload, "digest": drift_digest(payload)})
         progress = _progress(have.observed, facts)
         if progress:
             drift.append(Drift(kind=DriftKind.PROGRESS, kind_of_resource=Kind.WORK_ORDER_LINE, id=line_id,
@@ -98,5 +99,5 @@ def refresh(snapshot: Snapshot, wire_lines: Iterable[dict[str, Any]], profile: W
             drift.append(Drift(kind=DriftKind.OWNED, kind_of_resource=Kind.WORK_ORDER, id=wo_id,
                                message=f"work order {wo_id} was changed in Epoptia",
                                changes=tuple(field_changes(have.payload, payload))))
-            changes[addr] = have.model_copy(update={"payload": payload, "digest": "drift:" + digest(payload)})
+            changes[addr] = have.model_copy(update={"payload": payload, "digest": drift_digest(payload)})
     return Refresh(changes=changes, drift=tuple(drift), lines_read=read)

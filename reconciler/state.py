@@ -9,7 +9,6 @@ file as ``<state>.backup``; a lock file stops two writers.
 
 from __future__ import annotations
 
-import datetime as dt
 import getpass
 import json
 import os
@@ -23,6 +22,7 @@ from typing import Any, Callable, Iterator, Literal, NamedTuple
 from filelock import FileLock, Timeout
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .clock import timestamp
 from .errors import StateError, StateLockedError
 from .resources import DesiredResource, digest
 
@@ -62,6 +62,15 @@ class Observed(_Frozen):
             if step.status != "not_started" or step.qty_done > 0:
                 furthest = step
         return furthest, (furthest.qty_done if furthest else 0)
+
+
+def drift_digest(payload: dict[str, Any]) -> str:
+    """The digest of an entry that holds what Epoptia has after a change made there.
+
+    Its prefix keeps it from ever equalling a manifest's digest, so the plan puts
+    the manifests' values back. The state index below recognises it.
+    """
+    return "drift:" + digest(payload)
 
 
 class ResourceState(_Frozen):
@@ -277,7 +286,7 @@ class StateStore:
             "owner": _user(),
             "host": socket.gethostname(),
             "pid": os.getpid(),
-            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "created": timestamp(),
         }
         try:
             self.lock_info_path.write_text(json.dumps(info, indent=2))
@@ -341,7 +350,7 @@ _HEADER = re.compile(
     rb'\A\{\n  "format_version": 1,\n  "lineage": (null|"[0-9a-f-]+"),\n  "serial": (\d+),\n  "resources": \{\n'
 )
 _ENTRY = re.compile(
-    rb'    ("(?:[^"\\]|\\.)*"): (\{"digest":"([0-9a-f]+)","parent":(null|"(?:[^"\\]|\\.)*"),'
+    rb'    ("(?:[^"\\]|\\.)*"): (\{"digest":"((?:drift:)?[0-9a-f]+)","parent":(null|"(?:[^"\\]|\\.)*"),'
     rb'"archived":(true|false),"observed":(null|\{"status":"(?:[^"\\]|\\.)*","started":(true|false)).*\}),?'
 )
 _FOOTER = b"  }\n}\n"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import StateError, StateLockedError
-from reconciler.state import ResourceState, State, StateStore
+from reconciler.state import ResourceState, State, StateStore, _index_lines, drift_digest
 
 
 def _state(n: int) -> State:
@@ -35,6 +35,17 @@ def test_write_assigns_lineage_once_and_bumps_serial_and_keeps_a_backup(tmp_path
     assert State.model_validate_json(store.backup_path.read_bytes()) == first
     text = store.path.read_text(encoding="utf-8")
     assert "Πελάτης 1" in text and "\\u" not in text  # Greek stays readable in review
+
+
+def test_an_entry_holding_drift_keeps_the_fast_index(tmp_path: Path) -> None:
+    """An apply records what a refresh saw, drift digests included; the file stays indexable line by line."""
+    store = StateStore(tmp_path / "local.json")
+    drifted = ResourceState(payload={"quantity": 7}, digest=drift_digest({"quantity": 7}), parent="WO-1")
+    written = store.write(_state(2).model_copy(update={"resources": {**_state(2).resources, "WorkOrderLine/1": drifted}}))
+    indexed = _index_lines(store.path.read_bytes())
+    assert indexed is not None
+    assert indexed[2]["WorkOrderLine/1"].digest == drifted.digest
+    assert store.snapshot().to_state() == written
 
 
 def test_corrupt_state_is_an_error_that_names_the_backup(tmp_path: Path) -> None:
@@ -87,7 +98,7 @@ def test_lock_held_by_another_process(tmp_path: Path) -> None:
 WRITER = textwrap.dedent("""
     import sys
     from pathlib import Path
-    from reconciler.state import ResourceState, State, StateStore
+    from reconciler.state import ResourceState, State, StateStore, _index_lines, drift_digest
     store = StateStore(Path(sys.argv[1]))
     n = int(sys.argv[2])
     while True:

@@ -9,7 +9,6 @@ shared by every process on the machine through files under .reconciler/.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import time
@@ -19,6 +18,7 @@ from typing import Any, Iterator
 
 from filelock import FileLock
 
+from ..clock import timestamp
 from .errors import HaltedError
 
 
@@ -49,7 +49,7 @@ class Halt:
 
     def set(self, status: int, request: str, reason: str) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        info = {"at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "status": status,
+        info = {"at": timestamp(), "status": status,
                 "request": request, "reason": reason, "pid": os.getpid()}
         tmp = self.path.with_name(self.path.name + f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(info, indent=2))

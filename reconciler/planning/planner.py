@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from ..clock import timestamp
 from ..errors import PlanError
 from ..load import Desired
 from ..resources import DesiredResource, Kind, address, compact, digest, split_address
@@ -256,7 +257,7 @@ def make_plan(
         )
 
     actions = tuple(sorted(planner.actions, key=_sort_key))
-    created = (now or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds")
+    created = timestamp(now)
     return Plan(
         target=target,
         lineage=state.lineage,

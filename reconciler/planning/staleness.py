@@ -8,8 +8,9 @@ changed, does, and the message says which.
 
 from __future__ import annotations
 
+from ..resources import Kind
 from ..state import Snapshot
-from .plan import ActionKind, Plan
+from .plan import Action, ActionKind, Plan
 
 
 def stale_reasons(plan: Plan, current: Snapshot, target: str) -> list[str]:
@@ -34,7 +35,7 @@ def stale_reasons(plan: Plan, current: Snapshot, target: str) -> list[str]:
         observed = current[action.address].observed
         fingerprint = observed.fingerprint() if observed is not None else None
         if fingerprint != action.observed_fingerprint:
-            kind = "line" if action.kind.value == "WorkOrderLine" else action.kind.value
+            kind = "line" if action.kind is Kind.WORK_ORDER_LINE else action.kind.value
             if observed is not None and observed.started and not _was_started(action):
                 reasons.append(f"{kind} {action.id} started since this plan was made")
             else:
@@ -42,6 +43,6 @@ def stale_reasons(plan: Plan, current: Snapshot, target: str) -> list[str]:
     return reasons
 
 
-def _was_started(action) -> bool:
+def _was_started(action: Action) -> bool:
     # A blocked action exists only because the line had started when planned.
     return action.blocked is not None and action.blocked.reason.value.startswith("started-")
