@@ -25,7 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from factory_gen import generate  # noqa: E402
 
 from reconciler.context import Context  # noqa: E402
-from reconciler.epoptia.mapping import WorkflowIndex, line_row  # noqa: E402
+from reconciler.commands.apply import ApplyRequest, apply_target  # noqa: E402
+from reconciler.commands.hooks import QuietHooks  # noqa: E402
+from reconciler.epoptia.rows import line_row  # noqa: E402
+from reconciler.epoptia.workflows import WorkflowIndex  # noqa: E402
 from reconciler.epoptia.profile import DEFAULT_PROFILE, Operation  # noqa: E402
 
 KEY = "emu-bench-key"
@@ -50,11 +53,15 @@ def stats(url: str) -> dict:
 
 
 def apply(root: Path, url: str) -> tuple[float, dict]:
+    """One `reconciler apply --auto-approve`, in this process, through the apply command itself."""
     httpx.post(f"{url}/_emulator/stats/reset")
+    os.environ["BENCH_KEY"] = KEY
+    context = Context.open(root / "reconciler.yaml")
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "reconciler", "apply", "--auto-approve"], cwd=root, check=True,
-                   env={**os.environ, "BENCH_KEY": KEY}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - start, stats(url)
+    outcome = apply_target(context, ApplyRequest(auto_approve=True), QuietHooks())
+    elapsed = time.perf_counter() - start
+    assert outcome.report is not None and outcome.report.complete, outcome.report
+    return elapsed, stats(url)
 
 
 def at_real_spacing(counts: dict) -> float:

@@ -2,19 +2,22 @@
 
 A target is one Epoptia tenant (or the built-in emulator): its endpoint, the
 name of the environment variable holding its API key (never the key itself),
-its state file, its request spacing and its deletion limit.
+its state file, its request spacing and its deletion limit. Everything is
+validated when the file is read, with file:line:column for every problem.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .epoptia.profile import DEFAULT_PROFILE, WireProfile
+from .epoptia.settings import NO_SPACING, REAL_TENANT_SPACING, RetryPolicy, Spacing
 from .errors import ConfigError, ManifestError
 from .load import load_yaml_model
-from .planning import DeleteLimit
 from .windows import ApplyWindows
 
 CONFIG_FILE = "reconciler.yaml"
@@ -25,36 +28,24 @@ class _Config(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class Throttle(_Config):
-    """Minimum spacing between requests, in seconds."""
+class DeleteLimit(_Config):
+    """How many deletions a plan may hold without --allow-mass-delete: the larger of a count and a share."""
 
-    read_interval: Annotated[float, Field(ge=0)]
-    write_interval: Annotated[float, Field(ge=0)]
-
-
-# What kept a real integration from being blocked (EPOPTIA_API.md, "Rate limits").
-REAL_TENANT_THROTTLE = Throttle(read_interval=1.0, write_interval=2.0)
-EMULATOR_THROTTLE = Throttle(read_interval=0.0, write_interval=0.0)
-
-
-class DeleteLimitConfig(_Config):
     count: Annotated[int, Field(ge=0)] = 10
     percent: Annotated[float, Field(ge=0, le=100)] = 10.0
 
-
-class Retries(_Config):
-    attempts: Annotated[int, Field(ge=1, le=10)] = 4
-    backoff: Annotated[float, Field(ge=0)] = 1.0  # seconds before the second try, doubled each time
+    def allowed(self, managed: int) -> int:
+        return max(self.count, math.floor(managed * self.percent / 100))
 
 
 class Target(_Config):
     endpoint: Annotated[str, Field(min_length=1)]
     api_key_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = "EPOPTIA_API_KEY"
     state: Annotated[str, Field(min_length=1)]
-    throttle: Throttle | None = None
-    delete_limit: DeleteLimitConfig = DeleteLimitConfig()
+    throttle: Spacing | None = None
+    delete_limit: DeleteLimit = DeleteLimit()
     timeout: Annotated[float, Field(gt=0)] = 120.0
-    retries: Retries | None = None
+    retries: RetryPolicy | None = None
     # Overrides of the wire profile (reconciler/epoptia/profile.py) for this target.
     profile: dict[str, Any] | None = None
     apply_windows: ApplyWindows | None = None
@@ -67,25 +58,36 @@ class Target(_Config):
             )
         return self
 
+    @field_validator("profile")
+    @classmethod
+    def _profile_merges(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        try:
+            DEFAULT_PROFILE.merged(value)
+        except ValidationError as error:
+            first = error.errors(include_url=False)[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ValueError(f"invalid wire profile override: {where}: {first['msg']}") from None
+        return value
+
     @property
     def is_emulator(self) -> bool:
         return self.endpoint == EMULATOR
 
     @property
-    def effective_throttle(self) -> Throttle:
+    def wire_profile(self) -> WireProfile:
+        return DEFAULT_PROFILE.merged(self.profile)
+
+    @property
+    def spacing(self) -> Spacing:
         if self.throttle is not None:
             return self.throttle
-        return EMULATOR_THROTTLE if self.is_emulator else REAL_TENANT_THROTTLE
+        return NO_SPACING if self.is_emulator else REAL_TENANT_SPACING
 
     @property
-    def effective_retries(self) -> Retries:
+    def retry_policy(self) -> RetryPolicy:
         if self.retries is not None:
             return self.retries
-        return Retries(backoff=0.05) if self.is_emulator else Retries()
-
-    @property
-    def deletion_limit(self) -> DeleteLimit:
-        return DeleteLimit(count=self.delete_limit.count, percent=self.delete_limit.percent)
+        return RetryPolicy(backoff=0.05) if self.is_emulator else RetryPolicy()
 
 
 class Config(_Config):

@@ -1,31 +1,33 @@
 """The Context: one configured repository and one chosen target.
 
-Commands are thin: they parse options, ask the context for the stages' inputs
-(desired resources, state, refresh, plan, a connected client) and choose an
-exit code.
+It knows where everything of the target lives (manifests, state file, journal,
+halt, parse cache, the built-in emulator's data) and how to connect to it. The
+commands in ``reconciler.commands`` take a Context and do the work; the CLI
+only builds one from its options.
 """
 
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
-from .apply import Journal
 from .config import Config, Target, find_config, load_config
-from .epoptia.client import EpoptiaClient, RetryPolicy
-from .epoptia.profile import DEFAULT_PROFILE, WireProfile
-from .epoptia.throttle import Halt, Throttle
+from .epoptia.profile import WireProfile
 from .errors import ConfigError
-from .load import Desired, load_manifests
-from .planning import Plan, Selection, make_plan
-from .refresh import Refresh, refresh
-from .state import Snapshot, State, StateStore
+from .load import load_manifests
+from .resources import Desired
+from .state import StateStore
 from .windows import WindowCheck
+
+if TYPE_CHECKING:
+    from .epoptia.client import EpoptiaClient
+    from .epoptia.throttle import Halt
+    from .executor import Journal
 
 WORK_DIR = ".reconciler"
 
@@ -71,24 +73,29 @@ class Context:
 
     @cached_property
     def profile(self) -> WireProfile:
-        try:
-            return DEFAULT_PROFILE.merged(self.target.profile)
-        except Exception as error:  # pydantic's message names the bad field
-            raise ConfigError(f"target {self.target_name!r}: invalid wire profile override: {error}") from None
+        return self.target.wire_profile
 
     @property
-    def halt(self) -> Halt:
+    def halt(self) -> "Halt":
+        from .epoptia.throttle import Halt
+
         return Halt(self.work_dir / "halt" / f"{self.target_name}.json", self.target_name)
 
     @property
-    def journal(self) -> Journal:
+    def journal(self) -> "Journal":
+        from .executor import Journal
+
         return Journal(self.work_dir / "journal" / f"{self.target_name}.json")
 
     def load_desired(self) -> Desired:
         return load_manifests(self.manifests_dir, cache_dir=self.work_dir / "cache")
 
-    def read_state(self) -> State:
-        return self.state_store.read()
+    def window_check(self, now: datetime | None = None) -> WindowCheck | None:
+        """Whether an apply is allowed now by the target's apply windows (None: the target has none)."""
+        windows = self.target.apply_windows
+        if windows is None:
+            return None
+        return windows.check(now or datetime.now(timezone.utc))
 
     # ------------------------------------------------------------------ talking to Epoptia
 
@@ -117,18 +124,18 @@ class Context:
         )
 
     @contextmanager
-    def connect(self) -> Iterator[EpoptiaClient]:
+    def connect(self) -> Iterator["EpoptiaClient"]:
         """A client for the target; for the built-in emulator, the emulator runs as long as the block."""
+        from .epoptia.client import EpoptiaClient
+        from .epoptia.throttle import Throttle
+
         key = self.api_key()
-        throttle_cfg = self.target.effective_throttle
-        retries = self.target.effective_retries
         options = dict(
             profile=self.profile,
-            throttle=Throttle(self.work_dir / "throttle", self.target_name, throttle_cfg.read_interval,
-                              throttle_cfg.write_interval),
+            throttle=Throttle(self.work_dir / "throttle", self.target_name, self.target.spacing),
             halt=self.halt,
             key_env=self.target.api_key_env,
-            retry=RetryPolicy(attempts=retries.attempts, backoff=retries.backoff),
+            retry=self.target.retry_policy,
             timeout=self.target.timeout,
         )
         if self.target.is_emulator:
@@ -141,29 +148,3 @@ class Context:
         else:
             with EpoptiaClient(self.target.endpoint, key, **options) as client:  # type: ignore[arg-type]
                 yield client
-
-    def refresh(self, snapshot: Snapshot, wire_lines: list[dict]) -> tuple[Snapshot, Refresh]:
-        result = refresh(snapshot, wire_lines, self.profile)
-        return snapshot.overlay(result.changes), result
-
-    def plan(self, *, selection: Selection = Selection(), allow_mass_delete: bool = False,
-             desired: Desired | None = None, state: Snapshot | State | None = None,
-             refreshed: Refresh | None = None) -> Plan:
-        return make_plan(
-            desired if desired is not None else self.load_desired(),
-            state if state is not None else self.state_store.snapshot(),
-            target=self.target_name,
-            selection=selection,
-            delete_limit=self.target.deletion_limit,
-            allow_mass_delete=allow_mass_delete,
-            refreshed=refreshed is not None,
-            drift=refreshed.drift if refreshed is not None else (),
-            apply_window=self.window_check().message if self.target.apply_windows else None,
-        )
-
-    def window_check(self, now: datetime | None = None) -> WindowCheck:
-        """Whether an apply is allowed now by the target's apply windows (always, without windows)."""
-        windows = self.target.apply_windows
-        if windows is None:
-            return WindowCheck(allowed=True, message="no apply windows are set for this target")
-        return windows.check(now or datetime.now(timezone.utc))

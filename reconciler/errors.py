@@ -1,9 +1,20 @@
 """The one exception hierarchy every user-facing failure belongs to.
 
+    ReconcilerError                 exit 1: something the user can fix or must act on
+    ├── ConfigError                 reconciler.yaml missing, malformed, unknown target
+    ├── ManifestError               manifests invalid; every problem of the run, file:line:col
+    ├── StateError                  state file unreadable, corrupt, unwritable
+    │   └── StateLockedError        another run holds the lock
+    ├── PlanError                   the plan cannot be made or used as asked
+    │   └── StalePlanError          a saved plan no longer matches what it touches
+    ├── ImportRefused               an import would overwrite or cannot be expressed
+    ├── MappingError                a payload cannot be put on the wire (unknown workflow...)
+    └── EpoptiaError                a request to Epoptia failed (tree in reconciler.epoptia.errors)
+
 Each error carries a message that says what happened and, where the user can do
 something about it, a hint saying what. The CLI prints ``str(error)`` and exits
-with ``error.exit_code``; nothing below ``ReconcilerError`` is ever shown to a
-user as a traceback.
+with ``error.exit_code``; anything that is not a ReconcilerError is a bug: the
+CLI exits 3 and writes the traceback to a file it names, never to the terminal.
 """
 
 from __future__ import annotations
@@ -33,7 +44,7 @@ class ConfigError(ReconcilerError):
 
 @dataclass(frozen=True, slots=True)
 class SourceError:
-    """One problem found in a YAML file, pinned to a line and column (1-based)."""
+    """One problem found in a YAML file, pinned to a line and column (1-based, in characters)."""
 
     file: str
     line: int
@@ -42,6 +53,10 @@ class SourceError:
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.column}: {self.message}"
+
+
+# A run with a million bad lines must not print a million lines: the first ones, then a count.
+MAX_PROBLEMS_SHOWN = 50
 
 
 class ManifestError(ReconcilerError):
@@ -53,7 +68,11 @@ class ManifestError(ReconcilerError):
         if message is None:
             count = len(self.problems)
             noun = "problem" if count == 1 else "problems"
-            message = "\n".join(str(p) for p in self.problems) + f"\n{count} {noun} in the manifests."
+            shown = self.problems[:MAX_PROBLEMS_SHOWN]
+            lines = [str(p) for p in shown]
+            if count > len(shown):
+                lines.append(f"... and {count - len(shown)} more")
+            message = "\n".join(lines) + f"\n{count} {noun} in the manifests."
         super().__init__(message, hint=hint)
 
 
@@ -66,4 +85,16 @@ class StateLockedError(StateError):
 
 
 class PlanError(ReconcilerError):
-    """The plan cannot be made or used as asked (mass deletion, stale plan file...)."""
+    """The plan cannot be made or used as asked (mass deletion, unknown selector...)."""
+
+
+class StalePlanError(PlanError):
+    """A saved plan touches something that moved since it was made."""
+
+
+class ImportRefused(ReconcilerError):
+    """The import would overwrite something, or Epoptia's data cannot be expressed as manifests."""
+
+
+class MappingError(ReconcilerError):
+    """A payload cannot be put on the wire (e.g. a workflow name Epoptia does not know)."""

@@ -19,16 +19,24 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from .clock import timestamp
 from .editor import house_style
-from .epoptia.mapping import files_in, line_id_of, observed_facts, observed_line
 from .epoptia.profile import WireProfile
-from .errors import ReconcilerError
+from .epoptia.reading import (
+    client_of,
+    has_routing,
+    is_archived,
+    line_id_of,
+    line_status,
+    observed_line,
+    product_of,
+    work_order_extras,
+    work_order_id_of,
+    workflow_name_of,
+)
+from .errors import ImportRefused
 from .load import load_manifests
+from .refresh import observe
 from .resources import Kind, address
 from .state import ResourceState, State
-
-
-class ImportRefused(ReconcilerError):
-    """The import would overwrite something, or Epoptia's data cannot be expressed as manifests."""
 
 
 def _flow(value: Any) -> Any:
@@ -54,10 +62,10 @@ def _line(wire: dict[str, Any], templates: set[str], profile: WireProfile) -> di
     """A line in manifest form; a routing is its list of steps until shared ones get a name."""
     # The form the import chooses (what the line runs, whether production released it);
     # observed_line reads every other field from the wire, as a refresh does.
-    form: dict[str, Any] = {"status": "production"} if wire.get("production_status") == "production" else {}
-    if (wire.get("workflow") or {}).get("name") in templates:
+    form: dict[str, Any] = {"status": "production"} if line_status(wire) == "production" else {}
+    if workflow_name_of(wire) in templates:
         form["workflow"] = None
-    elif wire.get("erp_routing"):
+    elif has_routing(wire):
         form["routing"] = {}
     payload = observed_line(wire, form, profile)
     payload.pop("workorder", None)  # the line is written under its work order
@@ -69,7 +77,7 @@ def _line(wire: dict[str, Any], templates: set[str], profile: WireProfile) -> di
             pass
     if "routing" in line:
         line["routing"] = line["routing"].get("steps", [])
-    if wire.get("production_status") == "archive":
+    if is_archived(wire):
         line["archived"] = True
     return line
 
@@ -103,23 +111,19 @@ def import_tenant(wire_lines: list[dict[str, Any]], templates: list[dict[str, An
     products: dict[str, dict[str, Any]] = {}
     work_orders: dict[str, dict[str, Any]] = {}
     for wire, line in zip(wire_lines, lines):
-        client = wire.get("client") or {}
-        product = wire.get("product") or {}
-        if client.get("id") is not None:
-            clients.setdefault(str(client["id"]), {"id": str(client["id"]), "name": client.get("name") or str(client["id"])})
-        if product.get("id") is not None:
-            p = {"id": str(product["id"]), "name": product.get("name") or str(product["id"])}
-            if product.get("code"):
-                p["code"] = product["code"]
-            products.setdefault(p["id"], p)
-        wo = wire.get("workorder") or {}
-        wo_id = str(wo.get("id"))
-        doc = work_orders.setdefault(wo_id, {"kind": "WorkOrder", "id": wo_id, "client": str(client.get("id"))})
-        for field in ("code", "comments"):
-            if wo.get(field) and field not in doc:
-                doc[field] = wo[field]
-        if wo.get("files") and "files" not in doc:
-            doc["files"] = files_in(wo["files"])
+        client_id, client_name = client_of(wire)
+        product_id, product_name, product_code = product_of(wire)
+        if client_id is not None:
+            clients.setdefault(client_id, {"id": client_id, "name": client_name or client_id})
+        if product_id is not None:
+            p = {"id": product_id, "name": product_name or product_id}
+            if product_code:
+                p["code"] = product_code
+            products.setdefault(product_id, p)
+        wo_id = str(work_order_id_of(wire))
+        doc = work_orders.setdefault(wo_id, {"kind": "WorkOrder", "id": wo_id, "client": str(client_id)})
+        for key, value in work_order_extras(wire).items():
+            doc.setdefault(key, value)
         doc.setdefault("lines", []).append(line)
 
     yaml = house_style()  # what `reconciler fmt` would write, so imported files pass `fmt --check`
@@ -147,6 +151,6 @@ def managed_state(out: Path, wire_lines: list[dict[str, Any]], lineage: str | No
     """The state after an import: everything in the new manifests is managed, as Epoptia has it."""
     desired = load_manifests(out)
     seen_at = timestamp()
-    facts = {address(Kind.WORK_ORDER_LINE, line_id_of(w)): observed_facts(w, seen_at) for w in wire_lines}
+    facts = {address(Kind.WORK_ORDER_LINE, line_id_of(w)): observe(w, seen_at) for w in wire_lines}
     resources = {addr: ResourceState.applied(res, facts.get(addr)) for addr, res in desired.resources.items()}
     return State(lineage=lineage, resources=resources)

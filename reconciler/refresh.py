@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from .clock import timestamp
-from .epoptia.mapping import line_id_of, observed_facts, observed_line, observed_work_order
 from .epoptia.profile import WireProfile
-from .planning import Drift, DriftKind
+from .epoptia.reading import is_archived, line_id_of, line_status, observed_line, observed_work_order, wire_steps
+from .planning import Drift, DriftCause
 from .planning.diff import field_changes
 from .resources import Kind, address, split_address
-from .state import Observed, ResourceState, Snapshot, drift_digest
+from .state import Observed, ResourceState, Snapshot, StepProgress, drift_digest
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,14 @@ class Refresh:
 
     changes: dict[str, ResourceState | None]
     drift: tuple[Drift, ...]
-    lines_read: int
+
+
+def observe(wire: dict[str, Any], observed_at: str) -> Observed:
+    """The shop floor's facts of one line as the list shows them."""
+    steps = tuple(StepProgress(workstation=s.workstation, job_task=s.job_task, status=s.status, qty_done=s.qty_done)
+                  for s in wire_steps(wire))
+    return Observed(status=line_status(wire), started=any(s.status != "not_started" or s.qty_done > 0 for s in steps),
+                    archived=is_archived(wire), steps=steps, observed_at=observed_at)
 
 
 def _progress(before: Observed | None, after: Observed) -> str | None:
@@ -58,27 +65,25 @@ def refresh(snapshot: Snapshot, wire_lines: Iterable[dict[str, Any]], profile: W
     changes: dict[str, ResourceState | None] = {}
     drift: list[Drift] = []
     work_orders: dict[str, dict[str, Any]] = {}
-    read = 0
     for wire in wire_lines:
-        read += 1
         line_id = line_id_of(wire)
         addr = address(Kind.WORK_ORDER_LINE, line_id)
         if addr not in wanted:
             continue  # not ours: Epoptia holds more than the repository manages
         wanted.discard(addr)
         have = snapshot[addr]
-        facts = observed_facts(wire, seen_at)
+        facts = observe(wire, seen_at)
         payload = observed_line(wire, have.payload, profile)
         work_orders.setdefault(payload.get("workorder", ""), wire)
         entry = have.model_copy(update={"observed": facts, "archived": have.archived or facts.archived})
         if payload != have.payload:
             diffs = tuple(field_changes(have.payload, payload))
-            drift.append(Drift(kind=DriftKind.OWNED, kind_of_resource=Kind.WORK_ORDER_LINE, id=line_id,
+            drift.append(Drift(cause=DriftCause.OWNED, kind=Kind.WORK_ORDER_LINE, id=line_id,
                                message=f"line {line_id} was changed in Epoptia", changes=diffs))
             entry = entry.model_copy(update={"payload": payload, "digest": drift_digest(payload)})
         progress = _progress(have.observed, facts)
         if progress:
-            drift.append(Drift(kind=DriftKind.PROGRESS, kind_of_resource=Kind.WORK_ORDER_LINE, id=line_id,
+            drift.append(Drift(cause=DriftCause.PROGRESS, kind=Kind.WORK_ORDER_LINE, id=line_id,
                                message=f"line {line_id}: {progress}"))
         if entry != have:
             changes[addr] = entry
@@ -86,7 +91,7 @@ def refresh(snapshot: Snapshot, wire_lines: Iterable[dict[str, Any]], profile: W
     for addr in sorted(wanted):
         line_id = split_address(addr)[1]
         changes[addr] = None
-        drift.append(Drift(kind=DriftKind.MISSING, kind_of_resource=Kind.WORK_ORDER_LINE, id=line_id,
+        drift.append(Drift(cause=DriftCause.MISSING, kind=Kind.WORK_ORDER_LINE, id=line_id,
                            message=f"line {line_id} is no longer in Epoptia (deleted outside the reconciler)"))
 
     for wo_id, wire in work_orders.items():
@@ -96,8 +101,8 @@ def refresh(snapshot: Snapshot, wire_lines: Iterable[dict[str, Any]], profile: W
             continue
         payload = observed_work_order(wire)
         if payload != have.payload:
-            drift.append(Drift(kind=DriftKind.OWNED, kind_of_resource=Kind.WORK_ORDER, id=wo_id,
+            drift.append(Drift(cause=DriftCause.OWNED, kind=Kind.WORK_ORDER, id=wo_id,
                                message=f"work order {wo_id} was changed in Epoptia",
                                changes=tuple(field_changes(have.payload, payload))))
             changes[addr] = have.model_copy(update={"payload": payload, "digest": drift_digest(payload)})
-    return Refresh(changes=changes, drift=tuple(drift), lines_read=read)
+    return Refresh(changes=changes, drift=tuple(drift))

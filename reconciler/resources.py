@@ -14,9 +14,11 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import hashlib
-import orjson
 from collections import Counter
+from dataclasses import dataclass
 from typing import Annotated, Any, Callable, Literal, NamedTuple, Union
+
+import orjson
 
 from pydantic import (
     AfterValidator,
@@ -45,10 +47,6 @@ class Kind(str, enum.Enum):
     def __str__(self) -> str:
         return self.value
 
-
-# Routings are a manifest-only convenience: they are expanded into the lines that
-# use them and never exist in Epoptia on their own, so the planner never sees them.
-MANAGED_KINDS = (Kind.CLIENT, Kind.PRODUCT, Kind.WORK_ORDER, Kind.WORK_ORDER_LINE)
 
 # Kinds a person may write as a document; lines only ever appear inside a work order.
 DOCUMENT_KINDS = (Kind.CLIENT, Kind.PRODUCT, Kind.ROUTING, Kind.WORK_ORDER)
@@ -312,14 +310,6 @@ def combine_digests(*parts: str) -> str:
 Reference = tuple[str, str, tuple[str | int, ...]]
 
 
-class Source(NamedTuple):
-    """Where a resource was declared: file, document index and path inside the document."""
-
-    file: str
-    document: int
-    path: tuple[str | int, ...]
-
-
 class DesiredResource(NamedTuple):
     """One validated resource as the planner sees it.
 
@@ -348,6 +338,19 @@ class DesiredResource(NamedTuple):
     def address(self) -> str:
         return address(self.kind, self.id)
 
-    @property
-    def source(self) -> Source:
-        return Source(self.file, self.document, self.path)
+
+@dataclass(frozen=True)
+class Desired:
+    """Everything the manifests ask for, validated and with references resolved.
+
+    Routings are a manifest-only convenience: they are expanded into the lines
+    that use them and never exist in Epoptia on their own, so they are kept
+    apart from the resources the planner compares.
+    """
+
+    resources: dict[str, DesiredResource]
+    routings: dict[str, DesiredResource]
+    files: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.resources)

@@ -55,7 +55,9 @@ class Window(BaseModel):
 
 
 class WindowCheck(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    """Whether an apply is allowed at one moment, and the sentence that says so."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     allowed: bool
     message: str

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from reconciler.load import Desired, load_manifests
+from reconciler.load import load_manifests
+from reconciler.resources import Desired
 from reconciler.state import Observed, ResourceState, State, StepProgress
 
 from .conftest import write

@@ -31,7 +31,7 @@ def test_json_plan_parses_and_holds_every_action(sample_repo: Path) -> None:
     result = run_cli("plan", "--format", "json", cwd=sample_repo)
     data = json.loads(result.stdout)
     addresses = {f"{a['kind']}/{a['id']}" for a in data["actions"]}
-    assert len(addresses) == 23 and {a["action"] for a in data["actions"]} == {"create"}
+    assert len(addresses) == 23 and {a["verb"] for a in data["actions"]} == {"create"}
     assert "WorkOrderLine/131341" in addresses and data["summary"]["create"] == 23
 
 
@@ -105,7 +105,7 @@ def test_blocked_plan_exits_1_unless_skipped(sample_repo: Path) -> None:
                             steps=(StepProgress(workstation="LASER", status="in_progress", qty_done=80),))
         resources = {a: ResourceState.applied(r, observed if r.id == "131319" else None)
                      for a, r in desired.resources.items()}
-        context.state_store.write(context.read_state().model_copy(update={"resources": resources}))
+        context.state_store.write(context.state_store.read().model_copy(update={"resources": resources}))
     finally:
         os.chdir(cwd)
     path = sample_repo / "manifests/work-orders/2026-12/WO-26-0412.yaml"

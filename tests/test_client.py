@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from reconciler.epoptia.client import EpoptiaClient, RetryPolicy
+from reconciler.epoptia.client import EpoptiaClient
 from reconciler.epoptia.errors import (
     HaltedError,
     KeyRejectedError,
@@ -18,6 +18,8 @@ from reconciler.epoptia.errors import (
     UnreachableError,
 )
 from reconciler.epoptia.profile import DEFAULT_PROFILE, Operation
+from reconciler.epoptia.results import RowOutcome, RowResult
+from reconciler.epoptia.settings import RetryPolicy, Spacing
 from reconciler.epoptia.throttle import Halt, Throttle
 
 SECRET = "very-secret-key-123"
@@ -31,7 +33,7 @@ def client(tmp_path: Path, handler, *, read=0.0, write=0.0, attempts=3) -> tuple
         return handler(request, len(seen))
 
     c = EpoptiaClient("https://acme.epoptia.io", SECRET, profile=DEFAULT_PROFILE,
-                      throttle=Throttle(tmp_path / "throttle", "t", read, write), halt=Halt(tmp_path / "halt.json", "t"),
+                      throttle=Throttle(tmp_path / "throttle", "t", Spacing(read_interval=read, write_interval=write)), halt=Halt(tmp_path / "halt.json", "t"),
                       key_env="ACME_KEY", retry=RetryPolicy(attempts=attempts, backoff=0.0),
                       transport=httpx.MockTransport(record), sleep=lambda s: None)
     return c, seen
@@ -57,7 +59,7 @@ def test_5xx_and_dropped_connections_are_retried_for_idempotent_calls(tmp_path: 
         return httpx.Response(200, json={"results": [{"id": "1", "result": "created"}]})
 
     c, seen = client(tmp_path, flaky)
-    assert c.write(Operation.UPSERT_LINES, [{"workorderline_id": "1"}]) == [{"id": "1", "result": "created"}]
+    assert c.write(Operation.UPSERT_LINES, [{"workorderline_id": "1"}]) == [RowResult(RowOutcome.CREATED)]
     assert len(seen) == 3
 
 

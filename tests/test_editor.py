@@ -10,7 +10,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from reconciler.editor import format_text, manifest_schema
-from reconciler.load import safe_yaml
+from reconciler.manifests.parse import safe_yaml
 
 from .conftest import ROOT, run_cli, write
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from reconciler import load
+from reconciler.manifests import parse
 from reconciler.errors import ManifestError
 from reconciler.load import load_manifests
 
@@ -20,13 +21,13 @@ def _snapshot(desired) -> dict[str, tuple]:
 @pytest.fixture
 def counted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     parsed: list[str] = []
-    real = load._parse_file
+    real = parse.parse_text
 
     def counting(file: str, text: str):
         parsed.append(file)
         return real(file, text)
 
-    monkeypatch.setattr(load, "_parse_file", counting)
+    monkeypatch.setattr(parse, "parse_text", counting)
     return parsed
 
 

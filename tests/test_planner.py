@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import PlanError
-from reconciler.planning import ActionKind, BlockReason, DeleteLimit, Selection, make_plan
+from reconciler.config import DeleteLimit
+from reconciler.planning import BlockReason, Selection, Verb, make_plan
 from reconciler.planning.policy import POLICY, Mutability
 from reconciler.resources import Kind, WorkOrder, WorkOrderLine
 from reconciler.state import State
@@ -34,7 +35,7 @@ def test_empty_state_creates_everything_in_dependency_order(tmp_path: Path) -> N
         "Client/C-1", "Client/C-2", "Product/P-1", "Product/P-2",
         "WorkOrder/WO-1", "WorkOrderLine/131319", "WorkOrderLine/131320",
     ]
-    assert {a.action for a in p.actions} == {ActionKind.CREATE}
+    assert {a.verb for a in p.actions} == {Verb.CREATE}
     assert p.serial == 0 and p.lineage is None
 
 
@@ -61,7 +62,7 @@ def test_editing_a_shared_routing_updates_every_line_that_uses_it(tmp_path: Path
     s = applied(d)
     d2 = desired(tmp_path, edit(FACTORY, "{workstation: ΜΟΝΤΑΖ 1, job_task: Πλαίσιο}", "{workstation: ΜΟΝΤΑΖ 2, job_task: Πλαίσιο}"))
     p = plan(d2, s)
-    assert [(a.action, a.address) for a in p.actions] == [(ActionKind.UPDATE, "WorkOrderLine/131319")]
+    assert [(a.verb, a.address) for a in p.actions] == [(Verb.UPDATE, "WorkOrderLine/131319")]
     assert [(c.path, c.before, c.after) for c in p.actions[0].changes] == [
         ("routing.steps[1].workstation", "ΜΟΝΤΑΖ 1", "ΜΟΝΤΑΖ 2")
     ]
@@ -84,7 +85,7 @@ def test_rule_1_before_start_the_change_is_an_update(tmp_path, field, old, new, 
     d = desired(tmp_path)
     s = applied(d, {"131319": not_started(), "131320": not_started()})
     p = plan(desired(tmp_path, edit(FACTORY, old, new)), s)
-    assert [(a.action, a.address, a.blocked) for a in p.actions] == [(ActionKind.UPDATE, addr, None)]
+    assert [(a.verb, a.address, a.blocked) for a in p.actions] == [(Verb.UPDATE, addr, None)]
     assert p.actions[0].payload is not None
 
 
@@ -139,8 +140,8 @@ def test_rule_2_changes_at_any_time(tmp_path, field, old, new, path, observed) -
     d = desired(tmp_path)
     s = applied(d, {"131319": started() if observed == "started" else not_started()})
     p = plan(desired(tmp_path, edit(FACTORY, old, new)), s)
-    assert [(a.action, a.address, a.blocked) for a in p.actions] == [
-        (ActionKind.UPDATE, "WorkOrderLine/131319", None)
+    assert [(a.verb, a.address, a.blocked) for a in p.actions] == [
+        (Verb.UPDATE, "WorkOrderLine/131319", None)
     ]
     assert [c.path for c in p.actions[0].changes] == [path]
 
@@ -151,7 +152,7 @@ def test_allowed_and_refused_changes_split_and_the_update_keeps_refused_fields(t
     text = edit(edit(FACTORY, "quantity: 200", "quantity: 250"), "comments: πρώτη παρτίδα", "comments: άλλο")
     p = plan(desired(tmp_path, text), s)
     update, blocked = p.actions
-    assert (update.action, update.blocked, [c.path for c in update.changes]) == (ActionKind.UPDATE, None, ["comments"])
+    assert (update.verb, update.blocked, [c.path for c in update.changes]) == (Verb.UPDATE, None, ["comments"])
     assert update.payload["quantity"] == 200 and update.payload["comments"] == "άλλο"
     assert blocked.blocked.reason is BlockReason.STARTED_QUANTITY
     assert summary(p) == {"create": 0, "update": 1, "archive": 0, "delete": 0, "forget": 0, "blocked": 1,
@@ -162,8 +163,8 @@ def test_renaming_a_shared_routing_is_not_blocked_on_a_started_line(tmp_path: Pa
     d = desired(tmp_path)
     s = applied(d, {"131319": started()})
     p = plan(desired(tmp_path, FACTORY.replace("ΚΟΠΗ", "ΚΟΠΗ-ΝΕΑ")), s)
-    assert [(a.action, a.blocked, [c.path for c in a.changes]) for a in p.actions] == [
-        (ActionKind.UPDATE, None, ["routing.name"])
+    assert [(a.verb, a.blocked, [c.path for c in a.changes]) for a in p.actions] == [
+        (Verb.UPDATE, None, ["routing.name"])
     ]
 
 
@@ -175,8 +176,8 @@ WITHOUT_131320 = FACTORY.split("  - id: \"131320\"")[0]
 def test_removing_a_line_before_start_deletes_it(tmp_path: Path) -> None:
     d = desired(tmp_path)
     p = plan(desired(tmp_path, WITHOUT_131320), applied(d, {"131320": not_started()}))
-    assert [(a.action, a.address, a.blocked) for a in p.actions] == [
-        (ActionKind.DELETE, "WorkOrderLine/131320", None)
+    assert [(a.verb, a.address, a.blocked) for a in p.actions] == [
+        (Verb.DELETE, "WorkOrderLine/131320", None)
     ]
 
 
@@ -184,7 +185,7 @@ def test_removing_a_started_line_is_blocked_with_advice_to_archive(tmp_path: Pat
     d = desired(tmp_path)
     p = plan(desired(tmp_path, WITHOUT_131320), applied(d, {"131320": started(done=3)}))
     (action,) = p.actions
-    assert (action.action, action.blocked.reason) == (ActionKind.DELETE, BlockReason.STARTED_DELETE)
+    assert (action.verb, action.blocked.reason) == (Verb.DELETE, BlockReason.STARTED_DELETE)
     assert action.blocked.message == "line 131320 has started at LASER (3 of 24 done): it cannot be deleted"
     assert "archived: true" in action.blocked.advice
 
@@ -193,7 +194,7 @@ def test_removing_a_work_order_deletes_lines_before_the_work_order(tmp_path: Pat
     d = desired(tmp_path)
     only_masters = FACTORY.split("---\nkind: WorkOrder")[0]
     p = plan(desired(tmp_path, only_masters), applied(d))
-    assert [(a.action.value, a.address) for a in p.actions] == [
+    assert [(a.verb.value, a.address) for a in p.actions] == [
         ("delete", "WorkOrderLine/131319"), ("delete", "WorkOrderLine/131320"), ("delete", "WorkOrder/WO-1"),
     ]
 
@@ -211,7 +212,7 @@ def test_archiving_is_a_field_and_works_on_a_started_line(tmp_path: Path) -> Non
     d = desired(tmp_path)
     p = plan(desired(tmp_path, edit(FACTORY, "quantity: 200", "quantity: 200\n    archived: true")),
              applied(d, {"131319": started()}))
-    assert [(a.action, a.address, a.blocked) for a in p.actions] == [(ActionKind.ARCHIVE, "WorkOrderLine/131319", None)]
+    assert [(a.verb, a.address, a.blocked) for a in p.actions] == [(Verb.ARCHIVE, "WorkOrderLine/131319", None)]
 
 
 def test_an_archived_line_cannot_be_brought_back(tmp_path: Path) -> None:
@@ -224,14 +225,14 @@ def test_an_archived_line_cannot_be_brought_back(tmp_path: Path) -> None:
 def test_an_archived_line_removed_from_the_manifests_is_forgotten_not_deleted(tmp_path: Path) -> None:
     d = desired(tmp_path)
     p = plan(desired(tmp_path, WITHOUT_131320), applied(d, {"131320": started()}, archived=("131320",)))
-    assert [(a.action, a.address) for a in p.actions] == [(ActionKind.FORGET, "WorkOrderLine/131320")]
+    assert [(a.verb, a.address) for a in p.actions] == [(Verb.FORGET, "WorkOrderLine/131320")]
 
 
 def test_clients_and_products_removed_are_forgotten(tmp_path: Path) -> None:
     d = desired(tmp_path)
     text = edit(FACTORY, "  - {id: C-2, name: Θερμοπρόσοψη ΟΕ}\n", "")
     p = plan(desired(tmp_path, text), applied(d))
-    assert [(a.action, a.address) for a in p.actions] == [(ActionKind.FORGET, "Client/C-2")]
+    assert [(a.verb, a.address) for a in p.actions] == [(Verb.FORGET, "Client/C-2")]
 
 
 # --- Deletion safety and selectors -----------------------------------------------------------------

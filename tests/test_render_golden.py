@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.planning import ActionKind, Drift, DriftKind, FieldChange, Plan, make_plan
+from reconciler.planning import Drift, DriftCause, FieldChange, Plan, Verb, make_plan
 from reconciler.resources import Kind
 from reconciler.render import Format, render, render_markdown
 
@@ -59,10 +59,10 @@ def every_kind_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Plan:
     state = applied(before, {"131319": started(), "131320": not_started(), "131321": not_started(),
                              "131322": started(done=2)})
     drift = (
-        Drift(kind=DriftKind.OWNED, kind_of_resource=Kind.WORK_ORDER_LINE, id="131321",
+        Drift(cause=DriftCause.OWNED, kind=Kind.WORK_ORDER_LINE, id="131321",
               message="line 131321 was changed in Epoptia",
               changes=(FieldChange(path="comments", before=None, after="αλλαγή στο UI"),)),
-        Drift(kind=DriftKind.PROGRESS, kind_of_resource=Kind.WORK_ORDER_LINE, id="131319",
+        Drift(cause=DriftCause.PROGRESS, kind=Kind.WORK_ORDER_LINE, id="131319",
               message="line 131319: LASER: 80 → 120 done (in_progress)"),
     )
     return make_plan(desired(Path("."), AFTER), state, target="production", now=NOW, refreshed=True, drift=drift)
@@ -76,8 +76,8 @@ def _check(name: str, text: str) -> None:
 
 
 def test_fixture_plan_has_every_action_kind_and_blocked_ones(every_kind_plan: Plan) -> None:
-    kinds = {a.action for a in every_kind_plan.runnable}
-    assert kinds == set(ActionKind)
+    kinds = {a.verb for a in every_kind_plan.runnable}
+    assert kinds == set(Verb)
     assert {a.blocked.reason.value for a in every_kind_plan.blocked} == {"started-quantity", "started-routing",
                                                                          "started-delete"}
 
@@ -97,7 +97,7 @@ def test_json_golden_round_trips(every_kind_plan: Plan) -> None:
     text = render(every_kind_plan, Format.JSON)
     _check("plan.json", text)
     data = json.loads(text)
-    assert data["format_version"] == 1 and data["lineage"] and data["serial"] == 7
+    assert data["format_version"] == 2 and data["lineage"] and data["serial"] == 7
     assert data["summary"]["blocked"] == 3
     assert Plan.from_json(text) == every_kind_plan
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import StateError, StateLockedError
-from reconciler.state import ResourceState, State, StateStore, _index_lines, drift_digest
+from reconciler.state import ResourceState, State, StateStore, drift_digest
+from reconciler.state.layout import index_lines
 
 
 def _state(n: int) -> State:
@@ -42,7 +43,7 @@ def test_an_entry_holding_drift_keeps_the_fast_index(tmp_path: Path) -> None:
     store = StateStore(tmp_path / "local.json")
     drifted = ResourceState(payload={"quantity": 7}, digest=drift_digest({"quantity": 7}), parent="WO-1")
     written = store.write(_state(2).model_copy(update={"resources": {**_state(2).resources, "WorkOrderLine/1": drifted}}))
-    indexed = _index_lines(store.path.read_bytes())
+    indexed = index_lines(store.path.read_bytes())
     assert indexed is not None
     assert indexed[2]["WorkOrderLine/1"].digest == drifted.digest
     assert store.snapshot().to_state() == written
@@ -98,7 +99,7 @@ def test_lock_held_by_another_process(tmp_path: Path) -> None:
 WRITER = textwrap.dedent("""
     import sys
     from pathlib import Path
-    from reconciler.state import ResourceState, State, StateStore, _index_lines, drift_digest
+    from reconciler.state import ResourceState, State, StateStore
     store = StateStore(Path(sys.argv[1]))
     n = int(sys.argv[2])
     while True:

@@ -11,7 +11,6 @@ server cannot produce on demand.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 import httpx
@@ -27,6 +26,9 @@ from .errors import (
     UnreachableError,
 )
 from .profile import Operation, WireProfile
+from .results import RowResult, parse_row
+from .rows import control_body
+from .settings import RetryPolicy
 from .throttle import Halt, Throttle
 
 # Upserts keyed by ERP id, archives and deletes can be sent twice without harm;
@@ -35,16 +37,6 @@ IDEMPOTENT = frozenset({
     Operation.LIST_LINES, Operation.WORKFLOW_TEMPLATES, Operation.UPSERT_LINES, Operation.UPSERT_CLIENTS,
     Operation.UPSERT_PRODUCTS, Operation.ARCHIVE_LINES, Operation.DELETE_LINES,
 })
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    attempts: int = 4
-    backoff: float = 1.0  # seconds before the 2nd attempt; doubled each time
-
-    def delays(self) -> Iterator[float]:
-        for n in range(self.attempts - 1):
-            yield self.backoff * (2 ** n)
 
 
 class EpoptiaClient:
@@ -69,7 +61,6 @@ class EpoptiaClient:
         self.key_env = key_env
         self.retry = retry
         self.sleep = sleep
-        self.requests_sent = 0
         self._http = httpx.Client(
             base_url=self.endpoint,
             headers={profile.auth_header: api_key, "Accept": "application/json", "Content-Type": "application/json"},
@@ -100,7 +91,6 @@ class EpoptiaClient:
             failure: EpoptiaError
             try:
                 with self.throttle.slot(write=endpoint.method != "GET"):
-                    self.requests_sent += 1
                     response = self._http.request(endpoint.method, endpoint.path, params=params,
                                                   json=body if endpoint.method != "GET" else None, headers=headers)
             except httpx.TimeoutException:
@@ -178,7 +168,7 @@ class EpoptiaClient:
                 return
             page += 1
 
-    def write(self, operation: Operation, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def write(self, operation: Operation, rows: list[dict[str, Any]]) -> list[RowResult]:
         """One write request of at most batch_size rows; its per-row results, in order."""
         envelope = self.profile.endpoint(operation).envelope
         body = self.request(operation, {envelope: rows} if envelope else rows)
@@ -188,7 +178,7 @@ class EpoptiaClient:
                 f"Epoptia's answer to {operation.value} has no per-row '{self.profile.results_key}' list; "
                 "the write may have happened: the next apply reads the lines back before doing anything"
             )
-        return results
+        return [parse_row(r) for r in results]
 
     def workflow_templates(self) -> list[dict[str, Any]]:
         body = self.request(Operation.WORKFLOW_TEMPLATES)
@@ -199,11 +189,7 @@ class EpoptiaClient:
 
     def control(self, action: str, workstation_id: int, *, quantity: float | None = None,
                 line_id: str | None = None, operator_token: str | None = None) -> dict[str, Any]:
-        body: dict[str, Any] = {"action": action, "workstation_id": workstation_id}
-        if quantity is not None:
-            body["quantity"] = quantity
-        if line_id is not None:
-            body["workorderline_id"] = line_id
+        body = control_body(action, workstation_id, quantity, line_id)
         return self.request(Operation.WORKSTATION_CONTROL, body, operator_token=operator_token)
 
     def login(self, username: str, password: str) -> str:

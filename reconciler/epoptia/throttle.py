@@ -19,7 +19,9 @@ from typing import Any, Iterator
 from filelock import FileLock
 
 from ..clock import timestamp
+from ..fsio import atomic_write
 from .errors import HaltedError
+from .settings import Spacing
 
 
 class Halt:
@@ -48,12 +50,9 @@ class Halt:
             return {"at": "unknown", "status": "?", "request": "?", "reason": "unreadable halt file"}
 
     def set(self, status: int, request: str, reason: str) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         info = {"at": timestamp(), "status": status,
                 "request": request, "reason": reason, "pid": os.getpid()}
-        tmp = self.path.with_name(self.path.name + f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(info, indent=2))
-        os.replace(tmp, self.path)
+        atomic_write(self.path, json.dumps(info, indent=2).encode())
 
     def clear(self) -> bool:
         try:
@@ -66,11 +65,11 @@ class Halt:
 class Throttle:
     """One request in flight per target across processes, with a minimum gap before each."""
 
-    def __init__(self, folder: Path, target: str, read_interval: float, write_interval: float) -> None:
+    def __init__(self, folder: Path, target: str, spacing: Spacing) -> None:
         self.lock_path = folder / f"{target}.lock"
         self.stamp_path = folder / f"{target}.last"
-        self.read_interval = read_interval
-        self.write_interval = write_interval
+        self.read_interval = spacing.read_interval
+        self.write_interval = spacing.write_interval
         folder.mkdir(parents=True, exist_ok=True)
         self._lock = FileLock(str(self.lock_path))
 

@@ -1,19 +1,18 @@
 """Planning: the Plan value, the started-order policy and the planner."""
 
-from .plan import Action, ActionKind, Blocked, BlockReason, Drift, DriftKind, FieldChange, Plan, Summary
-from .planner import DeleteLimit, Selection, make_plan
+from .plan import Action, Blocked, BlockReason, Drift, DriftCause, FieldChange, Plan, Summary, Verb
+from .planner import Selection, make_plan
 
 __all__ = [
     "Action",
-    "ActionKind",
     "Blocked",
     "BlockReason",
-    "DeleteLimit",
     "Drift",
-    "DriftKind",
+    "DriftCause",
     "FieldChange",
     "Plan",
     "Selection",
     "Summary",
+    "Verb",
     "make_plan",
 ]

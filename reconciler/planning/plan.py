@@ -3,6 +3,9 @@
 Nothing here decides or renders anything. The planner builds a ``Plan``, the
 renderers show it, the executor carries it out, and ``Plan.to_json`` /
 ``Plan.from_json`` give it a stable, versioned document other tools can read.
+
+Field comments below are contracts: a field said to be "for display" must
+never steer what apply does.
 """
 
 from __future__ import annotations
@@ -15,11 +18,15 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..errors import PlanError
 from ..resources import Kind, address
+from ..windows import WindowCheck
 
-PLAN_FORMAT_VERSION = 1
+# 2: Action.verb (was .action), Drift.cause/.kind (were .kind/.kind_of_resource), Plan.window (was apply_window).
+PLAN_FORMAT_VERSION = 2
 
 
-class ActionKind(str, enum.Enum):
+class Verb(str, enum.Enum):
+    """What an action does to one resource."""
+
     CREATE = "create"
     UPDATE = "update"
     ARCHIVE = "archive"
@@ -53,19 +60,19 @@ class FieldChange(_Value):
 
 class Blocked(_Value):
     reason: BlockReason
-    message: str
-    advice: str
+    message: str  # for display
+    advice: str  # for display
 
 
 class RoutingChange(_Value):
-    """A line's routing steps before and after, for a reader to see the whole route change."""
+    """A line's routing steps before and after, for a reader to see the whole route change (display only)."""
 
     before: tuple[dict[str, Any], ...] = ()
     after: tuple[dict[str, Any], ...] = ()
 
 
 class Action(_Value):
-    action: ActionKind
+    verb: Verb
     kind: Kind
     id: str
     parent: str | None = None
@@ -81,13 +88,16 @@ class Action(_Value):
     # whether the objects it touches moved since (None: did not exist / unknown).
     prior_digest: str | None = None
     observed_fingerprint: str | None = None
+    # Whether the line had started when planned (None: not a line, or not known).
+    # Read by staleness only, to say "started since this plan was made".
+    prior_started: bool | None = None
 
     @property
     def address(self) -> str:
         return address(self.kind, self.id)
 
 
-class DriftKind(str, enum.Enum):
+class DriftCause(str, enum.Enum):
     OWNED = "owned"  # a field the repository owns was changed in Epoptia: the plan puts it back
     MISSING = "missing"  # a managed line is gone from Epoptia: the plan creates it again if still wanted
     PROGRESS = "progress"  # the shop floor moved on: information only, never "fixed"
@@ -96,15 +106,15 @@ class DriftKind(str, enum.Enum):
 class Drift(_Value):
     """What a refresh found changed in Epoptia since the state last recorded it."""
 
-    kind: DriftKind
-    kind_of_resource: Kind
+    cause: DriftCause
+    kind: Kind
     id: str
-    message: str
+    message: str  # for display
     changes: tuple[FieldChange, ...] = ()
 
     @property
     def address(self) -> str:
-        return address(self.kind_of_resource, self.id)
+        return address(self.kind, self.id)
 
 
 class Summary(_Value):
@@ -118,7 +128,7 @@ class Summary(_Value):
 
 
 class Plan(_Value):
-    format_version: Literal[1] = PLAN_FORMAT_VERSION
+    format_version: Literal[2] = PLAN_FORMAT_VERSION
     target: str
     lineage: str | None
     serial: int
@@ -130,18 +140,19 @@ class Plan(_Value):
     # Whether Epoptia was read before planning, and what it showed.
     refreshed: bool = False
     drift: tuple[Drift, ...] = ()
-    # Whether an apply would be allowed now by the target's apply windows (None: no windows).
-    apply_window: str | None = None
+    # Whether an apply would be allowed when the plan was made (None: the target has no windows).
+    # Apply checks the windows again when it runs; this is for the reviewer.
+    window: WindowCheck | None = None
 
     @property
     def summary(self) -> Summary:
-        counts = {kind.value: 0 for kind in ActionKind}
+        counts = {verb.value: 0 for verb in Verb}
         blocked = 0
         for action in self.actions:
             if action.blocked is not None:
                 blocked += 1
             else:
-                counts[action.action.value] += 1
+                counts[action.verb.value] += 1
         return Summary(**counts, blocked=blocked, unchanged=self.unchanged)
 
     @property
@@ -152,23 +163,21 @@ class Plan(_Value):
     def runnable(self) -> tuple[Action, ...]:
         return tuple(a for a in self.actions if a.blocked is None)
 
-    @property
-    def has_changes(self) -> bool:
-        return bool(self.actions)
-
     def to_json(self, indent: int | None = 2) -> str:
         summary = self.summary.model_dump()
         body = self.model_dump(mode="json")
         # The summary is derived, but written out for readers of the JSON; it is
         # dropped again on reading so it can never disagree with the actions.
-        return _dump({"format_version": body.pop("format_version"), "summary": summary, **body}, indent)
+        return json.dumps({"format_version": body.pop("format_version"), "summary": summary, **body},
+                          indent=indent, ensure_ascii=False)
 
     @classmethod
     def from_json(cls, text: str | bytes, source: str = "plan file") -> "Plan":
         try:
             data = json.loads(text)
-        except ValueError as error:
-            raise PlanError(f"{source} is not a plan: invalid JSON ({error})") from None
+        except (ValueError, RecursionError) as error:
+            raise PlanError(f"{source} is not a plan: invalid JSON ({str(error)[:200]})",
+                            hint="save a plan with `reconciler plan --out FILE`") from None
         if not isinstance(data, dict) or data.get("format_version") != PLAN_FORMAT_VERSION:
             version = data.get("format_version") if isinstance(data, dict) else None
             raise PlanError(
@@ -182,7 +191,3 @@ class Plan(_Value):
             first = error.errors(include_url=False)[0]
             where = ".".join(str(p) for p in first["loc"])
             raise PlanError(f"{source} is not a valid plan: {first['msg']} at {where}") from None
-
-
-def _dump(value: Any, indent: int | None) -> str:
-    return json.dumps(value, indent=indent, ensure_ascii=False)

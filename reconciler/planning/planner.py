@@ -8,29 +8,17 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
-import math
 from dataclasses import dataclass
 from typing import Any
 
 from ..clock import timestamp
 from ..errors import PlanError
-from ..load import Desired
-from ..resources import DesiredResource, Kind, address, compact, digest, split_address
-from ..state import ResourceState, Snapshot, State
+from ..resources import Desired, DesiredResource, Kind, address, compact, digest, split_address
+from ..state.values import ResourceState, Snapshot, State
+from ..windows import WindowCheck
 from .diff import field_changes
-from .plan import Action, ActionKind, Blocked, BlockReason, Drift, FieldChange, Plan, RoutingChange
+from .plan import Action, Blocked, BlockReason, Drift, FieldChange, Plan, RoutingChange, Verb
 from .policy import Mutability, change_blocked, delete_blocked, restore_blocked, rule_for
-
-
-@dataclass(frozen=True)
-class DeleteLimit:
-    """How many deletions a plan may hold without --allow-mass-delete."""
-
-    count: int = 10
-    percent: float = 10.0
-
-    def allowed(self, managed: int) -> int:
-        return max(self.count, math.floor(managed * self.percent / 100))
 
 
 @dataclass(frozen=True)
@@ -81,19 +69,19 @@ class Selection:
 
 
 # Order of execution: what others depend on first, removals last, lines before their work order.
-_PHASE = {ActionKind.CREATE: 0, ActionKind.UPDATE: 0, ActionKind.ARCHIVE: 1, ActionKind.DELETE: 2, ActionKind.FORGET: 3}
+_PHASE = {Verb.CREATE: 0, Verb.UPDATE: 0, Verb.ARCHIVE: 1, Verb.DELETE: 2, Verb.FORGET: 3}
 _KIND_ORDER = {Kind.CLIENT: 0, Kind.PRODUCT: 1, Kind.WORK_ORDER: 2, Kind.WORK_ORDER_LINE: 3}
 
 
 def _sort_key(action: Action) -> tuple:
     kind_rank = _KIND_ORDER[action.kind]
-    if action.action is ActionKind.DELETE:
+    if action.verb is Verb.DELETE:
         kind_rank = -kind_rank  # lines go before the work order that holds them
     group = action.parent if action.kind is Kind.WORK_ORDER_LINE else action.id
-    if action.kind in (Kind.WORK_ORDER, Kind.WORK_ORDER_LINE) and _PHASE[action.action] == 0:
+    if action.kind in (Kind.WORK_ORDER, Kind.WORK_ORDER_LINE) and _PHASE[action.verb] == 0:
         # Keep a work order and its lines together, the way Epoptia takes them in one call.
-        return (_PHASE[action.action], 2, group or "", kind_rank, action.id)
-    return (_PHASE[action.action], kind_rank, group or "", 0, action.id)
+        return (_PHASE[action.verb], 2, group or "", kind_rank, action.id)
+    return (_PHASE[action.verb], kind_rank, group or "", 0, action.id)
 
 
 def _top_field(path: str) -> str:
@@ -129,17 +117,19 @@ class _Planner:
             return self.started_children(erp_id)
         return []
 
-    def emit(self, action: ActionKind, res: DesiredResource | None, kind: Kind, erp_id: str,
+    def emit(self, verb: Verb, res: DesiredResource | None, kind: Kind, erp_id: str,
              have: ResourceState | None, **fields: Any) -> None:
         parent = res.parent if res is not None else (have.parent if have is not None else None)
+        observed = have.observed if have is not None else None
         self.actions.append(
             Action(
-                action=action,
+                verb=verb,
                 kind=kind,
                 id=erp_id,
                 parent=parent,
                 prior_digest=have.digest if have is not None else None,
-                observed_fingerprint=have.observed.fingerprint() if have is not None and have.observed else None,
+                observed_fingerprint=observed.fingerprint() if observed is not None else None,
+                prior_started=observed.started if observed is not None else None,
                 **fields,
             )
         )
@@ -147,9 +137,9 @@ class _Planner:
     def want(self, addr: str, want: DesiredResource) -> None:
         entry = self.state.index.get(addr)
         if entry is None:
-            self.emit(ActionKind.CREATE, want, want.kind, want.id, None, payload=want.payload, digest=want.digest)
+            self.emit(Verb.CREATE, want, want.kind, want.id, None, payload=want.payload, digest=want.digest)
             if want.archived:
-                self.emit(ActionKind.ARCHIVE, want, want.kind, want.id, None)
+                self.emit(Verb.ARCHIVE, want, want.kind, want.id, None)
             return
         if entry.digest == want.digest and entry.archived == want.archived:
             self.unchanged += 1  # the common case: no payload is read on either side
@@ -158,11 +148,11 @@ class _Planner:
         if have.digest != want.digest:
             self.update(want, have)
         if want.archived and not have.archived:
-            self.emit(ActionKind.ARCHIVE, want, want.kind, want.id, have)
+            self.emit(Verb.ARCHIVE, want, want.kind, want.id, have)
         elif have.archived and not want.archived:
             message, advice = restore_blocked(want.id)
             self.emit(
-                ActionKind.UPDATE, want, want.kind, want.id, have,
+                Verb.UPDATE, want, want.kind, want.id, have,
                 changes=(FieldChange(path="archived", before=True, after=False),),
                 blocked=Blocked(reason=BlockReason.ARCHIVED_RESTORE, message=message, advice=advice),
             )
@@ -188,7 +178,7 @@ class _Planner:
             # A partial update records the digest of what it sent, so the refused
             # fields still differ from the manifests on the next plan.
             recorded = digest(payload) if refused else want.digest
-            self.emit(ActionKind.UPDATE, want, want.kind, want.id, have, changes=tuple(allowed), payload=payload,
+            self.emit(Verb.UPDATE, want, want.kind, want.id, have, changes=tuple(allowed), payload=payload,
                       digest=recorded, routing=routing if "routing" not in refused else None)
         for field, field_changes_ in refused.items():
             rule = rule_for(want.kind, field)
@@ -196,7 +186,7 @@ class _Planner:
                 rule, want.kind, want.id, have.payload.get(field), want.payload.get(field), started
             )
             self.emit(
-                ActionKind.UPDATE, want, want.kind, want.id, have,
+                Verb.UPDATE, want, want.kind, want.id, have,
                 changes=tuple(field_changes_),
                 blocked=Blocked(reason=rule.reason, message=message, advice=advice),
                 routing=routing if field == "routing" else None,
@@ -208,17 +198,17 @@ class _Planner:
         if kind in (Kind.CLIENT, Kind.PRODUCT) or have.archived:
             # Epoptia has no delete for clients and products, and archived lines are
             # history: they leave the state, not Epoptia.
-            self.emit(ActionKind.FORGET, None, kind, erp_id, have)
+            self.emit(Verb.FORGET, None, kind, erp_id, have)
             return
         started = self.started_lines(kind, erp_id, have)
         if started:
             message, advice = delete_blocked(kind, erp_id, started)
             self.emit(
-                ActionKind.DELETE, None, kind, erp_id, have,
+                Verb.DELETE, None, kind, erp_id, have,
                 blocked=Blocked(reason=BlockReason.STARTED_DELETE, message=message, advice=advice),
             )
             return
-        self.emit(ActionKind.DELETE, None, kind, erp_id, have)
+        self.emit(Verb.DELETE, None, kind, erp_id, have)
 
 
 def make_plan(
@@ -227,14 +217,19 @@ def make_plan(
     *,
     target: str,
     selection: Selection = Selection(),
-    delete_limit: DeleteLimit = DeleteLimit(),
+    max_deletions: int = 10,
     allow_mass_delete: bool = False,
     now: dt.datetime | None = None,
     refreshed: bool = False,
     drift: tuple[Drift, ...] = (),
-    apply_window: str | None = None,
+    window: WindowCheck | None = None,
 ) -> Plan:
-    """Everything that must happen for the target to match the manifests, in order."""
+    """Everything that must happen for the target to match the manifests, in order.
+
+    ``max_deletions``: how many deletions the plan may hold without
+    ``allow_mass_delete``; the target's delete limit says (``config.DeleteLimit``),
+    and a caller that says nothing gets the same small default.
+    """
     if isinstance(state, State):
         state = state.snapshot()
     planner = _Planner(desired, state)
@@ -246,8 +241,8 @@ def make_plan(
         if addr not in desired.resources and (selected is None or addr in selected):
             planner.gone(addr)
 
-    deletes = [a for a in planner.actions if a.action is ActionKind.DELETE and a.blocked is None]
-    limit = delete_limit.allowed(len(state))
+    deletes = [a for a in planner.actions if a.verb is Verb.DELETE and a.blocked is None]
+    limit = max_deletions
     if len(deletes) > limit and not allow_mass_delete:
         sample = ", ".join(a.address for a in deletes[:5]) + (" ..." if len(deletes) > 5 else "")
         raise PlanError(
@@ -269,5 +264,5 @@ def make_plan(
         unchanged=planner.unchanged,
         refreshed=refreshed,
         drift=drift,
-        apply_window=apply_window,
+        window=window,
     )

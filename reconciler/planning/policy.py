@@ -19,7 +19,7 @@ import enum
 from dataclasses import dataclass
 
 from ..resources import Kind
-from ..state import ResourceState
+from ..state.values import ResourceState
 from .plan import BlockReason
 
 

@@ -9,8 +9,8 @@ changed, does, and the message says which.
 from __future__ import annotations
 
 from ..resources import Kind
-from ..state import Snapshot
-from .plan import Action, ActionKind, Plan
+from ..state.values import Snapshot
+from .plan import Plan, Verb
 
 
 def stale_reasons(plan: Plan, current: Snapshot, target: str) -> list[str]:
@@ -22,7 +22,7 @@ def stale_reasons(plan: Plan, current: Snapshot, target: str) -> list[str]:
     for action in plan.actions:
         entry = current.index.get(action.address)
         now_digest = entry.digest if entry is not None else None
-        if action.action is ActionKind.CREATE:
+        if action.verb is Verb.CREATE:
             if entry is not None:
                 reasons.append(f"{action.address} was created since this plan was made")
             continue
@@ -36,13 +36,8 @@ def stale_reasons(plan: Plan, current: Snapshot, target: str) -> list[str]:
         fingerprint = observed.fingerprint() if observed is not None else None
         if fingerprint != action.observed_fingerprint:
             kind = "line" if action.kind is Kind.WORK_ORDER_LINE else action.kind.value
-            if observed is not None and observed.started and not _was_started(action):
+            if observed is not None and observed.started and not action.prior_started:
                 reasons.append(f"{kind} {action.id} started since this plan was made")
             else:
                 reasons.append(f"{kind} {action.id} moved on the shop floor since this plan was made")
     return reasons
-
-
-def _was_started(action: Action) -> bool:
-    # A blocked action exists only because the line had started when planned.
-    return action.blocked is not None and action.blocked.reason.value.startswith("started-")

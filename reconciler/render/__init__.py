@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 
-from ..planning import Plan
+from ..planning.plan import Plan
 from .json import render_json
 from .markdown import render_markdown
 from .text import render_text

@@ -9,27 +9,27 @@ from __future__ import annotations
 import json
 from typing import Any, Iterator, NamedTuple
 
-from ..planning import Action, ActionKind, DriftKind, Plan, Summary
+from ..planning.plan import Action, Drift, DriftCause, Plan, Summary, Verb
 
 SYMBOLS = {
-    ActionKind.CREATE: "+",
-    ActionKind.UPDATE: "~",
-    ActionKind.ARCHIVE: ">",
-    ActionKind.DELETE: "-",
-    ActionKind.FORGET: "x",
+    Verb.CREATE: "+",
+    Verb.UPDATE: "~",
+    Verb.ARCHIVE: ">",
+    Verb.DELETE: "-",
+    Verb.FORGET: "x",
 }
 BLOCKED_SYMBOL = "!"
 
 _VERBS = {
-    ActionKind.CREATE: "will be created",
-    ActionKind.UPDATE: "will be updated",
-    ActionKind.ARCHIVE: "will be archived",
-    ActionKind.DELETE: "will be deleted",
-    ActionKind.FORGET: "will be forgotten (removed from the state only; Epoptia keeps it)",
+    Verb.CREATE: "will be created",
+    Verb.UPDATE: "will be updated",
+    Verb.ARCHIVE: "will be archived",
+    Verb.DELETE: "will be deleted",
+    Verb.FORGET: "will be forgotten (removed from the state only; Epoptia keeps it)",
 }
 _REFUSED = {
-    ActionKind.UPDATE: "cannot be updated",
-    ActionKind.DELETE: "cannot be deleted",
+    Verb.UPDATE: "cannot be updated",
+    Verb.DELETE: "cannot be deleted",
 }
 
 
@@ -64,15 +64,15 @@ def no_changes_line(plan: Plan) -> str:
 
 
 def symbol(action: Action) -> str:
-    return BLOCKED_SYMBOL if action.blocked is not None else SYMBOLS[action.action]
+    return BLOCKED_SYMBOL if action.blocked is not None else SYMBOLS[action.verb]
 
 
 def title(action: Action) -> str:
     where = f" in WorkOrder/{action.parent}" if action.parent else ""
     if action.blocked is not None:
-        verb = _REFUSED.get(action.action, "is blocked")
+        verb = _REFUSED.get(action.verb, "is blocked")
         return f"{action.address}{where} {verb} [{action.blocked.reason.value}]"
-    return f"{action.address}{where} {_VERBS[action.action]}"
+    return f"{action.address}{where} {_VERBS[action.verb]}"
 
 
 def value(v: Any) -> str:
@@ -98,7 +98,7 @@ def _shown(key: str, v: Any) -> str:
 
 def change_lines(action: Action) -> Iterator[ChangeLine]:
     """The fields an action sets or changes, then (for a blocked one) why and what to do."""
-    if action.action is ActionKind.CREATE and action.payload is not None:
+    if action.verb is Verb.CREATE and action.payload is not None:
         for key, v in action.payload.items():
             if v in (None, "", [], {}) or (key == "workorder" and v == action.parent):
                 continue
@@ -120,15 +120,15 @@ def change_lines(action: Action) -> Iterator[ChangeLine]:
 def source_line(plan: Plan) -> str:
     where = f"Target {plan.target!r}, state serial {plan.serial}" + (f", lineage {plan.lineage}" if plan.lineage else "")
     how = "refreshed from Epoptia" if plan.refreshed else "not refreshed: planned from the state file alone"
-    window = f"\nApply window: {plan.apply_window}." if plan.apply_window else ""
+    window = f"\nApply window: {plan.window.message}." if plan.window else ""
     return f"{where}; {how}.{window}"
 
 
-def drift_sections(plan: Plan) -> list[tuple[str, list[str]]]:
+def drift_sections(drift: tuple[Drift, ...]) -> list[tuple[str, list[str]]]:
     """(heading, lines) for what changed in Epoptia outside the reconciler, in its two parts."""
     owned, progress = [], []
-    for d in plan.drift:
-        if d.kind is DriftKind.PROGRESS:
+    for d in drift:
+        if d.cause is DriftCause.PROGRESS:
             progress.append(d.message)
             continue
         owned.append(d.message)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..planning import Plan
+from ..planning.plan import Plan
 
 
 def render_json(plan: Plan) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from ..planning import Action, Plan
+from ..planning.plan import Action, Plan
 from .describe import (
     change_lines,
     drift_sections,
@@ -83,7 +83,7 @@ def routing_flowchart(action: Action) -> str:
 def _group_title(key: str, actions: list[Action]) -> str:
     counts: dict[str, int] = defaultdict(int)
     for action in actions:
-        counts["blocked" if action.blocked else action.action.value] += 1
+        counts["blocked" if action.blocked else action.verb.value] += 1
     parts = ", ".join(f"{n} {what}" for what, n in counts.items())
     return f"<b>{_escape(key)}</b>: {parts}"
 
@@ -93,7 +93,7 @@ def render_markdown(plan: Plan, *, limit: int = _BUDGET) -> str:
     drift = [
         f"<details><summary>{_escape(heading)}</summary>\n\n```\n" + "\n".join(lines).replace("```", "`\u200b``")
         + "\n```\n\n</details>\n"
-        for heading, lines in drift_sections(plan)
+        for heading, lines in drift_sections(plan.drift)
     ]
     if not plan.actions:
         head.append(f"**{no_changes_line(plan)}**")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..planning import Action, ActionKind, Plan
+from ..planning.plan import Action, Verb, Plan
 from .describe import (
     change_lines,
     drift_sections,
@@ -17,11 +17,11 @@ from .describe import (
 )
 
 _COLOURS = {
-    ActionKind.CREATE: "green",
-    ActionKind.UPDATE: "yellow",
-    ActionKind.ARCHIVE: "magenta",
-    ActionKind.DELETE: "red",
-    ActionKind.FORGET: "bright_black",
+    Verb.CREATE: "green",
+    Verb.UPDATE: "yellow",
+    Verb.ARCHIVE: "magenta",
+    Verb.DELETE: "red",
+    Verb.FORGET: "bright_black",
 }
 
 
@@ -30,7 +30,7 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
         return click.style(text, **style) if color else text
 
     out = [source_line(plan), ""]
-    for heading, lines in drift_sections(plan):
+    for heading, lines in drift_sections(plan.drift):
         out.append(paint(heading, bold=True))
         out.extend(f"  {line}" for line in lines)
         out.append("")
@@ -48,4 +48,4 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
 
 
 def _colour(action: Action) -> str:
-    return "red" if action.blocked is not None else _COLOURS[action.action]
+    return "red" if action.blocked is not None else _COLOURS[action.verb]

@@ -13,7 +13,6 @@ The executor never decides what to do: that was the planner's job.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -21,23 +20,19 @@ from typing import Any, Callable, Iterable
 from .clock import timestamp
 from .epoptia.client import EpoptiaClient
 from .epoptia.errors import EpoptiaError
-from .epoptia.mapping import (
-    MappingError,
-    WorkflowIndex,
-    client_row,
-    line_id_of,
-    observed_facts,
-    observed_line,
-    product_row,
-    line_row,
-)
 from .epoptia.profile import Operation, WireProfile
-from .planning import Action, ActionKind, Plan
+from .epoptia.reading import is_archived, line_id_of, observed_line
+from .epoptia.results import RowOutcome
+from .epoptia.rows import archive_row, client_row, delete_line_row, delete_work_order_row, line_row, product_row
+from .epoptia.workflows import WorkflowIndex
+from .errors import MappingError
+from .fsio import atomic_write
+from .planning import Action, Plan, Verb
 from .planning.diff import field_changes
+from .refresh import observe
+from .report import ApplyReport, Mismatch, Outcome, ResourceOutcome
 from .resources import Kind, address, split_address
 from .state import ResourceState, State, StateStore
-
-OK_RESULTS = {"created", "updated", "unchanged", "deleted", "archived"}
 
 
 class Journal:
@@ -47,13 +42,8 @@ class Journal:
         self.path = path
 
     def write(self, operation: Operation, entries: dict[str, dict[str, Any] | None]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump({"operation": operation.value, "entries": entries}, fh, ensure_ascii=False)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
+        record = {"operation": operation.value, "entries": entries}
+        atomic_write(self.path, json.dumps(record, ensure_ascii=False).encode())
 
     def read(self) -> dict[str, Any] | None:
         try:
@@ -88,7 +78,7 @@ def recover(journal: Journal, resources: dict[str, ResourceState], wire_lines: l
                 resources[addr] = ResourceState.model_validate(intended)
                 notes.append(f"{addr}: the interrupted write had gone through; recorded")
         elif operation == Operation.ARCHIVE_LINES.value and wire is not None and addr in resources:
-            if wire.get("production_status") == "archive":
+            if is_archived(wire):
                 resources[addr] = resources[addr].model_copy(update={"archived": True})
                 notes.append(f"{addr}: the interrupted archive had gone through; recorded")
         elif operation == Operation.DELETE_LINES.value and is_line and wire is None:
@@ -101,26 +91,29 @@ def recover(journal: Journal, resources: dict[str, ResourceState], wire_lines: l
 
 
 @dataclass
-class ApplyReport:
-    done: list[str] = field(default_factory=list)
-    failed: list[tuple[str, str]] = field(default_factory=list)
-    not_attempted: list[tuple[str, str]] = field(default_factory=list)
-    mismatches: list[tuple[str, str]] = field(default_factory=list)
-    stopped_by: str | None = None  # why the run stopped early, if it did
-    interrupted: bool = False
-
-    @property
-    def complete(self) -> bool:
-        return not (self.failed or self.not_attempted or self.mismatches or self.stopped_by)
-
-
-@dataclass
 class _Row:
     address: str
     row: dict[str, Any]
     record: dict[str, Any] | None  # the state entry once the row succeeds (None: remove the entry)
     group: str | None = None  # work order whose entry is recorded when all its rows succeed...
     group_record: dict[str, Any] | None = None  # ...as this
+
+
+@dataclass
+class _Outcomes:
+    """The report while it is being built; frozen into an ApplyReport at the end."""
+
+    outcomes: dict[str, ResourceOutcome] = field(default_factory=dict)
+    mismatches: list[Mismatch] = field(default_factory=list)
+    stopped_by: str | None = None
+    interrupted: bool = False
+
+    def set(self, addr: str, outcome: Outcome, detail: str = "") -> None:
+        self.outcomes[addr] = ResourceOutcome(address=addr, outcome=outcome, detail=detail)
+
+    def freeze(self, recovered: tuple[str, ...]) -> ApplyReport:
+        return ApplyReport(outcomes=tuple(self.outcomes.values()), mismatches=tuple(self.mismatches),
+                           recovered=recovered, stopped_by=self.stopped_by, interrupted=self.interrupted)
 
 
 class Executor:
@@ -145,21 +138,21 @@ class Executor:
 
     # ------------------------------------------------------------------ the run
 
-    def run(self, plan: Plan, state: State, *, skip_blocked: bool) -> tuple[ApplyReport, State]:
-        report = ApplyReport()
+    def run(self, plan: Plan, state: State, *, recovered: tuple[str, ...] = ()) -> tuple[ApplyReport, State]:
+        report = _Outcomes()
         self.state = state
         self.resources = dict(state.resources)
         for action in plan.blocked:
             assert action.blocked is not None
-            report.not_attempted.append((action.address, f"blocked [{action.blocked.reason.value}]: "
-                                                         f"{action.blocked.message}"))
+            report.set(action.address, Outcome.BLOCKED, f"[{action.blocked.reason.value}] {action.blocked.message}")
         runnable = list(plan.runnable)
         try:
             batches = list(self._batches(runnable))
         except (MappingError, EpoptiaError) as error:
             report.stopped_by = str(error)
-            report.not_attempted += [(a.address, "not sent") for a in runnable]
-            return report, state
+            for a in runnable:
+                report.set(a.address, Outcome.NOT_ATTEMPTED, "not sent")
+            return report.freeze(recovered), state
         sent: dict[str, dict[str, Any]] = {}
         for operation, rows in batches:
             if self.interrupted():
@@ -170,34 +163,35 @@ class Executor:
                 self._send(operation, rows, report, sent)
             except EpoptiaError as error:
                 report.stopped_by = str(error)
-                report.failed += [(r.address, "unknown: the request failed; the next apply checks it") for r in rows]
+                for r in rows:
+                    report.set(r.address, Outcome.UNKNOWN, "the request failed; the next apply checks it")
                 break
         if report.stopped_by:
-            attempted = {a for a, _ in report.failed} | set(report.done)
-            report.not_attempted += [(a.address, "not attempted: the run stopped") for a in runnable
-                                     if a.address not in attempted]
-            return report, self.state
-        forgets = [a for a in runnable if a.action is ActionKind.FORGET]
+            for a in runnable:
+                if a.address not in report.outcomes:
+                    report.set(a.address, Outcome.NOT_ATTEMPTED, "the run stopped before it")
+            return report.freeze(recovered), self.state
+        forgets = [a for a in runnable if a.verb is Verb.FORGET]
         for action in forgets:
             self.resources.pop(action.address, None)
-            report.done.append(action.address)
+            report.set(action.address, Outcome.DONE)
         if forgets:
             self._save()
         if sent:
             self._read_back(sent, report)
-        return report, self.state
+        return report.freeze(recovered), self.state
 
     def _save(self) -> None:
         self.state = self.store.write(self.state.model_copy(update={"resources": self.resources}))
 
-    def _send(self, operation: Operation, rows: list[_Row], report: ApplyReport, sent: dict[str, dict[str, Any]]) -> None:
+    def _send(self, operation: Operation, rows: list[_Row], report: _Outcomes, sent: dict[str, dict[str, Any]]) -> None:
         self.journal.write(operation, {r.address: r.record for r in rows})
         results = self.client.write(operation, [r.row for r in rows])
         failed_groups: set[str] = set()
         failures = 0
         for r, result in zip(rows, results):
-            outcome = str(result.get("result"))
-            ok = outcome in OK_RESULTS or (outcome == "not_found" and operation is Operation.DELETE_LINES)
+            ok = result.outcome.succeeded or (
+                result.outcome is RowOutcome.NOT_FOUND and operation is Operation.DELETE_LINES)
             if ok:
                 if r.record is None:
                     self.resources.pop(r.address, None)
@@ -211,19 +205,17 @@ class Executor:
                     self.resources[r.address] = entry
                 if operation is Operation.UPSERT_LINES:
                     sent[r.address] = r.row
-                report.done.append(r.address)
+                report.set(r.address, Outcome.DONE)
             else:
                 failures += 1
-                reason = result.get("reason") or result.get("alarm") or f"result {outcome!r}"
-                report.failed.append((r.address, f"{outcome}: {reason}"))
+                report.set(r.address, Outcome.FAILED, f"{result.outcome.value}: {result.reason}")
                 if r.group:
                     failed_groups.add(r.group)
         # A work order is recorded once every row that carried it went through.
         for r in rows:
             if r.group and r.group not in failed_groups and r.group_record is not None:
                 self.resources[r.group] = ResourceState.model_validate(r.group_record)
-                if r.group not in report.done:
-                    report.done.append(r.group)
+                report.set(r.group, Outcome.DONE)
         self._save()
         self.journal.clear()
         self.on_batch(operation.value, len(rows), failures)
@@ -232,15 +224,14 @@ class Executor:
 
     def _batches(self, actions: list[Action]) -> Iterable[tuple[Operation, list[_Row]]]:
         size = self.client.profile.batch_size
+        upserts = (Verb.CREATE, Verb.UPDATE)
         phases: list[tuple[Operation, list[_Row]]] = [
-            (Operation.UPSERT_CLIENTS, [self._client(a) for a in actions
-                                        if a.kind is Kind.CLIENT and a.action in (ActionKind.CREATE, ActionKind.UPDATE)]),
+            (Operation.UPSERT_CLIENTS, [self._client(a) for a in actions if a.kind is Kind.CLIENT and a.verb in upserts]),
             (Operation.UPSERT_PRODUCTS, [self._product(a) for a in actions
-                                         if a.kind is Kind.PRODUCT and a.action in (ActionKind.CREATE, ActionKind.UPDATE)]),
+                                         if a.kind is Kind.PRODUCT and a.verb in upserts]),
             (Operation.UPSERT_LINES, self._line_rows(actions)),
-            (Operation.ARCHIVE_LINES, [_Row(a.address, {"workorderline_id": a.id}, {}) for a in actions
-                                       if a.action is ActionKind.ARCHIVE]),
-            (Operation.DELETE_LINES, [self._delete(a) for a in actions if a.action is ActionKind.DELETE]),
+            (Operation.ARCHIVE_LINES, [_Row(a.address, archive_row(a.id), {}) for a in actions if a.verb is Verb.ARCHIVE]),
+            (Operation.DELETE_LINES, [self._delete(a) for a in actions if a.verb is Verb.DELETE]),
         ]
         for operation, rows in phases:
             for start in range(0, len(rows), size):
@@ -259,14 +250,14 @@ class Executor:
         return _Row(action.address, product_row(action.id, payload, workflows), self._record(action))
 
     def _delete(self, action: Action) -> _Row:
-        key = "workorderline_id" if action.kind is Kind.WORK_ORDER_LINE else "workorder_id"
-        return _Row(action.address, {key: action.id}, None)
+        row = delete_line_row(action.id) if action.kind is Kind.WORK_ORDER_LINE else delete_work_order_row(action.id)
+        return _Row(action.address, row, None)
 
     def _line_rows(self, actions: list[Action]) -> list[_Row]:
         """Rows of the upsert: each work order's lines together, each row carrying its work order."""
         groups: dict[str, dict[str, Any]] = {}
         for a in actions:
-            if a.action not in (ActionKind.CREATE, ActionKind.UPDATE):
+            if a.verb not in (Verb.CREATE, Verb.UPDATE):
                 continue
             if a.kind is Kind.WORK_ORDER:
                 groups.setdefault(a.id, {"wo": None, "lines": []})["wo"] = a
@@ -319,7 +310,7 @@ class Executor:
             found.update((line_id_of(w), w) for w in lines)
         return found if touched <= set(found) else None
 
-    def _read_back(self, sent: dict[str, dict[str, Any]], report: ApplyReport) -> None:
+    def _read_back(self, sent: dict[str, dict[str, Any]], report: _Outcomes) -> None:
         """Do not trust a 200: read the touched lines back and compare with what was sent."""
         touched = {split_address(addr)[1] for addr in sent}
         by_id = self._touched_pages(touched)
@@ -327,18 +318,18 @@ class Executor:
             by_id = {line_id_of(w): w for w in self.client.list_lines()}
         wire = {address(Kind.WORK_ORDER_LINE, line_id): w for line_id, w in by_id.items()}
         seen_at = timestamp()
-        for addr, row in sent.items():
+        for addr in sent:
             entry = self.resources.get(addr)
             if entry is None:
                 continue
             got = wire.get(addr)
             if got is None:
-                report.mismatches.append((addr, "not found in Epoptia after the write"))
+                report.mismatches.append(Mismatch(address=addr, detail="not found in Epoptia after the write"))
                 continue
             observed = observed_line(got, entry.payload, self.client.profile)
             if observed != entry.payload:
                 changes = ", ".join(f"{c.path}: sent {c.before!r}, Epoptia has {c.after!r}"
                                     for c in field_changes(entry.payload, observed))
-                report.mismatches.append((addr, changes))
-            self.resources[addr] = entry.model_copy(update={"observed": observed_facts(got, seen_at)})
+                report.mismatches.append(Mismatch(address=addr, detail=changes))
+            self.resources[addr] = entry.model_copy(update={"observed": observe(got, seen_at)})
         self._save()

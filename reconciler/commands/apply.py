@@ -1,0 +1,94 @@
+"""`reconciler apply`: settle an interrupted run, refresh, plan (or take a saved plan), ask, execute, record."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from ..context import Context
+from ..epoptia.reading import line_id_of
+from ..errors import PlanError, ReconcilerError, StalePlanError
+from ..executor import Executor, recover
+from ..planning import Plan, Selection
+from ..planning.staleness import stale_reasons
+from ..report import ApplyReport
+from .hooks import Hooks, Phase
+from .plan import read_lines, refreshed, target_plan
+
+BLOCKED_HINT = "change the manifests as each advice says, or apply the rest with --skip-blocked"
+
+
+@dataclass(frozen=True)
+class ApplyRequest:
+    saved_plan: Plan | None = None  # carry out this reviewed plan instead of planning again
+    auto_approve: bool = False
+    skip_blocked: bool = False
+    selection: Selection = field(default_factory=Selection)
+    allow_mass_delete: bool = False
+    ignore_window: bool = False
+
+
+class ApplyStatus(str, enum.Enum):
+    APPLIED = "applied"  # the executor ran; the report says how it went
+    NOTHING_TO_APPLY = "nothing-to-apply"
+    CANCELLED = "cancelled"  # the person said no
+
+
+@dataclass(frozen=True)
+class ApplyOutcome:
+    status: ApplyStatus
+    plan: Plan
+    report: ApplyReport | None = None
+
+
+def apply_target(context: Context, request: ApplyRequest, hooks: Hooks) -> ApplyOutcome:
+    window = context.window_check()
+    if window is not None and not window.allowed and not request.ignore_window:
+        raise ReconcilerError(f"refusing to apply to {context.target_name!r}: {window.message}",
+                              hint="wait for the window, or pass --ignore-window if this change cannot wait")
+    saved = request.saved_plan
+    desired = context.load_desired() if saved is None else None
+    store = context.state_store
+    with store.lock("apply"), context.connect() as client:
+        wire = read_lines(client, hooks)
+        state = store.read()
+        resources = dict(state.resources)
+        recovered = tuple(recover(context.journal, resources, wire, context.profile))
+        for note in recovered:
+            hooks.notice(f"Recovered: {note}")
+        if resources != state.resources:
+            state = store.write(state.model_copy(update={"resources": resources}))
+        view, refresh_result = refreshed(context, state.snapshot(), wire)
+        if saved is not None:
+            reasons = stale_reasons(saved, view, context.target_name)
+            if reasons:
+                raise StalePlanError(
+                    "the saved plan is stale:\n" + "\n".join(f"  - {r}" for r in reasons),
+                    hint="make a new plan with `reconciler plan --out PLANFILE` and review it again",
+                )
+            plan = saved
+        else:
+            assert desired is not None
+            plan = target_plan(context, desired, view, refresh_result, selection=request.selection,
+                               allow_mass_delete=request.allow_mass_delete)
+        hooks.planned(plan)
+        if plan.blocked and not request.skip_blocked:
+            raise PlanError(f"{len(plan.blocked)} blocked action(s); nothing was applied", hint=BLOCKED_HINT)
+        if not plan.runnable:
+            return ApplyOutcome(ApplyStatus.NOTHING_TO_APPLY, plan)
+        if not request.auto_approve and not hooks.confirm(plan):
+            return ApplyOutcome(ApplyStatus.CANCELLED, plan)
+        # What the refresh saw becomes part of the state, whatever happens next.
+        current = view.to_state()
+        total = len(plan.runnable)
+        done = 0
+
+        def on_batch(operation: str, rows: int, failed: int) -> None:
+            nonlocal done
+            done += rows
+            hooks.progress(Phase.WRITE, done, total)
+
+        executor = Executor(client, store, context.journal, interrupted=hooks.interrupted, on_batch=on_batch,
+                            known_lines=[line_id_of(w) for w in wire])
+        report, _ = executor.run(plan, current, recovered=recovered)
+    return ApplyOutcome(ApplyStatus.APPLIED, plan, report)

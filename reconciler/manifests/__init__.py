@@ -1,0 +1,1 @@
+"""Manifests on disk -> validated resources: parsing, positions, messages, cache, cross-checks."""

@@ -1,0 +1,23 @@
+"""Small helpers for messages people read: suggestions and short quotes of values."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any, Iterable
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """'; did you mean X?' for the closest choice, or nothing."""
+    match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {match[0]!r}?" if match else ""
+
+
+def short(value: Any, limit: int = 60) -> str:
+    """A value as an error quotes it: never more than ``limit`` characters, whatever its size or depth."""
+    if isinstance(value, (dict, list, tuple)):
+        text = f"<{type(value).__name__} of {len(value)} items>"
+    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**40:
+        text = "<a very long number>"
+    else:
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
