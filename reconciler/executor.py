@@ -19,9 +19,10 @@ from typing import Any, Callable, Iterable
 
 from .clock import timestamp
 from .epoptia.client import EpoptiaClient
-from .epoptia.errors import EpoptiaError
+from .epoptia.errors import CommandNotFoundError, EpoptiaError
+from .epoptia.listing import TenantLines, read_list
 from .epoptia.profile import Operation, WireProfile
-from .epoptia.reading import is_archived, line_id_of, observed_line
+from .epoptia.reading import Names, observed_line, observable_part
 from .epoptia.results import RowOutcome
 from .epoptia.rows import archive_row, client_row, delete_line_row, delete_work_order_row, line_row, product_row
 from .epoptia.workflows import WorkflowIndex
@@ -29,7 +30,7 @@ from .errors import MappingError
 from .fsio import atomic_write
 from .planning import Action, Plan, Verb
 from .planning.diff import field_changes
-from .refresh import observe
+from .refresh import LineMatcher, names_of, observe
 from .report import ApplyReport, Mismatch, Outcome, ResourceOutcome
 from .resources import Kind, address, split_address
 from .state import ResourceState, State, StateStore
@@ -60,32 +61,48 @@ class Journal:
             pass
 
 
-def recover(journal: Journal, resources: dict[str, ResourceState], wire_lines: list[dict[str, Any]],
+def recover(journal: Journal, resources: dict[str, ResourceState], tenant: TenantLines,
             profile: WireProfile) -> list[str]:
-    """After a crash: settle the journalled batch against what Epoptia has. Returns what was found."""
+    """After a crash: settle the journalled batch against what Epoptia has. Returns what was found.
+
+    A write is recorded as done only where the list can show it: a created line
+    that is there, an update whose observable fields now read as sent, an
+    archive or a delete that shows. An update of write-only fields cannot be
+    told from the list; it stays unsettled and is simply sent again (upserts
+    keyed by ERP id, archives and deletes are idempotent, so sending twice
+    duplicates nothing).
+    """
     record = journal.read()
     if record is None:
         return []
     operation = record.get("operation")
-    by_id = {line_id_of(w): w for w in wire_lines}
+    view = State(resources=resources).snapshot()
+    matcher, names = LineMatcher(view, profile), names_of(view)
+    by_addr = {addr: line for line in tenant.by_id.values() if (addr := matcher.line(line)) is not None}
     notes = []
     for addr, intended in (record.get("entries") or {}).items():
-        kind, erp_id = split_address(addr)
-        is_line = kind is Kind.WORK_ORDER_LINE
-        wire = by_id.get(erp_id) if is_line else None
-        if operation == Operation.UPSERT_LINES.value and is_line and intended:
-            if wire is not None and observed_line(wire, intended["payload"], profile) == intended["payload"]:
+        kind = split_address(addr)[0]
+        wire = by_addr.get(addr) if kind is Kind.WORK_ORDER_LINE else None
+        if operation == Operation.UPSERT_LINES.value and kind is Kind.WORK_ORDER_LINE and intended:
+            previous = resources.get(addr)
+            if wire is None:
+                continue
+            seen = observed_line(wire, intended["payload"], profile, names, matcher.work_order(wire))
+            visible = previous is None or (observable_part(previous.payload, profile)
+                                           != observable_part(intended["payload"], profile))
+            if seen == intended["payload"] and visible:
                 resources[addr] = ResourceState.model_validate(intended)
                 notes.append(f"{addr}: the interrupted write had gone through; recorded")
+            elif seen == intended["payload"]:
+                notes.append(f"{addr}: whether the interrupted write went through cannot be read back "
+                             "(it changed write-only fields); it is sent again")
         elif operation == Operation.ARCHIVE_LINES.value and wire is not None and addr in resources:
-            if is_archived(wire):
+            if wire.archived:
                 resources[addr] = resources[addr].model_copy(update={"archived": True})
                 notes.append(f"{addr}: the interrupted archive had gone through; recorded")
-        elif operation == Operation.DELETE_LINES.value and is_line and wire is None:
+        elif operation == Operation.DELETE_LINES.value and kind is Kind.WORK_ORDER_LINE and wire is None:
             if resources.pop(addr, None) is not None:
                 notes.append(f"{addr}: the interrupted delete had gone through; recorded")
-    # Anything not settled here is simply planned again: upserts keyed by ERP id
-    # and archives are idempotent, so sending them twice duplicates nothing.
     journal.clear()
     return notes
 
@@ -120,10 +137,12 @@ class Executor:
     def __init__(self, client: EpoptiaClient, store: StateStore, journal: Journal, *,
                  interrupted: Callable[[], bool] = lambda: False,
                  on_batch: Callable[[str, int, int], None] = lambda what, rows, failed: None,
-                 known_lines: list[str] | None = None) -> None:
-        """``known_lines``: line ids in the order the last full read returned them, which
-        lets the read-back fetch only the pages that hold touched lines."""
-        self.known_lines = known_lines
+                 on_read_back: Callable[[int, int], None] = lambda done, total: None,
+                 pages: int | None = None) -> None:
+        """``pages``: how many pages the list had when the run began; with the page each line
+        was last seen on, it lets the read-back fetch only the pages that hold touched lines."""
+        self.pages = pages
+        self.on_read_back = on_read_back
         self.client = client
         self.store = store
         self.journal = journal
@@ -146,6 +165,13 @@ class Executor:
             assert action.blocked is not None
             report.set(action.address, Outcome.BLOCKED, f"[{action.blocked.reason.value}] {action.blocked.message}")
         runnable = list(plan.runnable)
+        adopted = [a for a in runnable if a.verb is Verb.ADOPT]
+        for action in adopted:
+            # Nothing is sent: Epoptia has it already; the state records it as seen.
+            self.resources[action.address] = ResourceState.model_validate(self._record(action, action.parent))
+            report.set(action.address, Outcome.DONE)
+        if adopted:
+            self._save()
         try:
             batches = list(self._batches(runnable))
         except (MappingError, EpoptiaError) as error:
@@ -161,6 +187,13 @@ class Executor:
                 break
             try:
                 self._send(operation, rows, report, sent)
+            except CommandNotFoundError as error:
+                # Epoptia did not even know the path: nothing of this batch was written.
+                self.journal.clear()
+                report.stopped_by = str(error)
+                for r in rows:
+                    report.set(r.address, Outcome.NOT_APPLIED, f"{error.operation} is not available on this tenant")
+                break
             except EpoptiaError as error:
                 report.stopped_by = str(error)
                 for r in rows:
@@ -200,8 +233,11 @@ class Executor:
                 else:
                     previous = self.resources.get(r.address)
                     entry = ResourceState.model_validate(r.record)
-                    if previous is not None and previous.observed is not None:
-                        entry = entry.model_copy(update={"observed": previous.observed})
+                    if previous is not None:
+                        entry = entry.model_copy(update={"observed": previous.observed,
+                                                         "epoptia_id": previous.epoptia_id})
+                    if result.epoptia_id is not None:
+                        entry = entry.model_copy(update={"epoptia_id": result.epoptia_id})
                     self.resources[r.address] = entry
                 if operation is Operation.UPSERT_LINES:
                     sent[r.address] = r.row
@@ -241,13 +277,23 @@ class Executor:
         return {"digest": action.digest, "parent": parent, "archived": archived, "observed": None,
                 "payload": action.payload}
 
+    def _previous_payload(self, addr: str) -> dict[str, Any] | None:
+        previous = self.resources.get(addr)
+        return previous.payload if previous is not None else None
+
+    def _name(self, kind: Kind, erp_id: Any) -> str | None:
+        entry = self.resources.get(address(kind, str(erp_id))) if erp_id else None
+        return entry.payload.get("name") if entry is not None else None
+
     def _client(self, action: Action) -> _Row:
-        return _Row(action.address, client_row(action.id, action.payload or {}), self._record(action))
+        row = client_row(action.id, action.payload or {}, self._previous_payload(action.address))
+        return _Row(action.address, row, self._record(action))
 
     def _product(self, action: Action) -> _Row:
         payload = action.payload or {}
         workflows = self.workflows() if payload.get("workflow") else None
-        return _Row(action.address, product_row(action.id, payload, workflows), self._record(action))
+        row = product_row(action.id, payload, workflows, self._previous_payload(action.address))
+        return _Row(action.address, row, self._record(action))
 
     def _delete(self, action: Action) -> _Row:
         row = delete_line_row(action.id) if action.kind is Kind.WORK_ORDER_LINE else delete_work_order_row(action.id)
@@ -272,11 +318,12 @@ class Executor:
             if wo_payload is None:
                 raise MappingError(f"work order {wo_id} is neither in the plan nor in the state",
                                    hint="plan again without --only/--exclude for it")
-            entries: list[tuple[str, dict[str, Any], bool, dict[str, Any] | None]] = []
+            entries: list[tuple[str, dict[str, Any], bool, dict[str, Any] | None, bool]] = []
             for a in group["lines"]:
                 previous = self.resources.get(a.address)
                 archived = bool(previous and previous.archived)
-                entries.append((a.id, a.payload or {}, archived, self._record(a, wo_id, archived)))
+                route = a.verb is Verb.CREATE or any(c.path.startswith(("routing", "workflow")) for c in a.changes)
+                entries.append((a.id, a.payload or {}, archived, self._record(a, wo_id, archived), route))
             if not entries:
                 # A change to the work order alone still travels on one of its lines, as applied.
                 carrier = next((addr for addr, res in self.resources.items()
@@ -284,49 +331,60 @@ class Executor:
                 if carrier is None:
                     raise MappingError(f"work order {wo_id} has no line to carry its change")
                 res = self.resources[carrier]
-                entries.append((split_address(carrier)[1], res.payload, res.archived, res.model_dump(mode="json")))
+                entries.append((split_address(carrier)[1], res.payload, res.archived, res.model_dump(mode="json"),
+                                False))
             group_record = self._record(wo_action) if wo_action is not None else None
-            for line_id, payload, archived, record in entries:
+            for line_id, payload, archived, record, route in entries:
                 row = line_row(line_id, payload, wo_id, wo_payload, archived=archived,
-                               workflows=self.workflows() if payload.get("workflow") else None)
+                               workflows=self.workflows() if route and payload.get("workflow") else None,
+                               client_name=self._name(Kind.CLIENT, wo_payload.get("client")),
+                               product_name=self._name(Kind.PRODUCT, payload.get("product")), send_route=route)
                 rows.append(_Row(address(Kind.WORK_ORDER_LINE, line_id), row, record,
                                  group=wo_addr if wo_action else None, group_record=group_record))
         return rows
 
     # ------------------------------------------------------------------ verification
 
-    def _touched_pages(self, touched: set[str]) -> dict[str, dict[str, Any]] | None:
-        """Read only the pages that hold the touched lines; None if they are not all where expected."""
-        if self.known_lines is None:
+    def _touched_pages(self, touched: list[str]) -> set[int] | None:
+        """The pages that hold the touched lines: where each was last seen, and the end of the
+        list for new ones. None when that cannot be told (the run began without a read)."""
+        if self.pages is None:
             return None
         size = self.client.profile.page_size
-        position = {line_id: i for i, line_id in enumerate(self.known_lines)}
-        new = [t for t in touched if t not in position]
-        pages = {position[t] // size + 1 for t in touched if t in position}
-        pages |= set(range(len(self.known_lines) // size + 1, (len(self.known_lines) + len(new)) // size + 2))
-        found: dict[str, dict[str, Any]] = {}
-        for page in sorted(pages):
-            lines, _ = self.client.lines_page(page)
-            found.update((line_id_of(w), w) for w in lines)
-        return found if touched <= set(found) else None
+        pages: set[int] = set()
+        new = 0
+        for addr in touched:
+            observed = self.resources[addr].observed
+            if observed is not None and observed.page:
+                pages.add(observed.page)
+            else:
+                new += 1
+        if new:
+            last = max(self.pages, 1)
+            pages |= set(range(last, last + -(-new // size) + 1))
+        return pages
 
     def _read_back(self, sent: dict[str, dict[str, Any]], report: _Outcomes) -> None:
-        """Do not trust a 200: read the touched lines back and compare with what was sent."""
-        touched = {split_address(addr)[1] for addr in sent}
-        by_id = self._touched_pages(touched)
-        if by_id is None:  # lines moved between pages (deletes elsewhere): read everything
-            by_id = {line_id_of(w): w for w in self.client.list_lines()}
-        wire = {address(Kind.WORK_ORDER_LINE, line_id): w for line_id, w in by_id.items()}
+        """Do not trust a 200: read the touched lines back and compare what the list shows with what was sent."""
+        touched = [addr for addr in sent if addr in self.resources]
+        view = State(resources=self.resources).snapshot()
+        matcher, names = LineMatcher(view, self.client.profile), names_of(view)
+        pages = self._touched_pages(touched)
+        found: dict[str, Any] = {}
+        if pages is not None:
+            tenant = read_list(self.client, pages=pages, on_page=self.on_read_back)
+            found = {addr: line for line in tenant.by_id.values() if (addr := matcher.line(line)) is not None}
+        if pages is None or not set(touched) <= set(found):  # lines moved between pages: read everything
+            tenant = read_list(self.client, on_page=self.on_read_back)
+            found = {addr: line for line in tenant.by_id.values() if (addr := matcher.line(line)) is not None}
         seen_at = timestamp()
-        for addr in sent:
-            entry = self.resources.get(addr)
-            if entry is None:
-                continue
-            got = wire.get(addr)
+        for addr in touched:
+            entry = self.resources[addr]
+            got = found.get(addr)
             if got is None:
                 report.mismatches.append(Mismatch(address=addr, detail="not found in Epoptia after the write"))
                 continue
-            observed = observed_line(got, entry.payload, self.client.profile)
+            observed = observed_line(got, entry.payload, self.client.profile, names, matcher.work_order(got))
             if observed != entry.payload:
                 changes = ", ".join(f"{c.path}: sent {c.before!r}, Epoptia has {c.after!r}"
                                     for c in field_changes(entry.payload, observed))

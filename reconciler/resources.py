@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import hashlib
-from collections import Counter
 from dataclasses import dataclass
 from typing import Annotated, Any, Callable, Literal, NamedTuple, Union
 
@@ -162,19 +161,14 @@ class RoutingStep(_Model):
     custom_fields: CustomFields = Field(default_factory=dict)
 
 
-def _check_distinct_job_tasks(steps: tuple[RoutingStep, ...]) -> None:
-    """Epoptia rule 5: a workstation repeated in one routing needs a distinct job task each time."""
-    seen = Counter((s.workstation, s.job_task) for s in steps if s.workstation is not None)
-    repeated = sorted({ws for (ws, _), n in seen.items() if n > 1})
-    if repeated:
-        raise ValueError(
-            f"workstation {repeated[0]!r} appears more than once in this routing with the same job task; "
-            "give each occurrence its own job_task (Epoptia runs them as separate tasks)"
-        )
-
-
 class Routing(_Model):
-    """A named routing that several lines can share by name."""
+    """A named routing that several lines can share by name.
+
+    Epoptia refuses a routing that repeats a workstation without distinct job
+    tasks (rule 5). That is checked when a routing is about to be sent, not
+    here: a line imported as Epoptia runs it may repeat one, and stays valid as
+    long as its routing is not changed.
+    """
 
     kind: Literal["Routing"] = "Routing"
     id: ErpId
@@ -184,17 +178,12 @@ class Routing(_Model):
     def payload(self) -> dict[str, Any]:
         return self._dump({"kind", "id"})
 
-    @model_validator(mode="after")
-    def _distinct_tasks(self) -> "Routing":
-        _check_distinct_job_tasks(self.steps)
-        return self
-
 
 class Client(_Model):
     kind: Literal["Client"] = "Client"
     id: ErpId
     name: Name
-    type: ClientType = ClientType.CLIENT
+    type: ClientType | None = None
     email: Name | None = None
     city: Name | None = None
     phone: Name | None = None
@@ -211,7 +200,7 @@ class Product(_Model):
     id: ErpId
     name: Annotated[str, StringConstraints(min_length=1, max_length=150)]
     code: Name | None = None
-    active: StrictBool = True
+    active: StrictBool | None = None
     workflow: Name | None = None
     comments: Text = ""
 
@@ -231,7 +220,7 @@ class WorkOrderLine(_Model):
     code: Name | None = None
     description: Text | None = None
     target_day: dt.date | None = None
-    status: LineStatus = LineStatus.STANDBY
+    status: LineStatus | None = None  # sent only when set: otherwise the shop floor runs it
     comments: Text = ""
     over_under_percentage: Percent | None = None
     tags: tuple[Name, ...] = ()
@@ -256,8 +245,6 @@ class WorkOrderLine(_Model):
                 "a line names either a workflow or a routing, never both (Epoptia refuses "
                 "erp_routing together with workflow_id); remove one of them"
             )
-        if isinstance(self.routing, tuple):
-            _check_distinct_job_tasks(self.routing)
         return self
 
     def payload(self, work_order: str) -> dict[str, Any]:

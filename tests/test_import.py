@@ -50,7 +50,7 @@ def test_import_then_plan_is_empty_then_an_edit_is_exactly_one_change(tmp_path: 
         "clients.yaml", "products.yaml", "routings.yaml", "work-orders/ERP-100.yaml", "work-orders/ERP-101.yaml"]
     wo = (root / "manifests" / "work-orders" / "ERP-100.yaml").read_text(encoding="utf-8")
     assert "routing: R-001" in wo and "ΔΙΑΣΤΑΣΕΙΣ: '0x40'" in wo and "target_day: 2026-12-01" in wo and "\\u" not in wo  # Greek stays readable
-    assert "status: production" in wo  # line 900 runs on the shop floor
+    assert "status:" not in wo  # the shop floor runs the status of line 900; import never claims it
     other = (root / "manifests" / "work-orders" / "ERP-101.yaml").read_text(encoding="utf-8")
     assert "workflow: Διέλαση και Βαφή" in other and "archived: true" in other
 

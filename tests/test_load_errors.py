@@ -105,12 +105,6 @@ CASES = {
         ["manifests/case.yaml:5:5: a line names either a workflow or a routing, never both (Epoptia refuses "
          "erp_routing together with workflow_id); remove one of them"],
     ),
-    "repeated-workstation": (
-        "kind: Routing\nid: R-2\nsteps:\n  - workstation: ΜΟΝΤΑΖ 1\n  - workstation: LASER\n"
-        "  - workstation: ΜΟΝΤΑΖ 1\n",
-        ["manifests/case.yaml:1:1: workstation 'ΜΟΝΤΑΖ 1' appears more than once in this routing with the same "
-         "job task; give each occurrence its own job_task (Epoptia runs them as separate tasks)"],
-    ),
     "bad-date": (
         wo("  - id: 1\n    product: P-1\n    quantity: 5\n    target_day: 2026-02-30\n"),
         ["manifests/case.yaml:8:17: lines[0].target_day: is not a valid date; write it as YYYY-MM-DD "

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.planning import Drift, DriftCause, FieldChange, Plan, Verb, make_plan
+from reconciler.planning.planner import Tenant
+from reconciler.state import ResourceState
 from reconciler.resources import Kind
 from reconciler.render import Format, render, render_markdown
 
@@ -48,6 +50,7 @@ lines:
       - {workstation: LASER, job_task: Κοπή}
       - {workstation: ΥΑΛΟΘΕΤΗΣΗ}
     custom_fields: {ΔΙΑΣΤΑΣΕΙΣ: 1200x1400}
+  - {id: "131401", product: P-2, quantity: 12, comments: από το ERP, workflow: Συναρμολόγηση}
 """
 )
 
@@ -65,7 +68,13 @@ def every_kind_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Plan:
         Drift(cause=DriftCause.PROGRESS, kind=Kind.WORK_ORDER_LINE, id="131319",
               message="line 131319: LASER: 80 → 120 done (in_progress)"),
     )
-    return make_plan(desired(Path("."), AFTER), state, target="production", now=NOW, refreshed=True, drift=drift)
+    after = desired(Path("."), AFTER)
+    # Line 131401 exists in Epoptia although the state does not know it: it is adopted, and its comment fixed.
+    seen = {**after.resources["WorkOrderLine/131401"].payload, "comments": "από το UI"}
+    existing = {"WorkOrderLine/131401": ResourceState(digest="drift:0", parent="WO-2", payload=seen,
+                                                      observed=not_started())}
+    return make_plan(after, state, target="production", now=NOW, refreshed=True, drift=drift,
+                     tenant=Tenant(existing=existing), adopt=True)
 
 
 def _check(name: str, text: str) -> None:

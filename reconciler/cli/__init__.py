@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "show": ("plans", "show", "Render a plan saved with `plan --out`."),
     "drift": ("tenant", "drift", "What changed in Epoptia outside the reconciler; changes nothing."),
     "import": ("tenant", "import_", "Write manifests and a state for what the tenant already has."),
+    "doctor": ("tenant", "doctor", "Check a target: the key, the list, which operations the tenant answers."),
     "workflows": ("tenant", "workflows", "List Epoptia's workflow templates."),
     "station": ("tenant", "station", "Control a workstation, as a PLC or shop-floor software would."),
     "operator": ("tenant", "operator", "Operator sessions for workstation actions on named lines."),

@@ -23,6 +23,13 @@ exclude_option = click.option("--exclude", multiple=True, metavar="KIND/ID",
 mass_delete_option = click.option("--allow-mass-delete", is_flag=True,
                                   help="Allow more deletions than the target's limit.")
 
+adopt_option = click.option(
+    "--adopt", is_flag=True,
+    help="Take over lines and work orders Epoptia has but the state does not know (a lost or new state file).")
+refresh_only_option = click.option(
+    "--refresh-only", is_flag=True,
+    help="Send nothing; record what Epoptia has as the state (drift and progress then count from now).")
+
 
 def read_plan(path: Path) -> Any:
     from ..planning import Plan

@@ -13,11 +13,13 @@ from ..render import Format, render
 from ..render.report import render_report
 from . import EXIT_CHANGES, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Obj
 from .options import (
+    adopt_option,
     exclude_option,
     format_option,
     mass_delete_option,
     only_option,
     read_plan,
+    refresh_only_option,
     target_option,
     write_plan,
 )
@@ -49,14 +51,16 @@ def plan_exit_code(plan: Plan, *, detailed_exitcode: bool, skip_blocked: bool) -
 @click.option("--skip-blocked", is_flag=True, help="Do not fail on blocked actions; they will be skipped.")
 @click.option("--refresh/--no-refresh", default=True, show_default=True,
               help="Read what Epoptia really has before planning (skip it where Epoptia is out of reach).")
+@adopt_option
+@refresh_only_option
 @click.pass_obj
 def plan(obj: Obj, target: str | None, fmt: str, out: Path | None, detailed_exitcode: bool,
          only: tuple[str, ...], exclude: tuple[str, ...], allow_mass_delete: bool, skip_blocked: bool,
-         refresh: bool) -> int:
+         refresh: bool, adopt: bool, refresh_only: bool) -> int:
     """Show what apply would change in Epoptia."""
     context = obj.context(target)
     request = PlanRequest(selection=Selection(only=only, exclude=exclude), allow_mass_delete=allow_mass_delete,
-                          refresh=refresh)
+                          refresh=refresh, adopt=adopt, refresh_only=refresh_only)
     with TerminalHooks() as hooks:
         outcome = plan_target(context, request, hooks)
     if out is not None:
@@ -83,19 +87,25 @@ def show(planfile: Path, fmt: str) -> int:
 @exclude_option
 @mass_delete_option
 @click.option("--ignore-window", is_flag=True, help="Apply even outside the target's apply windows.")
+@adopt_option
+@refresh_only_option
 @click.pass_obj
 def apply(obj: Obj, planfile: Path | None, target: str | None, auto_approve: bool, skip_blocked: bool,
-          only: tuple[str, ...], exclude: tuple[str, ...], allow_mass_delete: bool, ignore_window: bool) -> int:
+          only: tuple[str, ...], exclude: tuple[str, ...], allow_mass_delete: bool, ignore_window: bool,
+          adopt: bool, refresh_only: bool) -> int:
     """Make Epoptia match the manifests (or carry out a saved plan), and record it in the state."""
     saved = read_plan(planfile) if planfile is not None else None
     context = obj.context(target if target is not None or saved is None else saved.target)
     request = ApplyRequest(saved_plan=saved, auto_approve=auto_approve, skip_blocked=skip_blocked,
                            selection=Selection(only=only, exclude=exclude), allow_mass_delete=allow_mass_delete,
-                           ignore_window=ignore_window)
+                           ignore_window=ignore_window, adopt=adopt, refresh_only=refresh_only)
     with TerminalHooks() as hooks:
         outcome = apply_target(context, request, hooks)
     if outcome.status is ApplyStatus.NOTHING_TO_APPLY:
         click.echo("Nothing to apply.")
+        return EXIT_OK
+    if outcome.status is ApplyStatus.REFRESHED:
+        click.echo(f"Recorded what Epoptia has as the state of {context.target_name!r}; nothing was sent.")
         return EXIT_OK
     if outcome.status is ApplyStatus.CANCELLED:
         click.echo("Cancelled; nothing was applied.")

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import click
 
+from ..commands.doctor import Finding, doctor as doctor_of_target
 from ..commands.drift import drift_of_target
 from ..commands.imports import ImportRequest, import_from_tenant
 from ..render.describe import drift_sections
-from . import EXIT_CHANGES, EXIT_OK, Obj
+from . import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, Obj
 from .options import format_option, target_option
 from .terminal import TerminalHooks
 
@@ -49,6 +50,11 @@ def import_(obj: Obj, target: str | None, out: Path) -> int:
         outcome = import_from_tenant(context, ImportRequest(out=out), hooks)
     click.echo("Imported: " + ", ".join(f"{n} {kind}" for kind, n in outcome.counts.items()) + f" into {out}.")
     click.echo(f"State written to {os.path.relpath(outcome.state_path)}.")
+    if outcome.unexpressed:
+        click.echo(f"Not expressed as manifests ({len(outcome.unexpressed)}); these stay as Epoptia has them, "
+                   "unmanaged:")
+        for line_id, why in outcome.unexpressed:
+            click.echo(f"  {line_id}: {why}")
     if out.resolve() != context.manifests_dir.resolve():
         click.echo(f"Point `manifests:` in reconciler.yaml at {out} to plan against these manifests.")
     return EXIT_OK
@@ -109,3 +115,37 @@ def operator_logout(obj: Obj, token: str, target: str | None) -> int:
         client.logout(token)
     click.echo("Logged out.")
     return EXIT_OK
+
+
+_MARKS = {Finding.OK: "ok", Finding.NOTE: "note", Finding.MISSING: "MISSING", Finding.FAILED: "FAILED"}
+
+
+@click.command()
+@target_option
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when the target needs profile overrides.")
+@click.pass_obj
+def doctor(obj: Obj, target: str | None, detailed_exitcode: bool) -> int:
+    """Check a target: reachability, the key, the list, and which operations the tenant answers."""
+    import io
+
+    from ruamel.yaml import YAML
+
+    context = obj.context(target)
+    with TerminalHooks() as hooks:
+        outcome = doctor_of_target(context, hooks)
+    width = max(len(c.what) for c in outcome.checks)
+    click.echo(f"Target {context.target_name!r} ({context.target.endpoint}):")
+    for check in outcome.checks:
+        click.echo(f"  {_MARKS[check.finding]:<7} {check.what:<{width}}  {check.detail}")
+    if outcome.failed:
+        return EXIT_ERROR
+    if not outcome.overrides:
+        click.echo("\nThe wire profile of this target needs no change.")
+        return EXIT_OK
+    yaml = YAML()
+    yaml.default_flow_style = None
+    text = io.StringIO()
+    yaml.dump({"profile": outcome.overrides}, text)
+    click.echo(f"\nPaste this under `targets: {context.target_name}:` in reconciler.yaml:\n")
+    click.echo("".join(f"    {line}\n" for line in text.getvalue().splitlines()), nl=False)
+    return EXIT_CHANGES if detailed_exitcode else EXIT_OK

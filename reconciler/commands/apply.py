@@ -6,14 +6,13 @@ import enum
 from dataclasses import dataclass, field
 
 from ..context import Context
-from ..epoptia.reading import line_id_of
 from ..errors import PlanError, ReconcilerError, StalePlanError
 from ..executor import Executor, recover
 from ..planning import Plan, Selection
 from ..planning.staleness import stale_reasons
 from ..report import ApplyReport
 from .hooks import Hooks, Phase
-from .plan import read_lines, refreshed, target_plan
+from .plan import PlanRequest, read_tenant, refreshed, target_plan, tenant_facts
 
 BLOCKED_HINT = "change the manifests as each advice says, or apply the rest with --skip-blocked"
 
@@ -26,11 +25,14 @@ class ApplyRequest:
     selection: Selection = field(default_factory=Selection)
     allow_mass_delete: bool = False
     ignore_window: bool = False
+    adopt: bool = False  # take over what Epoptia has and the state does not know (a lost state)
+    refresh_only: bool = False  # change nothing in Epoptia; record what it has as the state
 
 
 class ApplyStatus(str, enum.Enum):
     APPLIED = "applied"  # the executor ran; the report says how it went
-    NOTHING_TO_APPLY = "nothing-to-apply"
+    NOTHING_TO_APPLY = "nothing-to-apply"  # what Epoptia has (if it moved) was recorded as the state
+    REFRESHED = "refreshed"  # refresh-only: the state now records what Epoptia has
     CANCELLED = "cancelled"  # the person said no
 
 
@@ -50,15 +52,15 @@ def apply_target(context: Context, request: ApplyRequest, hooks: Hooks) -> Apply
     desired = context.load_desired() if saved is None else None
     store = context.state_store
     with store.lock("apply"), context.connect() as client:
-        wire = read_lines(client, hooks)
+        tenant = read_tenant(client, hooks)
         state = store.read()
         resources = dict(state.resources)
-        recovered = tuple(recover(context.journal, resources, wire, context.profile))
+        recovered = tuple(recover(context.journal, resources, tenant, context.profile))
         for note in recovered:
             hooks.notice(f"Recovered: {note}")
         if resources != state.resources:
             state = store.write(state.model_copy(update={"resources": resources}))
-        view, refresh_result = refreshed(context, state.snapshot(), wire)
+        view, refresh_result = refreshed(context, state.snapshot(), tenant)
         if saved is not None:
             reasons = stale_reasons(saved, view, context.target_name)
             if reasons:
@@ -69,13 +71,21 @@ def apply_target(context: Context, request: ApplyRequest, hooks: Hooks) -> Apply
             plan = saved
         else:
             assert desired is not None
-            plan = target_plan(context, desired, view, refresh_result, selection=request.selection,
-                               allow_mass_delete=request.allow_mass_delete)
+            wanted = PlanRequest(selection=request.selection, allow_mass_delete=request.allow_mass_delete,
+                                 adopt=request.adopt, refresh_only=request.refresh_only)
+            facts = tenant_facts(context, desired, view, tenant, client)
+            plan = target_plan(context, desired, view, refresh_result, request=wanted, tenant=facts)
         hooks.planned(plan)
         if plan.blocked and not request.skip_blocked:
             raise PlanError(f"{len(plan.blocked)} blocked action(s); nothing was applied", hint=BLOCKED_HINT)
-        if not plan.runnable:
-            return ApplyOutcome(ApplyStatus.NOTHING_TO_APPLY, plan)
+        if plan.refresh_only or not plan.runnable:
+            if plan.refresh_only and not request.auto_approve and not hooks.confirm(plan):
+                return ApplyOutcome(ApplyStatus.CANCELLED, plan)
+            # Nothing to send: what the refresh saw is recorded, so drift is "since the last refresh".
+            recorded = view.to_state()
+            if recorded.resources != state.resources:
+                store.write(recorded)
+            return ApplyOutcome(ApplyStatus.REFRESHED if plan.refresh_only else ApplyStatus.NOTHING_TO_APPLY, plan)
         if not request.auto_approve and not hooks.confirm(plan):
             return ApplyOutcome(ApplyStatus.CANCELLED, plan)
         # What the refresh saw becomes part of the state, whatever happens next.
@@ -89,6 +99,7 @@ def apply_target(context: Context, request: ApplyRequest, hooks: Hooks) -> Apply
             hooks.progress(Phase.WRITE, done, total)
 
         executor = Executor(client, store, context.journal, interrupted=hooks.interrupted, on_batch=on_batch,
-                            known_lines=[line_id_of(w) for w in wire])
+                            on_read_back=lambda done, total: hooks.progress(Phase.READ_BACK, done, total),
+                            pages=tenant.pages)
         report, _ = executor.run(plan, current, recovered=recovered)
     return ApplyOutcome(ApplyStatus.APPLIED, plan, report)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from ..context import Context
 from ..planning import Drift
 from .hooks import Hooks
-from .plan import read_lines, refreshed
+from .plan import read_tenant, refreshed
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,6 @@ class DriftOutcome:
 def drift_of_target(context: Context, hooks: Hooks) -> DriftOutcome:
     snapshot = context.state_store.snapshot()
     with context.connect() as client:
-        wire = read_lines(client, hooks)
-    _, result = refreshed(context, snapshot, wire)
+        tenant = read_tenant(client, hooks)
+    _, result = refreshed(context, snapshot, tenant)
     return DriftOutcome(drift=result.drift, managed=len(snapshot))

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import functools
+import json
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..clock import timestamp
 from ..context import Context
 from ..epoptia.client import EpoptiaClient
-from ..epoptia.errors import HaltedError, UnreachableError
-from ..planning import Plan, Selection, make_plan
-from ..refresh import Refresh, refresh
-from ..resources import Desired
-from ..state import Snapshot
+from ..epoptia.errors import EpoptiaError, HaltedError, UnreachableError
+from ..epoptia.listing import TenantLines, read_list
+from ..epoptia.profile import Operation, WireProfile
+from ..epoptia.reading import observed_line, observed_work_order
+from ..fsio import atomic_write
+from ..planning import Plan, Selection, Verb, make_plan
+from ..planning.planner import Tenant, WorkflowNames
+from ..refresh import LineMatcher, Refresh, names_of, observe, refresh
+from ..resources import Desired, Kind, address
+from ..state import ResourceState, Snapshot, drift_digest
 from .hooks import Hooks, Phase
 
 
@@ -20,6 +29,8 @@ class PlanRequest:
     selection: Selection = field(default_factory=Selection)
     allow_mass_delete: bool = False
     refresh: bool = True  # read what Epoptia has before planning
+    adopt: bool = False  # take over what Epoptia has and the state does not know (a lost state)
+    refresh_only: bool = False  # plan nothing; show what a refresh would record
 
 
 @dataclass(frozen=True)
@@ -27,53 +38,146 @@ class PlanOutcome:
     plan: Plan
 
 
-def read_lines(client: EpoptiaClient, hooks: Hooks) -> list[dict[str, Any]]:
-    """Every line of the tenant, page by page, reporting progress."""
-    lines: list[dict[str, Any]] = []
-    page = 1
-    while True:
-        rows, pages = client.lines_page(page)
-        lines.extend(rows)
-        hooks.progress(Phase.REFRESH, page, pages)
-        if page >= pages:
-            return lines
-        page += 1
+# Odd rows are normal on a live tenant; a few are named, the rest counted.
+_PROBLEMS_NAMED = 5
+
+# What each operation of the wire profile carries out, for the plan to block what a target cannot do.
+_NEEDS: dict[Operation, tuple[tuple[Kind, Verb], ...]] = {
+    Operation.UPSERT_CLIENTS: ((Kind.CLIENT, Verb.CREATE), (Kind.CLIENT, Verb.UPDATE)),
+    Operation.UPSERT_PRODUCTS: ((Kind.PRODUCT, Verb.CREATE), (Kind.PRODUCT, Verb.UPDATE)),
+    Operation.UPSERT_LINES: tuple((kind, verb) for kind in (Kind.WORK_ORDER, Kind.WORK_ORDER_LINE)
+                                  for verb in (Verb.CREATE, Verb.UPDATE)),
+    Operation.ARCHIVE_LINES: ((Kind.WORK_ORDER_LINE, Verb.ARCHIVE),),
+    Operation.DELETE_LINES: ((Kind.WORK_ORDER_LINE, Verb.DELETE), (Kind.WORK_ORDER, Verb.DELETE)),
+}
 
 
-def refreshed(context: Context, snapshot: Snapshot, wire: list[dict[str, Any]]) -> tuple[Snapshot, Refresh]:
+def read_tenant(client: EpoptiaClient, hooks: Hooks) -> TenantLines:
+    """Every line of the tenant, page by page, reporting progress and the rows that could not be used."""
+    tenant = read_list(client, on_page=lambda done, total: hooks.progress(Phase.REFRESH, done, total))
+    if tenant.problems:
+        named = "; ".join(f"page {p.page}: {p.message}" for p in tenant.problems[:_PROBLEMS_NAMED])
+        more = f" (and {len(tenant.problems) - _PROBLEMS_NAMED} more)" if len(tenant.problems) > _PROBLEMS_NAMED else ""
+        hooks.notice(f"Warning: {len(tenant.problems)} odd row(s) in Epoptia's list of lines: {named}{more}")
+    return tenant
+
+
+def refreshed(context: Context, snapshot: Snapshot, tenant: TenantLines) -> tuple[Snapshot, Refresh]:
     """The state with what Epoptia has laid over it."""
-    result = refresh(snapshot, wire, context.profile)
+    result = refresh(snapshot, tenant, context.profile)
     return snapshot.overlay(result.changes), result
 
 
+def unavailable(profile: WireProfile, target: str) -> dict[tuple[Kind, Verb], str]:
+    """What the target cannot carry out, because an operation is switched off in its profile."""
+    out: dict[tuple[Kind, Verb], str] = {}
+    for operation, needs in _NEEDS.items():
+        if not profile.endpoint(operation).enabled:
+            for need in needs:
+                out[need] = (f"{operation.value} is switched off for target {target!r} (enabled: false in "
+                             "reconciler.yaml), so this cannot be sent")
+    return out
+
+
+def _workflows_cache(context: Context) -> Any:
+    return context.work_dir / "cache" / f"{context.target_name}-workflows.json"
+
+
+def read_workflow_names(context: Context, client: EpoptiaClient | None) -> WorkflowNames | None:
+    """Template names from the tenant (cached for offline plans); None where they cannot be known."""
+    cache = _workflows_cache(context)
+    names: list[str] | None = None
+    if client is not None and context.profile.endpoint(Operation.WORKFLOW_TEMPLATES).enabled:
+        try:
+            names = [str(t.get("name")) for t in client.workflow_templates() if isinstance(t, dict)]
+        except EpoptiaError:
+            names = None
+        else:
+            try:
+                atomic_write(cache, json.dumps(names, ensure_ascii=False).encode(), durable=False)
+            except OSError:
+                pass  # a cache that cannot be written only costs the offline check
+    if names is None:
+        try:
+            names = [str(n) for n in json.loads(cache.read_text(encoding="utf-8"))]
+        except (OSError, ValueError, TypeError):
+            return None
+    counts = Counter(names)
+    return WorkflowNames(known=frozenset(counts), ambiguous=frozenset(n for n, c in counts.items() if c > 1))
+
+
+def existing_in_tenant(desired: Desired, view: Snapshot, tenant: TenantLines,
+                       profile: WireProfile) -> dict[str, ResourceState]:
+    """Lines and work orders the manifests want and Epoptia has, but the state does not know.
+
+    They are what a lost or new state file would create a second time. Each is
+    shown as Epoptia has it, over the manifests' values for what the list does
+    not return, with its production facts, so adopting it obeys the started-order rules.
+    """
+    if not tenant.by_id:
+        return {}
+    matcher, names = LineMatcher(view, profile), names_of(view)
+    out: dict[str, ResourceState] = {}
+    for line_id, line in tenant.by_id.items():
+        addr = address(Kind.WORK_ORDER_LINE, line_id)
+        want = desired.resources.get(addr)
+        if want is None or addr in view:
+            continue
+        payload = observed_line(line, want.payload, profile, names, matcher.work_order(line))
+        out[addr] = ResourceState(digest=drift_digest(payload), parent=want.parent, payload=payload,
+                                  observed=observe(line, "adopted"))
+        wo_addr = address(Kind.WORK_ORDER, want.parent) if want.parent else None
+        wo = desired.resources.get(wo_addr) if wo_addr else None
+        if wo is not None and wo_addr not in view and wo_addr not in out and line.work_order_id == want.parent:
+            wo_payload = observed_work_order(line, wo.payload, profile, names)
+            out[wo_addr] = ResourceState(digest=drift_digest(wo_payload), payload=wo_payload)
+    return out
+
+
 def target_plan(context: Context, desired: Desired, view: Snapshot, refresh_result: Refresh | None, *,
-                selection: Selection, allow_mass_delete: bool) -> Plan:
-    """The plan for this target, with its delete limit and apply windows."""
+                request: PlanRequest, tenant: Tenant = Tenant()) -> Plan:
+    """The plan for this target, with its delete limit, apply windows and what the tenant cannot do."""
+    if request.refresh_only:
+        return Plan(target=context.target_name, lineage=view.lineage, serial=view.serial, created_at=timestamp(),
+                    refreshed=refresh_result is not None, refresh_only=True, unchanged=len(view),
+                    drift=refresh_result.drift if refresh_result is not None else (), window=context.window_check())
     return make_plan(
         desired,
         view,
         target=context.target_name,
-        selection=selection,
+        selection=request.selection,
         max_deletions=context.target.delete_limit.allowed(len(view)),
-        allow_mass_delete=allow_mass_delete,
+        allow_mass_delete=request.allow_mass_delete,
         refreshed=refresh_result is not None,
         drift=refresh_result.drift if refresh_result is not None else (),
         window=context.window_check(),
+        tenant=tenant,
+        adopt=request.adopt,
+    )
+
+
+def tenant_facts(context: Context, desired: Desired, view: Snapshot, tenant: TenantLines | None,
+                 client: EpoptiaClient | None) -> Tenant:
+    """What the planner needs to know of the tenant beyond the state."""
+    return Tenant(
+        existing=existing_in_tenant(desired, view, tenant, context.profile) if tenant is not None else {},
+        # Read only if something about to be sent names a workflow: a plan with nothing to do reads nothing more.
+        workflows=functools.cache(lambda: read_workflow_names(context, client)),
+        unavailable=unavailable(context.profile, context.target_name),
     )
 
 
 def plan_target(context: Context, request: PlanRequest, hooks: Hooks) -> PlanOutcome:
     desired = context.load_desired()  # manifests first: a broken file fails before any request
     snapshot = context.state_store.snapshot()
-    view, result = snapshot, None
     if request.refresh:
         try:
             with context.connect() as client:
-                wire = read_lines(client, hooks)
+                tenant = read_tenant(client, hooks)
+                view, result = refreshed(context, snapshot, tenant)
+                facts = tenant_facts(context, desired, view, tenant, client)
+                return PlanOutcome(target_plan(context, desired, view, result, request=request, tenant=facts))
         except (UnreachableError, HaltedError) as error:
             hooks.notice(f"Warning: could not read Epoptia, planning from the state file alone: {error.message}")
-        else:
-            view, result = refreshed(context, snapshot, wire)
-    plan = target_plan(context, desired, view, result, selection=request.selection,
-                       allow_mass_delete=request.allow_mass_delete)
-    return PlanOutcome(plan=plan)
+    facts = tenant_facts(context, desired, snapshot, None, None)
+    return PlanOutcome(target_plan(context, desired, snapshot, None, request=request, tenant=facts))

@@ -10,13 +10,15 @@ server cannot produce on demand.
 
 from __future__ import annotations
 
+import re
 import time
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import httpx
 
 from .errors import (
     BadResponseError,
+    CommandNotFoundError,
     EpoptiaError,
     KeyRejectedError,
     OperatorTokenError,
@@ -26,7 +28,7 @@ from .errors import (
     UnreachableError,
 )
 from .profile import Operation, WireProfile
-from .results import RowResult, parse_row
+from .results import RowOutcome, RowResult, parse_row
 from .rows import control_body
 from .settings import RetryPolicy
 from .throttle import Halt, Throttle
@@ -127,10 +129,12 @@ class EpoptiaClient:
             self.halt.set(status, what, _excerpt(response))
             self.halt.check()  # raises HaltedError with the full explanation
         if status == 401:
-            if with_operator:
+            if with_operator or operation in (Operation.OPERATOR_LOGIN, Operation.OPERATOR_LOGOUT):
                 raise OperatorTokenError(
-                    f"Epoptia refused the operator token for {what}: {_excerpt(response)}",
-                    hint="log in again with `reconciler operator login`",
+                    f"Epoptia refused the operator's {'login' if operation is Operation.OPERATOR_LOGIN else 'token'} "
+                    f"for {what}: {_excerpt(response)}",
+                    hint="check the operator's username and password" if operation is Operation.OPERATOR_LOGIN
+                    else "log in again with `reconciler operator login`; the API key is not the problem",
                 )
             raise KeyRejectedError(
                 f"Epoptia refused the API key in ${self.key_env} ({_excerpt(response)}): it is wrong, or it expired "
@@ -138,6 +142,8 @@ class EpoptiaClient:
                 hint=f"make a new key at {self._integrations_page()} and put it in ${self.key_env} "
                 "(in CI: the repository secret)",
             )
+        if status == 400 and _COMMAND_NOT_FOUND.search(response.text):
+            raise self._command_not_found(operation, what, response)
         if status >= 400:
             raise RequestRefusedError(f"Epoptia refused {what} with HTTP {status}: {_excerpt(response)}")
         try:
@@ -145,33 +151,48 @@ class EpoptiaClient:
         except ValueError:
             raise BadResponseError(f"Epoptia answered {what} with something that is not JSON: {_excerpt(response)}") from None
 
+    def _command_not_found(self, operation: Operation, what: str, response: httpx.Response) -> CommandNotFoundError:
+        endpoint = self.profile.endpoint(operation)
+        assumed = endpoint.grade.value != "confirmed"
+        origin = ("its path is our assumed default, not confirmed on a live tenant" if assumed
+                  else "its path is confirmed on live tenants, so check the endpoint and API version")
+        return CommandNotFoundError(
+            f"Epoptia does not know {what} ({operation.value}): {_excerpt(response)}; nothing was written, and "
+            f"{origin}",
+            operation=operation.value, path=endpoint.path,
+            hint=f"run `reconciler doctor` to see which operations this tenant answers; set the right path under "
+            f"`profile: operations: {operation.value}: {{path: ...}}` in reconciler.yaml, or switch it off with "
+            "`enabled: false` so the plan blocks what needs it",
+        )
+
     def _integrations_page(self) -> str:
         return f"{self.endpoint}/integrations" if self.endpoint.startswith("https://") else \
             "https://<subdomain>.epoptia.io/integrations"
 
     # ------------------------------------------------------------------ operations
 
-    def lines_page(self, page: int) -> tuple[list[dict[str, Any]], int]:
-        """One page of work order lines (1-based) and the number of pages."""
+    def lines_page(self, page: int) -> tuple[list[Any], int]:
+        """One page of work order lines (1-based), as raw rows, and the number of pages."""
         body = self.request(Operation.LIST_LINES, params={"page": page, "limit": self.profile.page_size})
         if not isinstance(body, dict) or not isinstance(body.get("workorderLines"), list):
-            raise BadResponseError("the list of work order lines has no 'workorderLines' list")
-        return body["workorderLines"], int(body.get("numberOfPages") or 1)
-
-    def list_lines(self) -> Iterator[dict[str, Any]]:
-        """Every work order line, page by page."""
-        page = 1
-        while True:
-            lines, pages = self.lines_page(page)
-            yield from lines
-            if page >= pages:
-                return
-            page += 1
+            raise BadResponseError("the list of work order lines has no 'workorderLines' list",
+                                   hint="check the target's endpoint; this is the one call confirmed on live tenants")
+        try:
+            pages = max(1, int(body.get("numberOfPages") or 1))
+        except (TypeError, ValueError):
+            raise BadResponseError(f"the list of work order lines says numberOfPages "
+                                   f"{str(body.get('numberOfPages'))[:40]!r}, which is not a number") from None
+        return body["workorderLines"], pages
 
     def write(self, operation: Operation, rows: list[dict[str, Any]]) -> list[RowResult]:
-        """One write request of at most batch_size rows; its per-row results, in order."""
+        """One write request of at most batch_size rows; its per-row results, in order.
+
+        A profile without a results key takes any 2xx as "sent": the read-back decides.
+        """
         envelope = self.profile.endpoint(operation).envelope
         body = self.request(operation, {envelope: rows} if envelope else rows)
+        if self.profile.results_key is None:
+            return [RowResult(RowOutcome.SENT)] * len(rows)
         results = body.get(self.profile.results_key) if isinstance(body, dict) else None
         if not isinstance(results, list) or len(results) != len(rows):
             raise BadResponseError(
@@ -200,6 +221,9 @@ class EpoptiaClient:
 
     def logout(self, token: str) -> None:
         self.request(Operation.OPERATOR_LOGOUT, operator_token=token)
+
+
+_COMMAND_NOT_FOUND = re.compile(r"Command `[^`]*` for api version \S+ not found")
 
 
 def _excerpt(response: httpx.Response, limit: int = 200) -> str:

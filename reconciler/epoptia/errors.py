@@ -1,5 +1,16 @@
 """What can go wrong talking to Epoptia, each with what happened and what to do.
 
+    EpoptiaError
+    ├── UnreachableError        no connection, or no answer in time (after the retries allowed)
+    ├── KeyRejectedError        401 for the API key: wrong, or expired after 60 days unused
+    ├── OperatorTokenError      401 for an operator's login or token
+    ├── HaltedError             a 403/429 stopped every request until a person clears the halt
+    ├── RedirectedError         any 3xx (never followed: usually a login page)
+    ├── ServerError             5xx (after the retries allowed)
+    ├── RequestRefusedError     any other 4xx
+    │   └── CommandNotFoundError   400 "Command `x` for api version 3.03 not found": nothing was written
+    └── BadResponseError        2xx with a body that is not what the wire profile says
+
 Messages never contain the API key: they name the environment variable that
 holds it instead.
 """
@@ -38,7 +49,21 @@ class RequestRefusedError(EpoptiaError):
 
 
 class OperatorTokenError(EpoptiaError):
-    """An action on a named line needs a logged-in operator's token."""
+    """Epoptia refused an operator's login or token (not the API key)."""
+
+
+class CommandNotFoundError(RequestRefusedError):
+    """The tenant does not know the path of an operation: nothing was written.
+
+    Most write paths of the wire profile are our assumption (EPOPTIA_API.md), so
+    this says which operation, that its path is the assumed default, and how to
+    point it elsewhere.
+    """
+
+    def __init__(self, message: str, *, operation: str, path: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.operation = operation
+        self.path = path
 
 
 class BadResponseError(EpoptiaError):

@@ -19,7 +19,7 @@ from __future__ import annotations
 import enum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class Operation(str, enum.Enum):
@@ -51,6 +51,29 @@ class Endpoint(BaseModel):
     # Key that wraps the rows of a request body ({"data": [...]}), or None for a plain object.
     envelope: str | None = "data"
     grade: Grade = Grade.ASSUMED
+    # False where `reconciler doctor` found the tenant does not answer it: the plan
+    # then blocks what would need it, instead of failing in the middle of an apply.
+    enabled: bool = True
+
+
+class ListIds(str, enum.Enum):
+    """Which ids the list of lines carries in workorderline_id and workorder.id (not known for a real tenant)."""
+
+    ERP = "erp"  # the ERP ids we sent
+    EPOPTIA = "epoptia"  # Epoptia's own ids, as write answers return them
+
+
+# What the list of lines carries, in the manifests' terms (EPOPTIA_API.md, "What a real tenant's list looks
+# like"). Fields outside a target's observable set are write-only: the state is their only record, and they
+# never appear in drift, read-back or staleness.
+CONFIRMED_FIELDS = frozenset({
+    "description", "quantity", "target_day", "comments", "custom_fields", "product", "workorder",
+    "routing.workstation", "routing.job_task", "work_order.client",
+})
+ALL_FIELDS = CONFIRMED_FIELDS | {
+    "code", "tags", "files", "bom", "over_under_percentage", "workflow", "routing.bom", "routing.custom_fields",
+    "work_order.code", "work_order.comments", "work_order.files",
+}
 
 
 class WireProfile(BaseModel):
@@ -66,7 +89,12 @@ class WireProfile(BaseModel):
     # Our own choice, since Epoptia's write responses are not public: each write
     # answers {"results": [{"id": ..., "result": created|updated|unchanged|
     # deleted|archived|not_found|rejected|alarm, "reason": ..., "alarm": ...}]}.
-    results_key: str = "results"
+    # None: the tenant's answers carry no per-row results; a 2xx means "sent" and
+    # the read-back of observable fields decides.
+    results_key: str | None = "results"
+    # Which line fields the list returns (see CONFIRMED_FIELDS); a tenant that returns more can say so.
+    observable: frozenset[str] = CONFIRMED_FIELDS
+    list_ids: ListIds = ListIds.ERP
     # Rule 6: unnamed workstations and job tasks get automatic names. How Epoptia
     # spells them is not public; reading a line back, a name that matches these
     # patterns at its position means "left unnamed".
@@ -74,8 +102,20 @@ class WireProfile(BaseModel):
     auto_job_task_name: str = "Job task {n}"
     operations: dict[Operation, Endpoint]
 
+    @field_validator("observable")
+    @classmethod
+    def _known_fields(cls, value: frozenset[str]) -> frozenset[str]:
+        unknown = sorted(value - ALL_FIELDS)
+        if unknown:
+            raise ValueError(f"unknown observable field {unknown[0]!r}; known: {', '.join(sorted(ALL_FIELDS))}")
+        return value
+
     def endpoint(self, operation: Operation) -> Endpoint:
         return self.operations[operation]
+
+    def sees(self, field: str) -> bool:
+        """Whether the list of lines returns ``field`` (a name from ALL_FIELDS)."""
+        return field in self.observable
 
     def merged(self, override: dict[str, Any] | None) -> "WireProfile":
         """This profile with a target's overrides applied (operations merge per field)."""

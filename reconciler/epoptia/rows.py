@@ -16,16 +16,32 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def client_row(erp_id: str, p: dict[str, Any]) -> dict[str, Any]:
-    # Assumed field names: the public docs list client attributes from the web UI only.
-    return {"id": erp_id, "name": p["name"], "kind": p.get("type", "client"), "email": _text(p.get("email")),
-            "city": _text(p.get("city")), "phone": _text(p.get("phone")), "vat_number": _text(p.get("vat_number")),
-            "vat_rate": p.get("vat_rate"), "comments": _text(p.get("comments"))}
+# Assumed field names for clients and products: the public docs list their attributes from the web UI only.
+_CLIENT_FIELDS = {"type": "kind", "email": "email", "city": "city", "phone": "phone", "vat_number": "vat_number",
+                  "vat_rate": "vat_rate", "comments": "comments"}
+_PRODUCT_FIELDS = {"code": "code", "active": "active", "comments": "comments"}
 
 
-def product_row(erp_id: str, p: dict[str, Any], workflows: WorkflowIndex | None) -> dict[str, Any]:
-    row = {"id": erp_id, "name": p["name"], "code": _text(p.get("code")), "active": p.get("active", True),
-           "comments": _text(p.get("comments"))}
+def _owned(payload: dict[str, Any], fields: dict[str, str], previous: dict[str, Any] | None) -> dict[str, Any]:
+    """The fields a manifest sets, and "" for those it stopped setting: never a field nobody owns.
+
+    Epoptia leaves a field out of a row unchanged; sending it empty would wipe
+    what someone typed in its web UI (a client's phone, a product's comments).
+    """
+    row = {wire: payload[ours] for ours, wire in fields.items() if ours in payload}
+    for ours, wire in fields.items():
+        if previous is not None and ours in previous and ours not in payload:
+            row[wire] = None if ours == "vat_rate" else ""
+    return row
+
+
+def client_row(erp_id: str, p: dict[str, Any], previous: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"id": erp_id, "name": p["name"], **_owned(p, _CLIENT_FIELDS, previous)}
+
+
+def product_row(erp_id: str, p: dict[str, Any], workflows: WorkflowIndex | None,
+                previous: dict[str, Any] | None = None) -> dict[str, Any]:
+    row = {"id": erp_id, "name": p["name"], **_owned(p, _PRODUCT_FIELDS, previous)}
     if p.get("workflow"):
         if workflows is None:
             raise MappingError(f"product {erp_id} names a workflow, but the workflow templates were not read")
@@ -42,14 +58,23 @@ def _files(files: list[dict[str, Any]] | None) -> list[dict[str, str]]:
 
 
 def line_row(line_id: str, line: dict[str, Any], wo_id: str, wo: dict[str, Any], *, archived: bool,
-             workflows: WorkflowIndex | None) -> dict[str, Any]:
-    """One line of the upsert body, carrying its work order, as in Epoptia's own example."""
+             workflows: WorkflowIndex | None, client_name: str | None = None,
+             product_name: str | None = None, send_route: bool = True) -> dict[str, Any]:
+    """One line of the upsert body, carrying its work order, as in Epoptia's own example.
+
+    The status is sent only when the manifest sets it (or to archive): the shop
+    floor runs it otherwise, and a comment edit must never move a released line
+    back to standby. Clients and products travel by id and by name, since the
+    list knows them by name only. The route (workflow or routing) is sent only
+    with ``send_route``, when it is new or changed: resending it would make
+    Epoptia build the line a workflow of its own (rule 3), and on a started
+    line raise an alarm.
+    """
     row: dict[str, Any] = {
         "workorderline_id": line_id,
         "workorderline_code": _text(line.get("code")),
-        "production_status": "archive" if archived else line.get("status", "standby"),
         "description": _text(line.get("description")),
-        "quantity": line["quantity"],
+        "quantity": line.get("quantity"),
         "target_day": _text(line.get("target_day")),
         "comments": _text(line.get("comments")),
         "overUnderPercentage": line.get("over_under_percentage", ""),
@@ -57,12 +82,19 @@ def line_row(line_id: str, line: dict[str, Any], wo_id: str, wo: dict[str, Any],
         "files": _files(line.get("files")),
         "workorder": {"id": wo_id, "code": _text(wo.get("code")), "comments": _text(wo.get("comments")),
                       "files": _files(wo.get("files"))},
-        # Assumed: how the client, product and BOM ride along is not public.
-        "client": {"id": wo["client"]},
-        "product": {"id": line["product"]},
         "bom": line.get("bom", []),
         "customFields": _custom_fields(line.get("custom_fields")),
     }
+    status = "archive" if archived else line.get("status")
+    if status is not None:
+        row["production_status"] = status
+    # Assumed: how the client, product and BOM ride along is not public.
+    if wo.get("client"):
+        row["client"] = _named(wo["client"], client_name)
+    if line.get("product"):
+        row["product"] = _named(line["product"], product_name)
+    if not send_route:
+        return row
     if line.get("workflow"):
         if workflows is None:
             raise MappingError(f"line {line_id} names a workflow, but the workflow templates were not read")
@@ -75,6 +107,10 @@ def line_row(line_id: str, line: dict[str, Any], wo_id: str, wo: dict[str, Any],
             for s in line["routing"]["steps"]
         ]
     return row
+
+
+def _named(erp_id: str, name: str | None) -> dict[str, str]:
+    return {"id": erp_id, "name": name} if name else {"id": erp_id}
 
 
 def archive_row(line_id: str) -> dict[str, Any]:

@@ -32,6 +32,7 @@ class Verb(str, enum.Enum):
     ARCHIVE = "archive"
     DELETE = "delete"
     FORGET = "forget"  # drop from state only: Epoptia has no delete for it, or keeps it as history
+    ADOPT = "adopt"  # record in the state as Epoptia has it, sending nothing (it exists, the state lost it)
 
 
 class BlockReason(str, enum.Enum):
@@ -46,6 +47,9 @@ class BlockReason(str, enum.Enum):
     STARTED_STATUS = "started-status"
     STARTED_DELETE = "started-delete"
     ARCHIVED_RESTORE = "archived-restore"
+    REPEATED_WORKSTATION = "repeated-workstation"  # rule 5: Epoptia refuses the routing as written
+    OPERATION_UNAVAILABLE = "operation-unavailable"  # the target does not answer what this needs
+    EXISTS_UNMANAGED = "exists-in-epoptia"  # Epoptia has it, the state does not: adopt, never create twice
 
 
 class _Value(BaseModel):
@@ -123,6 +127,7 @@ class Summary(_Value):
     archive: int = 0
     delete: int = 0
     forget: int = 0
+    adopt: int = 0
     blocked: int = 0
     unchanged: int = 0
 
@@ -137,12 +142,19 @@ class Plan(_Value):
     exclude: tuple[str, ...] = ()
     actions: tuple[Action, ...] = ()
     unchanged: int = 0
+    # Of the unchanged, how many Epoptia cannot show (clients and products, which have no read;
+    # everything when it was not read): the state vouches for them, not Epoptia. For display.
+    unverified: int = 0
     # Whether Epoptia was read before planning, and what it showed.
     refreshed: bool = False
     drift: tuple[Drift, ...] = ()
     # Whether an apply would be allowed when the plan was made (None: the target has no windows).
     # Apply checks the windows again when it runs; this is for the reviewer.
     window: WindowCheck | None = None
+    # Archived lines whose manifests changed (e.g. a shared routing): history, left as they ran. For display.
+    history: tuple[str, ...] = ()
+    # A refresh-only plan changes nothing in Epoptia: applying it records what the refresh saw as the state.
+    refresh_only: bool = False
 
     @property
     def summary(self) -> Summary:

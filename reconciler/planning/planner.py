@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from collections import Counter
+from collections.abc import Mapping
 
 from ..clock import timestamp
 from ..errors import PlanError
 from ..resources import Desired, DesiredResource, Kind, address, compact, digest, split_address
 from ..state.values import ResourceState, Snapshot, State
 from ..windows import WindowCheck
+from ..words import did_you_mean
 from .diff import field_changes
 from .plan import Action, Blocked, BlockReason, Drift, FieldChange, Plan, RoutingChange, Verb
 from .policy import Mutability, change_blocked, delete_blocked, restore_blocked, rule_for
@@ -41,11 +45,23 @@ class Selection:
         )
 
     def resolve(self, desired: Desired, state: Snapshot) -> set[str] | None:
-        """The selected addresses, or None when everything is selected."""
+        """The selected addresses, or None when everything is selected.
+
+        A pattern that matches nothing is an error, never an empty plan: a typo
+        in --only must not read as "no changes".
+        """
         if not self.only and not self.exclude:
             return None
         candidates: list[tuple[str, str | None]] = [(a, r.parent) for a, r in desired.resources.items()]
         candidates += [(a, e.parent) for a, e in state.index.items() if a not in desired.resources]
+        for option, patterns in (("--only", self.only), ("--exclude", self.exclude)):
+            for pattern in patterns:
+                if not any(self._matches((pattern,), a, parent) for a, parent in candidates):
+                    raise PlanError(
+                        f"{option} {pattern} matches no resource in the manifests or the state"
+                        f"{did_you_mean(pattern, [a for a, _ in candidates])}",
+                        hint="addresses are Kind/id, e.g. WorkOrder/WO-26-0412 or WorkOrderLine/131319; "
+                        "globs such as 'WorkOrder/WO-26-*' are allowed")
         excluded = {a for a, parent in candidates if self._matches(self.exclude, a, parent)}
         chosen = {
             a for a, parent in candidates
@@ -69,7 +85,7 @@ class Selection:
 
 
 # Order of execution: what others depend on first, removals last, lines before their work order.
-_PHASE = {Verb.CREATE: 0, Verb.UPDATE: 0, Verb.ARCHIVE: 1, Verb.DELETE: 2, Verb.FORGET: 3}
+_PHASE = {Verb.ADOPT: 0, Verb.CREATE: 0, Verb.UPDATE: 0, Verb.ARCHIVE: 1, Verb.DELETE: 2, Verb.FORGET: 3}
 _KIND_ORDER = {Kind.CLIENT: 0, Kind.PRODUCT: 1, Kind.WORK_ORDER: 2, Kind.WORK_ORDER_LINE: 3}
 
 
@@ -84,6 +100,31 @@ def _sort_key(action: Action) -> tuple:
     return (_PHASE[action.verb], kind_rank, group or "", 0, action.id)
 
 
+@dataclass(frozen=True)
+class WorkflowNames:
+    """Epoptia's workflow template names, for checking the names manifests use before anything is sent."""
+
+    known: frozenset[str]
+    ambiguous: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """What the plan knows of the tenant beyond the state.
+
+    ``existing``: resources the manifests want that Epoptia already has although
+    the state does not know them (a lost or new state file), as Epoptia shows
+    them; they are adopted with ``adopt``, and never created twice.
+    ``workflows``: template names, to refuse unknown ones at plan time; asked for only
+    when something about to be sent names a workflow (None, or an answer of None: not known).
+    ``unavailable``: what the target cannot do (an operation switched off), and why.
+    """
+
+    existing: Mapping[str, ResourceState] = field(default_factory=dict)
+    workflows: Callable[[], WorkflowNames | None] | None = None
+    unavailable: Mapping[tuple[Kind, Verb], str] = field(default_factory=dict)
+
+
 def _top_field(path: str) -> str:
     end = len(path)
     for sep in (".", "["):
@@ -94,33 +135,51 @@ def _top_field(path: str) -> str:
 
 
 class _Planner:
-    def __init__(self, desired: Desired, state: Snapshot) -> None:
+    def __init__(self, desired: Desired, state: Snapshot, tenant: Tenant, adopt: bool) -> None:
         self.desired = desired
         self.state = state
+        self.tenant = tenant
+        self.adopt = adopt
         self.actions: list[Action] = []
         self.unchanged = 0
-        self._children: dict[str, list[tuple[str, ResourceState]]] | None = None
+        self.unchanged_unreadable = 0  # clients and products: Epoptia has no read for them
+        self.history: list[str] = []
+        self.unknown_workflows: list[str] = []
+        self._children: dict[str, list[str]] | None = None
 
     # Lines of each work order as the state knows them, built only if a work order needs them.
-    def started_children(self, work_order: str) -> list[tuple[str, ResourceState]]:
+    def _lines_of(self, work_order: str) -> list[str]:
         if self._children is None:
             self._children = {}
             for addr, entry in self.state.index.items():
-                if entry.parent is not None and entry.started:
-                    self._children.setdefault(entry.parent, []).append((split_address(addr)[1], self.state[addr]))
+                if entry.parent is not None:
+                    self._children.setdefault(entry.parent, []).append(addr)
         return self._children.get(work_order, [])
 
-    def started_lines(self, kind: Kind, erp_id: str, have: ResourceState) -> list[tuple[str, ResourceState]]:
+    def running(self, kind: Kind, erp_id: str, have: ResourceState, *, launched: bool = False
+                ) -> list[tuple[str, ResourceState]]:
+        """The lines whose production has started (or, for a deletion, been launched) that ``have`` stands for."""
         if kind is Kind.WORK_ORDER_LINE:
-            return [(erp_id, have)] if have.started else []
+            return [(erp_id, have)] if (have.launched if launched else have.started) else []
         if kind is Kind.WORK_ORDER:
-            return self.started_children(erp_id)
+            out = []
+            for addr in self._lines_of(erp_id):
+                entry = self.state.index[addr]
+                if (entry.launched if launched else entry.started) and not entry.archived:
+                    out.append((split_address(addr)[1], self.state[addr]))
+            return out
         return []
 
     def emit(self, verb: Verb, res: DesiredResource | None, kind: Kind, erp_id: str,
              have: ResourceState | None, **fields: Any) -> None:
         parent = res.parent if res is not None else (have.parent if have is not None else None)
         observed = have.observed if have is not None else None
+        blocked = fields.get("blocked")
+        why_not = self.tenant.unavailable.get((kind, verb))
+        if blocked is None and why_not is not None:
+            fields["blocked"] = Blocked(reason=BlockReason.OPERATION_UNAVAILABLE, message=why_not,
+                                        advice="run `reconciler doctor`; set the operation's path in reconciler.yaml "
+                                        "once the tenant answers it")
         self.actions.append(
             Action(
                 verb=verb,
@@ -137,40 +196,111 @@ class _Planner:
     def want(self, addr: str, want: DesiredResource) -> None:
         entry = self.state.index.get(addr)
         if entry is None:
-            self.emit(Verb.CREATE, want, want.kind, want.id, None, payload=want.payload, digest=want.digest)
-            if want.archived:
-                self.emit(Verb.ARCHIVE, want, want.kind, want.id, None)
+            existing = self.tenant.existing.get(addr)
+            if existing is not None and not self.adopt:
+                self.emit(Verb.CREATE, want, want.kind, want.id, None, payload=want.payload, digest=want.digest,
+                          blocked=Blocked(reason=BlockReason.EXISTS_UNMANAGED,
+                                          message=f"{want.kind.value} {want.id} already exists in Epoptia, but the "
+                                          "state does not know it (a lost or new state file)",
+                                          advice="adopt what exists with `reconciler plan --adopt` / "
+                                          "`reconciler apply --adopt` (started lines keep their started-order "
+                                          "rules), or `reconciler import` into a new folder"))
+                return
+            if existing is None:
+                self.check_sendable(want, None)
+                self.emit(Verb.CREATE, want, want.kind, want.id, None, payload=want.payload, digest=want.digest)
+                if want.archived:
+                    self.emit(Verb.ARCHIVE, want, want.kind, want.id, None)
+                return
+            # Adopted: recorded as Epoptia has it, then planned against that under the started-order rules.
+            have = existing
+            same = not field_changes(have.payload, want.payload)
+            self.emit(Verb.ADOPT, want, want.kind, want.id, None, payload=have.payload,
+                      digest=want.digest if same else have.digest)
+            if same:
+                return
+        elif entry.digest == want.digest and entry.archived == want.archived:
+            self.same(want)  # the common case: no payload is read on either side
             return
-        if entry.digest == want.digest and entry.archived == want.archived:
-            self.unchanged += 1  # the common case: no payload is read on either side
+        elif entry.archived and want.archived:
+            # Archived lines are history: a shared routing or a manifest edit leaves them as they ran.
+            self.same(want)
+            self.history.append(addr)
             return
-        have = self.state[addr]
-        if have.digest != want.digest:
-            self.update(want, have)
-        if want.archived and not have.archived:
-            self.emit(Verb.ARCHIVE, want, want.kind, want.id, have)
-        elif have.archived and not want.archived:
+        else:
+            have = self.state[addr]
+        if have.archived and not want.archived:
             message, advice = restore_blocked(want.id)
             self.emit(
                 Verb.UPDATE, want, want.kind, want.id, have,
                 changes=(FieldChange(path="archived", before=True, after=False),),
                 blocked=Blocked(reason=BlockReason.ARCHIVED_RESTORE, message=message, advice=advice),
             )
+            return
+        if want.archived:
+            # Archiving sends the archive alone: what else changed on a line going to history is moot.
+            self.emit(Verb.ARCHIVE, want, want.kind, want.id, have)
+            return
+        if have.digest != want.digest and not self.update(want, have):
+            self.same(want)
 
-    def update(self, want: DesiredResource, have: ResourceState) -> None:
+    def same(self, want: DesiredResource) -> None:
+        self.unchanged += 1
+        if want.kind in (Kind.CLIENT, Kind.PRODUCT):
+            self.unchanged_unreadable += 1
+
+    def check_sendable(self, want: DesiredResource, have: ResourceState | None) -> Blocked | None:
+        """Names Epoptia must know (workflows) and routings it refuses (rule 5), for what is about to be sent."""
+        payload = want.payload
+        name = payload.get("workflow")
+        changed = name and (have is None or have.payload.get("workflow") != name)
+        names = self.tenant.workflows() if changed and self.tenant.workflows is not None else None
+        if changed and names is not None:
+            if name in names.ambiguous:
+                self.unknown_workflows.append(f"{want.address}: workflow {name!r} is ambiguous: Epoptia has "
+                                              "several templates with that name; rename one of them in Epoptia")
+            elif name not in names.known:
+                self.unknown_workflows.append(f"{want.address}: workflow {name!r} is not a workflow template in "
+                                              f"Epoptia{did_you_mean(name, names.known)}")
+        steps = (payload.get("routing") or {}).get("steps") or []
+        repeated = Counter((s.get("workstation"), s.get("job_task")) for s in steps if s.get("workstation"))
+        twice = sorted({ws for (ws, _), n in repeated.items() if n > 1})
+        if twice:
+            return Blocked(reason=BlockReason.REPEATED_WORKSTATION,
+                           message=f"workstation {twice[0]!r} appears more than once in this routing without a "
+                           "distinct job task, which Epoptia refuses (rule 5)",
+                           advice="give each occurrence its own job_task before the routing is sent")
+        return None
+
+    def update(self, want: DesiredResource, have: ResourceState) -> bool:
+        """Plan the field changes; False when there are none (the digest moved, the fields did not)."""
         changes = field_changes(have.payload, want.payload)
+        if not changes:
+            return False
         routing = None
         if any(_top_field(c.path) == "routing" and c.path != "routing.name" for c in changes):
             routing = RoutingChange(before=tuple((have.payload.get("routing") or {}).get("steps") or ()),
                                     after=tuple((want.payload.get("routing") or {}).get("steps") or ()))
-        started = self.started_lines(want.kind, want.id, have)
-        allowed: list[FieldChange] = []
+        started = self.running(want.kind, want.id, have)
         refused: dict[str, list[FieldChange]] = {}
         for change in changes:
-            if started and rule_for(want.kind, change.path).mutability is Mutability.BEFORE_START:
-                refused.setdefault(_top_field(change.path), []).append(change)
-            else:
-                allowed.append(change)
+            rule = rule_for(want.kind, change.path)
+            unset_only = change.after is None and not rule.sent_when_unset
+            if started and rule.mutability is Mutability.BEFORE_START and not unset_only:
+                refused.setdefault(_top_field(change.path), [])
+        # Whatever shares a field with a refused change waits with it: the field is sent as
+        # it was applied, so an allowed change inside it would be planned and never sent.
+        allowed: list[FieldChange] = []
+        for change in changes:
+            top = _top_field(change.path)
+            (refused[top] if top in refused else allowed).append(change)
+        routing_changes = any(_top_field(c.path) == "routing" for c in allowed)
+        rule5 = self.check_sendable(want, have) if routing_changes or any(
+            _top_field(c.path) == "workflow" for c in allowed) else None
+        if rule5 is not None:
+            self.emit(Verb.UPDATE, want, want.kind, want.id, have, changes=tuple(changes), blocked=rule5,
+                      routing=routing)
+            return True
         if allowed:
             # Send the desired payload, but with refused fields as they were applied,
             # so --skip-blocked can never slip a refused change through.
@@ -180,17 +310,18 @@ class _Planner:
             recorded = digest(payload) if refused else want.digest
             self.emit(Verb.UPDATE, want, want.kind, want.id, have, changes=tuple(allowed), payload=payload,
                       digest=recorded, routing=routing if "routing" not in refused else None)
-        for field, field_changes_ in refused.items():
-            rule = rule_for(want.kind, field)
+        for top, field_changes_ in refused.items():
+            rule = rule_for(want.kind, top)
             message, advice = change_blocked(
-                rule, want.kind, want.id, have.payload.get(field), want.payload.get(field), started
+                rule, want.kind, want.id, have.payload.get(top), want.payload.get(top), started
             )
             self.emit(
                 Verb.UPDATE, want, want.kind, want.id, have,
                 changes=tuple(field_changes_),
                 blocked=Blocked(reason=rule.reason, message=message, advice=advice),
-                routing=routing if field == "routing" else None,
+                routing=routing if top == "routing" else None,
             )
+        return True
 
     def gone(self, addr: str) -> None:
         have = self.state[addr]
@@ -200,9 +331,9 @@ class _Planner:
             # history: they leave the state, not Epoptia.
             self.emit(Verb.FORGET, None, kind, erp_id, have)
             return
-        started = self.started_lines(kind, erp_id, have)
-        if started:
-            message, advice = delete_blocked(kind, erp_id, started)
+        launched = self.running(kind, erp_id, have, launched=True)
+        if launched:
+            message, advice = delete_blocked(kind, erp_id, launched)
             self.emit(
                 Verb.DELETE, None, kind, erp_id, have,
                 blocked=Blocked(reason=BlockReason.STARTED_DELETE, message=message, advice=advice),
@@ -223,6 +354,8 @@ def make_plan(
     refreshed: bool = False,
     drift: tuple[Drift, ...] = (),
     window: WindowCheck | None = None,
+    tenant: Tenant = Tenant(),
+    adopt: bool = False,
 ) -> Plan:
     """Everything that must happen for the target to match the manifests, in order.
 
@@ -232,7 +365,7 @@ def make_plan(
     """
     if isinstance(state, State):
         state = state.snapshot()
-    planner = _Planner(desired, state)
+    planner = _Planner(desired, state, tenant, adopt)
     selected = selection.resolve(desired, state)
     for addr, want in desired.resources.items():
         if selected is None or addr in selected:
@@ -240,6 +373,9 @@ def make_plan(
     for addr in state.index:
         if addr not in desired.resources and (selected is None or addr in selected):
             planner.gone(addr)
+    if planner.unknown_workflows:
+        raise PlanError("\n".join(planner.unknown_workflows),
+                        hint="workflows are named as in Epoptia; `reconciler workflows` lists the templates")
 
     deletes = [a for a in planner.actions if a.verb is Verb.DELETE and a.blocked is None]
     limit = max_deletions
@@ -262,7 +398,9 @@ def make_plan(
         exclude=selection.exclude,
         actions=actions,
         unchanged=planner.unchanged,
+        unverified=planner.unchanged_unreadable if refreshed else planner.unchanged,
         refreshed=refreshed,
         drift=drift,
         window=window,
+        history=tuple(sorted(planner.history)),
     )

@@ -22,9 +22,9 @@ def stale_reasons(plan: Plan, current: Snapshot, target: str) -> list[str]:
     for action in plan.actions:
         entry = current.index.get(action.address)
         now_digest = entry.digest if entry is not None else None
-        if action.verb is Verb.CREATE:
+        if action.verb in (Verb.CREATE, Verb.ADOPT) or (action.prior_digest is None and entry is None):
             if entry is not None:
-                reasons.append(f"{action.address} was created since this plan was made")
+                reasons.append(f"{action.address} was created or adopted since this plan was made")
             continue
         if entry is None:
             reasons.append(f"{action.address} is no longer in the state (another apply removed it)")

@@ -17,6 +17,7 @@ SYMBOLS = {
     Verb.ARCHIVE: ">",
     Verb.DELETE: "-",
     Verb.FORGET: "x",
+    Verb.ADOPT: "=",
 }
 BLOCKED_SYMBOL = "!"
 
@@ -26,6 +27,7 @@ _VERBS = {
     Verb.ARCHIVE: "will be archived",
     Verb.DELETE: "will be deleted",
     Verb.FORGET: "will be forgotten (removed from the state only; Epoptia keeps it)",
+    Verb.ADOPT: "will be adopted (recorded in the state as Epoptia has it; nothing is sent)",
 }
 _REFUSED = {
     Verb.UPDATE: "cannot be updated",
@@ -53,6 +55,11 @@ def summary_notes(plan: Plan) -> list[str]:
     notes = []
     if summary.forget:
         notes.append(f"{summary.forget} to forget (removed from the state only; Epoptia keeps them).")
+    if summary.adopt:
+        notes.append(f"{summary.adopt} to adopt (Epoptia has them; the state records them as they are).")
+    if plan.history:
+        shown = ", ".join(plan.history[:10]) + (" ..." if len(plan.history) > 10 else "")
+        notes.append(f"{len(plan.history)} archived line(s) keep the steps they ran with: {shown}.")
     if plan.only or plan.exclude:
         parts = [f"--only {p}" for p in plan.only] + [f"--exclude {p}" for p in plan.exclude]
         notes.append("Partial plan: " + " ".join(parts) + "; other resources were not considered.")
@@ -60,6 +67,16 @@ def summary_notes(plan: Plan) -> list[str]:
 
 
 def no_changes_line(plan: Plan) -> str:
+    if plan.refresh_only:
+        return ("Refresh only: nothing is sent to Epoptia. Applying this plan records what Epoptia has as the "
+                f"state ({plan.unchanged} resources).")
+    if not plan.refreshed:
+        return (f"No changes. The state matches the manifests ({plan.unchanged} resources unchanged); "
+                "Epoptia was not read.")
+    if plan.unverified:
+        return (f"No changes. Epoptia matches the manifests as far as it can be read ({plan.unchanged} resources "
+                f"unchanged; {plan.unverified} clients and products have no read in Epoptia, so the state vouches "
+                "for them).")
     return f"No changes. Epoptia matches the manifests ({plan.unchanged} resources unchanged)."
 
 

@@ -22,6 +22,7 @@ _COLOURS = {
     Verb.ARCHIVE: "magenta",
     Verb.DELETE: "red",
     Verb.FORGET: "bright_black",
+    Verb.ADOPT: "cyan",
 }
 
 
