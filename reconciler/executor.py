@@ -345,11 +345,9 @@ class Executor:
 
     # ------------------------------------------------------------------ verification
 
-    def _touched_pages(self, touched: list[str]) -> set[int] | None:
+    def _touched_pages(self, touched: list[str]) -> set[int]:
         """The pages that hold the touched lines: where each was last seen, and the end of the
-        list for new ones. None when that cannot be told (the run began without a read)."""
-        if self.pages is None:
-            return None
+        list for new ones (new lines are listed last)."""
         size = self.client.profile.page_size
         pages: set[int] = set()
         new = 0
@@ -360,6 +358,8 @@ class Executor:
             else:
                 new += 1
         if new:
+            if not self.pages:  # the run read no page, so the end of the list is not known: ask once
+                self.pages = self.client.lines_page(1)[1]
             last = max(self.pages, 1)
             pages |= set(range(last, last + -(-new // size) + 1))
         return pages
@@ -369,12 +369,9 @@ class Executor:
         touched = [addr for addr in sent if addr in self.resources]
         view = State(resources=self.resources).snapshot()
         matcher, names = LineMatcher(view, self.client.profile), names_of(view)
-        pages = self._touched_pages(touched)
-        found: dict[str, Any] = {}
-        if pages is not None:
-            tenant = read_list(self.client, pages=pages, on_page=self.on_read_back)
-            found = {addr: line for line in tenant.by_id.values() if (addr := matcher.line(line)) is not None}
-        if pages is None or not set(touched) <= set(found):  # lines moved between pages: read everything
+        tenant = read_list(self.client, pages=self._touched_pages(touched), on_page=self.on_read_back)
+        found = {addr: line for line in tenant.by_id.values() if (addr := matcher.line(line)) is not None}
+        if not set(touched) <= set(found):  # lines moved between pages: read everything
             tenant = read_list(self.client, on_page=self.on_read_back)
             found = {addr: line for line in tenant.by_id.values() if (addr := matcher.line(line)) is not None}
         seen_at = timestamp()

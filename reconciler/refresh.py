@@ -132,6 +132,9 @@ def refresh(snapshot: Snapshot, tenant: TenantLines, profile: WireProfile,
         line_id = split_address(addr)[1]
         have = snapshot[addr]
         facts = observe(line, seen_at)
+        if have.observed is not None and (have.observed.fingerprint(), have.observed.page) == (
+                facts.fingerprint(), facts.page):
+            facts = have.observed  # the time alone is not a change: the entry, and the state file, stay as they are
         payload = observed_line(line, have.payload, profile, names, matcher.work_order(line))
         if have.parent is not None:
             work_orders.setdefault(have.parent, line)
@@ -148,7 +151,8 @@ def refresh(snapshot: Snapshot, tenant: TenantLines, profile: WireProfile,
         if entry != have:
             changes[addr] = entry
 
-    for addr in sorted(wanted):
+    # Only a read of every page can tell that a line is gone.
+    for addr in sorted(wanted) if tenant.complete else ():
         line_id = split_address(addr)[1]
         changes[addr] = None
         drift.append(Drift(cause=DriftCause.MISSING, kind=Kind.WORK_ORDER_LINE, id=line_id,

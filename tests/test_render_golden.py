@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.planning import Drift, DriftCause, FieldChange, Plan, Verb, make_plan
+from reconciler.planning import Drift, DriftCause, FieldChange, Plan, RefreshScope, Verb, make_plan
 from reconciler.planning.planner import Tenant
 from reconciler.state import ResourceState
 from reconciler.resources import Kind
@@ -73,7 +73,7 @@ def every_kind_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Plan:
     seen = {**after.resources["WorkOrderLine/131401"].payload, "comments": "από το UI"}
     existing = {"WorkOrderLine/131401": ResourceState(digest="drift:0", parent="WO-2", payload=seen,
                                                       observed=not_started())}
-    return make_plan(after, state, target="production", now=NOW, refreshed=True, drift=drift,
+    return make_plan(after, state, target="production", now=NOW, refresh=RefreshScope.FULL, pages_read=32, drift=drift,
                      tenant=Tenant(existing=existing), adopt=True)
 
 

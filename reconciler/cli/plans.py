@@ -8,7 +8,7 @@ import click
 
 from ..commands.apply import BLOCKED_HINT, ApplyRequest, ApplyStatus, apply_target
 from ..commands.plan import PlanRequest, plan_target
-from ..planning import Plan, Selection
+from ..planning import Plan, RefreshScope, Selection
 from ..render import Format, render
 from ..render.report import render_report
 from . import EXIT_CHANGES, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Obj
@@ -49,18 +49,22 @@ def plan_exit_code(plan: Plan, *, detailed_exitcode: bool, skip_blocked: bool) -
 @exclude_option
 @mass_delete_option
 @click.option("--skip-blocked", is_flag=True, help="Do not fail on blocked actions; they will be skipped.")
-@click.option("--refresh/--no-refresh", default=True, show_default=True,
-              help="Read what Epoptia really has before planning (skip it where Epoptia is out of reach).")
+@click.option("--refresh", "refresh", type=click.Choice(["targeted", "full"]), default="targeted", show_default=True,
+              help="Read the pages that hold what the plan touches, or every page (all drift).")
+@click.option("--no-refresh", is_flag=True, help="Plan from the state file alone (where Epoptia is out of reach).")
 @adopt_option
 @refresh_only_option
 @click.pass_obj
 def plan(obj: Obj, target: str | None, fmt: str, out: Path | None, detailed_exitcode: bool,
          only: tuple[str, ...], exclude: tuple[str, ...], allow_mass_delete: bool, skip_blocked: bool,
-         refresh: bool, adopt: bool, refresh_only: bool) -> int:
+         refresh: str, no_refresh: bool, adopt: bool, refresh_only: bool) -> int:
     """Show what apply would change in Epoptia."""
     context = obj.context(target)
+    scope = RefreshScope.NONE if no_refresh else RefreshScope(refresh)
+    if refresh_only and scope is RefreshScope.TARGETED:
+        scope = RefreshScope.FULL  # recording what Epoptia has means reading all of it
     request = PlanRequest(selection=Selection(only=only, exclude=exclude), allow_mass_delete=allow_mass_delete,
-                          refresh=refresh, adopt=adopt, refresh_only=refresh_only)
+                          refresh=scope, adopt=adopt, refresh_only=refresh_only)
     with TerminalHooks() as hooks:
         outcome = plan_target(context, request, hooks)
     if out is not None:
@@ -87,18 +91,21 @@ def show(planfile: Path, fmt: str) -> int:
 @exclude_option
 @mass_delete_option
 @click.option("--ignore-window", is_flag=True, help="Apply even outside the target's apply windows.")
+@click.option("--refresh", "refresh", type=click.Choice(["targeted", "full"]), default="targeted", show_default=True,
+              help="Read the pages that hold what the plan touches, or every page.")
 @adopt_option
 @refresh_only_option
 @click.pass_obj
 def apply(obj: Obj, planfile: Path | None, target: str | None, auto_approve: bool, skip_blocked: bool,
           only: tuple[str, ...], exclude: tuple[str, ...], allow_mass_delete: bool, ignore_window: bool,
-          adopt: bool, refresh_only: bool) -> int:
+          refresh: str, adopt: bool, refresh_only: bool) -> int:
     """Make Epoptia match the manifests (or carry out a saved plan), and record it in the state."""
     saved = read_plan(planfile) if planfile is not None else None
     context = obj.context(target if target is not None or saved is None else saved.target)
     request = ApplyRequest(saved_plan=saved, auto_approve=auto_approve, skip_blocked=skip_blocked,
                            selection=Selection(only=only, exclude=exclude), allow_mass_delete=allow_mass_delete,
-                           ignore_window=ignore_window, adopt=adopt, refresh_only=refresh_only)
+                           ignore_window=ignore_window, adopt=adopt, refresh_only=refresh_only,
+                           refresh=RefreshScope(refresh))
     with TerminalHooks() as hooks:
         outcome = apply_target(context, request, hooks)
     if outcome.status is ApplyStatus.NOTHING_TO_APPLY:

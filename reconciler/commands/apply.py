@@ -6,13 +6,16 @@ import enum
 from dataclasses import dataclass, field
 
 from ..context import Context
+from ..epoptia.client import EpoptiaClient
+from ..epoptia.listing import TenantLines, read_list
 from ..errors import PlanError, ReconcilerError, StalePlanError
 from ..executor import Executor, recover
-from ..planning import Plan, Selection
+from ..planning import Plan, RefreshScope, Selection
 from ..planning.staleness import stale_reasons
 from ..report import ApplyReport
+from ..state import State
 from .hooks import Hooks, Phase
-from .plan import PlanRequest, read_tenant, refreshed, target_plan, tenant_facts
+from .plan import Planned, PlanRequest, plan_against_tenant, read_tenant, refreshed
 
 BLOCKED_HINT = "change the manifests as each advice says, or apply the rest with --skip-blocked"
 
@@ -27,6 +30,7 @@ class ApplyRequest:
     ignore_window: bool = False
     adopt: bool = False  # take over what Epoptia has and the state does not know (a lost state)
     refresh_only: bool = False  # change nothing in Epoptia; record what it has as the state
+    refresh: RefreshScope = RefreshScope.TARGETED  # how much of Epoptia to read first (never NONE)
 
 
 class ApplyStatus(str, enum.Enum):
@@ -43,6 +47,32 @@ class ApplyOutcome:
     report: ApplyReport | None = None
 
 
+def _read_for_recovery(context: Context, client: EpoptiaClient, state: State, hooks: Hooks) -> TenantLines:
+    """The pages holding the journalled lines, or every page when their place is not known."""
+    record = context.journal.read() or {}
+    pages: set[int] = set()
+    for addr in record.get("entries") or {}:
+        entry = state.resources.get(addr)
+        page = entry.observed.page if entry is not None and entry.observed is not None else None
+        if page is None:
+            return read_tenant(client, hooks)  # a create in flight: new lines are listed last, read it all
+        pages.add(page)
+    return read_list(client, pages=pages, on_page=lambda done, total: hooks.progress(Phase.REFRESH, done, total))
+
+
+def _saved(context: Context, saved: Plan, state: State, client: EpoptiaClient, hooks: Hooks) -> Planned:
+    """A reviewed plan, if nothing it touches moved since (read everything: a saved plan is checked whole)."""
+    tenant = read_tenant(client, hooks)
+    view, _ = refreshed(context, state.snapshot(), tenant)
+    reasons = stale_reasons(saved, view, context.target_name)
+    if reasons:
+        raise StalePlanError(
+            "the saved plan is stale:\n" + "\n".join(f"  - {r}" for r in reasons),
+            hint="make a new plan with `reconciler plan --out PLANFILE` and review it again",
+        )
+    return Planned(saved, view, tenant)
+
+
 def apply_target(context: Context, request: ApplyRequest, hooks: Hooks) -> ApplyOutcome:
     window = context.window_check()
     if window is not None and not window.allowed and not request.ignore_window:
@@ -52,29 +82,27 @@ def apply_target(context: Context, request: ApplyRequest, hooks: Hooks) -> Apply
     desired = context.load_desired() if saved is None else None
     store = context.state_store
     with store.lock("apply"), context.connect() as client:
-        tenant = read_tenant(client, hooks)
         state = store.read()
-        resources = dict(state.resources)
-        recovered = tuple(recover(context.journal, resources, tenant, context.profile))
-        for note in recovered:
-            hooks.notice(f"Recovered: {note}")
-        if resources != state.resources:
-            state = store.write(state.model_copy(update={"resources": resources}))
-        view, refresh_result = refreshed(context, state.snapshot(), tenant)
+        if context.journal.read() is not None:
+            resources = dict(state.resources)
+            notes = recover(context.journal, resources, _read_for_recovery(context, client, state, hooks),
+                            context.profile)
+            for note in notes:
+                hooks.notice(f"Recovered: {note}")
+            if resources != state.resources:
+                state = store.write(state.model_copy(update={"resources": resources}))
+            recovered = tuple(notes)
+        else:
+            recovered = ()
         if saved is not None:
-            reasons = stale_reasons(saved, view, context.target_name)
-            if reasons:
-                raise StalePlanError(
-                    "the saved plan is stale:\n" + "\n".join(f"  - {r}" for r in reasons),
-                    hint="make a new plan with `reconciler plan --out PLANFILE` and review it again",
-                )
-            plan = saved
+            planned = _saved(context, saved, state, client, hooks)
         else:
             assert desired is not None
             wanted = PlanRequest(selection=request.selection, allow_mass_delete=request.allow_mass_delete,
                                  adopt=request.adopt, refresh_only=request.refresh_only)
-            facts = tenant_facts(context, desired, view, tenant, client)
-            plan = target_plan(context, desired, view, refresh_result, request=wanted, tenant=facts)
+            scope = RefreshScope.FULL if request.refresh_only else request.refresh
+            planned = plan_against_tenant(context, desired, state.snapshot(), client, hooks, wanted, scope)
+        plan, view = planned.plan, planned.view
         hooks.planned(plan)
         if plan.blocked and not request.skip_blocked:
             raise PlanError(f"{len(plan.blocked)} blocked action(s); nothing was applied", hint=BLOCKED_HINT)
@@ -100,6 +128,7 @@ def apply_target(context: Context, request: ApplyRequest, hooks: Hooks) -> Apply
 
         executor = Executor(client, store, context.journal, interrupted=hooks.interrupted, on_batch=on_batch,
                             on_read_back=lambda done, total: hooks.progress(Phase.READ_BACK, done, total),
-                            pages=tenant.pages)
+                            pages=planned.tenant.pages if planned.tenant is not None else None)
         report, _ = executor.run(plan, current, recovered=recovered)
     return ApplyOutcome(ApplyStatus.APPLIED, plan, report)
+

@@ -16,7 +16,7 @@ from ..epoptia.listing import TenantLines, read_list
 from ..epoptia.profile import Operation, WireProfile
 from ..epoptia.reading import observed_line, observed_work_order
 from ..fsio import atomic_write
-from ..planning import Plan, Selection, Verb, make_plan
+from ..planning import Plan, RefreshScope, Selection, Verb, make_plan
 from ..planning.planner import Tenant, WorkflowNames
 from ..refresh import LineMatcher, Refresh, names_of, observe, refresh
 from ..resources import Desired, Kind, address
@@ -28,7 +28,7 @@ from .hooks import Hooks, Phase
 class PlanRequest:
     selection: Selection = field(default_factory=Selection)
     allow_mass_delete: bool = False
-    refresh: bool = True  # read what Epoptia has before planning
+    refresh: RefreshScope = RefreshScope.TARGETED  # how much of Epoptia to read before planning
     adopt: bool = False  # take over what Epoptia has and the state does not know (a lost state)
     refresh_only: bool = False  # plan nothing; show what a refresh would record
 
@@ -135,12 +135,14 @@ def existing_in_tenant(desired: Desired, view: Snapshot, tenant: TenantLines,
 
 
 def target_plan(context: Context, desired: Desired, view: Snapshot, refresh_result: Refresh | None, *,
-                request: PlanRequest, tenant: Tenant = Tenant()) -> Plan:
+                request: PlanRequest, tenant: Tenant = Tenant(), scope: RefreshScope = RefreshScope.NONE,
+                pages_read: int = 0) -> Plan:
     """The plan for this target, with its delete limit, apply windows and what the tenant cannot do."""
+    drift = refresh_result.drift if refresh_result is not None else ()
     if request.refresh_only:
         return Plan(target=context.target_name, lineage=view.lineage, serial=view.serial, created_at=timestamp(),
-                    refreshed=refresh_result is not None, refresh_only=True, unchanged=len(view),
-                    drift=refresh_result.drift if refresh_result is not None else (), window=context.window_check())
+                    refresh=scope, pages_read=pages_read, refresh_only=True, unchanged=len(view), drift=drift,
+                    window=context.window_check())
     return make_plan(
         desired,
         view,
@@ -148,8 +150,9 @@ def target_plan(context: Context, desired: Desired, view: Snapshot, refresh_resu
         selection=request.selection,
         max_deletions=context.target.delete_limit.allowed(len(view)),
         allow_mass_delete=request.allow_mass_delete,
-        refreshed=refresh_result is not None,
-        drift=refresh_result.drift if refresh_result is not None else (),
+        refresh=scope,
+        pages_read=pages_read,
+        drift=drift,
         window=context.window_check(),
         tenant=tenant,
         adopt=request.adopt,
@@ -167,16 +170,84 @@ def tenant_facts(context: Context, desired: Desired, view: Snapshot, tenant: Ten
     )
 
 
+@dataclass(frozen=True)
+class Planned:
+    """A plan made against the tenant, and what was read to make it (for the apply that follows)."""
+
+    plan: Plan
+    view: Snapshot  # the state with what was read laid over it
+    tenant: TenantLines | None
+
+
+def _touched_lines(plan: Plan, snapshot: Snapshot) -> set[str] | None:
+    """The managed lines a plan changes, archives or deletes (a work order stands for its lines).
+
+    None when a read of every page is needed: a line whose page is not known, or
+    creates into a state that manages no line (a new or lost state file, where
+    only a full read can tell what already exists).
+    """
+    lines: set[str] = set()
+    creates = False
+    for action in plan.actions:
+        if action.verb in (Verb.CREATE, Verb.ADOPT):
+            creates = creates or action.kind in (Kind.WORK_ORDER, Kind.WORK_ORDER_LINE)
+        elif action.kind is Kind.WORK_ORDER_LINE and action.verb is not Verb.FORGET:
+            lines.add(action.address)
+        elif action.kind is Kind.WORK_ORDER and action.verb is not Verb.FORGET:
+            lines |= {addr for addr, entry in snapshot.index.items() if entry.parent == action.id
+                      and addr.startswith(Kind.WORK_ORDER_LINE.value)}
+    if creates and not any(addr.startswith(Kind.WORK_ORDER_LINE.value) for addr in snapshot.index):
+        return None
+    for addr in lines:
+        observed = snapshot[addr].observed if addr in snapshot else None
+        if observed is None or not observed.page:
+            return None
+    return lines
+
+
+def plan_against_tenant(context: Context, desired: Desired, snapshot: Snapshot, client: EpoptiaClient,
+                        hooks: Hooks, request: PlanRequest, scope: RefreshScope) -> Planned:
+    """Read what safety needs, then plan.
+
+    A targeted refresh plans from the state first, then reads only the pages
+    that hold the lines that plan would change or delete (where each was last
+    seen), and plans again with what they show: a plan with nothing to do reads
+    nothing. When a touched line is not where it was, or the state cannot say
+    where to look, it reads everything, as ``--refresh full`` always does.
+    """
+    if scope is RefreshScope.TARGETED and not request.refresh_only:
+        draft = target_plan(context, desired, snapshot, None, request=request,
+                            tenant=Tenant(unavailable=unavailable(context.profile, context.target_name)))
+        touched = _touched_lines(draft, snapshot)
+        if touched is not None:
+            pages = {snapshot[addr].observed.page for addr in touched}  # type: ignore[union-attr]
+            tenant = read_list(client, pages=pages,
+                               on_page=lambda done, total: hooks.progress(Phase.REFRESH, done, total))
+            matcher = LineMatcher(snapshot, context.profile)
+            seen = {addr for line in tenant.by_id.values() if (addr := matcher.line(line)) is not None}
+            if touched <= seen:
+                view, result = refreshed(context, snapshot, tenant)
+                facts = tenant_facts(context, desired, view, None, client)
+                plan = target_plan(context, desired, view, result, request=request, tenant=facts,
+                                   scope=RefreshScope.TARGETED, pages_read=len(pages))
+                return Planned(plan, view, tenant)
+            hooks.notice("A line this plan touches is not where it was last seen; reading every page.")
+    tenant = read_tenant(client, hooks)
+    view, result = refreshed(context, snapshot, tenant)
+    facts = tenant_facts(context, desired, view, tenant, client)
+    plan = target_plan(context, desired, view, result, request=request, tenant=facts, scope=RefreshScope.FULL,
+                       pages_read=tenant.pages)
+    return Planned(plan, view, tenant)
+
+
 def plan_target(context: Context, request: PlanRequest, hooks: Hooks) -> PlanOutcome:
     desired = context.load_desired()  # manifests first: a broken file fails before any request
     snapshot = context.state_store.snapshot()
-    if request.refresh:
+    if request.refresh is not RefreshScope.NONE:
         try:
             with context.connect() as client:
-                tenant = read_tenant(client, hooks)
-                view, result = refreshed(context, snapshot, tenant)
-                facts = tenant_facts(context, desired, view, tenant, client)
-                return PlanOutcome(target_plan(context, desired, view, result, request=request, tenant=facts))
+                planned = plan_against_tenant(context, desired, snapshot, client, hooks, request, request.refresh)
+                return PlanOutcome(planned.plan)
         except (UnreachableError, HaltedError) as error:
             hooks.notice(f"Warning: could not read Epoptia, planning from the state file alone: {error.message}")
     facts = tenant_facts(context, desired, snapshot, None, None)

@@ -1,6 +1,6 @@
 """Planning: the Plan value, the started-order policy and the planner."""
 
-from .plan import Action, Blocked, BlockReason, Drift, DriftCause, FieldChange, Plan, Summary, Verb
+from .plan import Action, Blocked, BlockReason, Drift, DriftCause, FieldChange, Plan, RefreshScope, Summary, Verb
 from .planner import Selection, make_plan
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "DriftCause",
     "FieldChange",
     "Plan",
+    "RefreshScope",
     "Selection",
     "Summary",
     "Verb",

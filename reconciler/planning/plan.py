@@ -121,6 +121,14 @@ class Drift(_Value):
         return address(self.kind, self.id)
 
 
+class RefreshScope(str, enum.Enum):
+    """How much of Epoptia a plan read before it was made."""
+
+    NONE = "none"  # planned from the state file alone
+    TARGETED = "targeted"  # the pages holding the lines the plan touches (none, when it touches none)
+    FULL = "full"  # every page: all drift is seen
+
+
 class Summary(_Value):
     create: int = 0
     update: int = 0
@@ -145,8 +153,9 @@ class Plan(_Value):
     # Of the unchanged, how many Epoptia cannot show (clients and products, which have no read;
     # everything when it was not read): the state vouches for them, not Epoptia. For display.
     unverified: int = 0
-    # Whether Epoptia was read before planning, and what it showed.
-    refreshed: bool = False
+    # How much of Epoptia was read before planning, and what it showed.
+    refresh: RefreshScope = RefreshScope.NONE
+    pages_read: int = 0
     drift: tuple[Drift, ...] = ()
     # Whether an apply would be allowed when the plan was made (None: the target has no windows).
     # Apply checks the windows again when it runs; this is for the reviewer.
@@ -155,6 +164,10 @@ class Plan(_Value):
     history: tuple[str, ...] = ()
     # A refresh-only plan changes nothing in Epoptia: applying it records what the refresh saw as the state.
     refresh_only: bool = False
+
+    @property
+    def refreshed(self) -> bool:
+        return self.refresh is not RefreshScope.NONE
 
     @property
     def summary(self) -> Summary:

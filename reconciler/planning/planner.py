@@ -21,7 +21,7 @@ from ..state.values import ResourceState, Snapshot, State
 from ..windows import WindowCheck
 from ..words import did_you_mean
 from .diff import field_changes
-from .plan import Action, Blocked, BlockReason, Drift, FieldChange, Plan, RoutingChange, Verb
+from .plan import Action, Blocked, BlockReason, Drift, FieldChange, Plan, RefreshScope, RoutingChange, Verb
 from .policy import Mutability, change_blocked, delete_blocked, restore_blocked, rule_for
 
 
@@ -351,7 +351,8 @@ def make_plan(
     max_deletions: int = 10,
     allow_mass_delete: bool = False,
     now: dt.datetime | None = None,
-    refreshed: bool = False,
+    refresh: RefreshScope = RefreshScope.NONE,
+    pages_read: int = 0,
     drift: tuple[Drift, ...] = (),
     window: WindowCheck | None = None,
     tenant: Tenant = Tenant(),
@@ -398,8 +399,9 @@ def make_plan(
         exclude=selection.exclude,
         actions=actions,
         unchanged=planner.unchanged,
-        unverified=planner.unchanged_unreadable if refreshed else planner.unchanged,
-        refreshed=refreshed,
+        unverified=planner.unchanged_unreadable if refresh is RefreshScope.FULL else planner.unchanged,
+        refresh=refresh,
+        pages_read=pages_read,
         drift=drift,
         window=window,
         history=tuple(sorted(planner.history)),

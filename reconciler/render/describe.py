@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any, Iterator, NamedTuple
 
-from ..planning.plan import Action, Drift, DriftCause, Plan, Summary, Verb
+from ..planning.plan import Action, Drift, DriftCause, Plan, RefreshScope, Summary, Verb
 
 SYMBOLS = {
     Verb.CREATE: "+",
@@ -73,6 +73,9 @@ def no_changes_line(plan: Plan) -> str:
     if not plan.refreshed:
         return (f"No changes. The state matches the manifests ({plan.unchanged} resources unchanged); "
                 "Epoptia was not read.")
+    if plan.refresh is RefreshScope.TARGETED:
+        return (f"No changes. The manifests match the state ({plan.unchanged} resources unchanged), and Epoptia "
+                "was read where this plan touches it; `reconciler drift` compares everything.")
     if plan.unverified:
         return (f"No changes. Epoptia matches the manifests as far as it can be read ({plan.unchanged} resources "
                 f"unchanged; {plan.unverified} clients and products have no read in Epoptia, so the state vouches "
@@ -136,7 +139,13 @@ def change_lines(action: Action) -> Iterator[ChangeLine]:
 
 def source_line(plan: Plan) -> str:
     where = f"Target {plan.target!r}, state serial {plan.serial}" + (f", lineage {plan.lineage}" if plan.lineage else "")
-    how = "refreshed from Epoptia" if plan.refreshed else "not refreshed: planned from the state file alone"
+    if plan.refresh is RefreshScope.FULL:
+        how = f"refreshed from Epoptia (all {plan.pages_read} page(s) of lines)"
+    elif plan.refresh is RefreshScope.TARGETED:
+        how = (f"refreshed from Epoptia where this plan touches it ({plan.pages_read} page(s) of lines; "
+               "--refresh full reads them all)")
+    else:
+        how = "not refreshed: planned from the state file alone"
     window = f"\nApply window: {plan.window.message}." if plan.window else ""
     return f"{where}; {how}.{window}"
 
