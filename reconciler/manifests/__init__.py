@@ -1,0 +1,1 @@
+"""Reading manifest files: YAML text -> plain Python data, with positions and limits."""
