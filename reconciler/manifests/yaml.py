@@ -153,14 +153,15 @@ def load_all(text: str, *, limits: Limits = Limits()) -> list[Any]:
     An empty document is None; a text with no document (empty, or comments only)
     gives an empty list. Raises YamlError, and nothing else, for anything refused.
     """
-    data = b"" if len(text) > limits.max_bytes else None  # every character is at least a byte
-    if data is None:
+    too_big = len(text) > limits.max_bytes  # every character is at least one byte
+    if not too_big:
         try:
-            data = text.encode("utf-8")
+            data = text.encode("utf-8")  # libyaml reads UTF-8; ruamel's loader encodes the same way
         except UnicodeEncodeError as error:  # a lone surrogate: not text a file can hold
             line, column = _position(text[: error.start])
             raise YamlError("text holds a character that cannot be saved as UTF-8", line, column) from None
-    if len(text) > limits.max_bytes or len(data) > limits.max_bytes:
+        too_big = len(data) > limits.max_bytes
+    if too_big:
         head = text[: limits.max_bytes].encode("utf-8", "replace")[: limits.max_bytes]
         line, column = _position(head.decode("utf-8", "ignore"))
         raise YamlError(
@@ -326,7 +327,7 @@ def _short_tag(tag: str) -> str:
 def _cache_for(limits: Limits) -> dict[str, Any]:
     """Plain scalar text -> value; one per integer-digit limit, the only limit a value depends on."""
     cache = _CACHES.get(limits.max_int_digits)
-    if cache is None or len(cache) > _CACHE_ENTRIES:
+    if cache is None or len(cache) >= _CACHE_ENTRIES:
         cache = _CACHES[limits.max_int_digits] = {}
     return cache
 
@@ -347,7 +348,7 @@ def _plain(value: str, ev: Any, errors: list[YamlError], limits: Limits, cache: 
     except _Bad as bad:
         errors.append(bad.at(*_mark(ev)))
         return None
-    if tag != _MERGE_TAG and tag != _VALUE_TAG and len(value) <= _CACHE_TEXT:
+    if tag != _MERGE_TAG and tag != _VALUE_TAG and len(value) <= _CACHE_TEXT and len(cache) < _CACHE_ENTRIES:
         cache[value] = obj
     return obj
 
@@ -379,10 +380,9 @@ _COMPLEX_KEY_PROBLEM = "a mapping or a list cannot be a key; keys are plain valu
 class _Extra:
     """Rare facts about the mapping being read: merge keys and duplicate keys."""
 
-    __slots__ = ("duplicates", "merge_keys", "merged_any", "merges")
+    __slots__ = ("duplicates", "merged_any", "merges")
 
     def __init__(self) -> None:
-        self.merge_keys = 0
         self.merges: list[Any] = []
         self.merged_any = False
         self.duplicates: list[YamlError] = []
@@ -396,7 +396,6 @@ def _merge_key(extra: _Extra | None, ev: Any, errors: list[YamlError]) -> _Extra
     extra = extra or _Extra()
     if extra.merged_any:  # ruamel refuses a second << only once the first merged something
         errors.append(YamlError('found duplicate merge key "<<"', *_mark(ev), context=_IN_MAPPING))
-    extra.merge_keys += 1
     return extra
 
 
@@ -408,7 +407,8 @@ def _merge_value(extra: _Extra, obj: Any, ev: Any, errors: list[YamlError]) -> N
         extra.merges.append(obj)
         extra.merged_any = extra.merged_any or any(obj)
     else:
-        errors.append(YamlError(_merge_problem(type(obj).__name__), *_mark(ev), context=_IN_MAPPING))
+        found = "sequence" if obj.__class__ is list else "scalar"
+        errors.append(YamlError(_merge_problem(found), *_mark(ev), context=_IN_MAPPING))
 
 
 def _duplicate(extra: _Extra | None, key: Any, ev: Any) -> _Extra:
