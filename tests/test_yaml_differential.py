@@ -172,7 +172,21 @@ DOCUMENTS = [
     "!!set {a, b}\n", "!!omap [a: 1]\n", "!!pairs [a: 1]\n", "a: 1e999\n", "a: -1e999\n", "a: " + "1" * 5000 + "\n",
     "a: " + "9" * 100 + "\n", "a: " + "9" * 101 + "\n", "k: !!map [1]\n", "k: !!seq {a: 1}\n", "k: !!str [1]\n",
     "k: !!null {a: 1}\n", "k: !foo [1]\n", "!<tag:yaml.org,2002:str> 12\n", "%TAG !e! tag:yaml.org,2002:\n---\n!e!int 7\n",
+    # several errors: today's loader reports the one its breadth-first construction meets first
+    "a: {b: {c: 1, c: 2}}\nd: !foo x\n", "a: [[{k: 1, k: 2}]]\nb: [{j: 1, j: 2}]\n", "- [{a: 1, a: 2}]\n- {<<: 1}\n",
+    "a: [{x: 1, x: 2}]\nb: &m {<<: [1]}\n", "a: [[&s {k: !foo x}]]\nb: *s\nc: [!bar y]\n",
+    "a: {b: !foo x}\nc: [\n", "a: {b: 1, b: 2}\n---\nc: [\n",
 ]
+
+
+def test_the_error_reported_first_is_the_one_today_reports_first() -> None:
+    """Not the first in the text: ruamel fills each level of the document before the next."""
+    with pytest.raises(YamlError) as caught:
+        load_all("a: {b: {c: 1, c: 2}}\nd: !foo x\n")
+    assert (caught.value.line, caught.value.column) == (2, 4)
+    with pytest.raises(YamlError) as caught:  # but a syntax error anywhere in the document comes first
+        load_all("a: {b: !foo x}\nc: [\n")
+    assert (caught.value.line, caught.value.column) == (3, 1)
 
 
 def _factory_texts() -> list[str]:

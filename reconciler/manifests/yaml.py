@@ -31,7 +31,13 @@ ignored by ruamel's C loader and so here too)::
 Quoted and block scalars are always text. Explicit tags keep ruamel's meaning:
 ``!!str``, ``!!timestamp`` (text), ``!!int``, ``!!float``, ``!!bool`` (which also
 takes yes/no/on/off), ``!!null`` (None whatever the text), ``!!seq``, ``!!map``,
-and ``!`` (resolve as if untagged).
+and ``!`` (resolve as if plain, even when quoted: ``! "123"`` is 123).
+
+Duplicate keys are an error, with Python's equality (``1`` and ``true``, ``1`` and
+``1.0``, two ``.nan``: one NaN object, as ruamel), except in a mapping whose merge
+key brought something in, where the last one wins. Merged keys come first, own keys
+override them; of a list of merged mappings the earlier wins. Aliases share the
+object they name, as ruamel's do.
 
 Deliberately NOT as today, each a ``YamlError`` with a position, where today's
 loader returns something no manifest can use or crashes with a non-YAML error:
