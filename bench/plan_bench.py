@@ -3,15 +3,17 @@
 For each size it generates a factory (one file per work order, ten lines each),
 records it as applied in the state file, then times, as separate processes:
 
-  floor     the plain C-based YAML parse of the same files (ruamel safe loader)
+  floor     the plain C-based YAML parse of the same files: PyYAML's libyaml CSafeLoader
   cold      `reconciler plan --no-refresh` with no parse cache (a fresh CI checkout);
             planning only: a refresh against a real tenant is bound by its request spacing
   warm      `reconciler plan` again, no file changed
   one-file  `reconciler plan` after one work order file changed
-and reports peak memory (max RSS) of the plan processes.
+and reports peak memory (max RSS) of the plan processes. Each is shown as wall time
+and as CPU time (user + system of the process, from its rusage), side by side.
 
 Usage: python bench/plan_bench.py [--sizes 1000,10000,100000] [--repeat 3]
-Prints medians of --repeat runs, all measured in this one run.
+Prints medians of --repeat runs, all measured in this one run. The floor needs
+PyYAML: pip install -e '.[bench]'.
 """
 
 from __future__ import annotations
@@ -25,23 +27,29 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any, NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from factory_gen import generate  # noqa: E402
+from factory_gen import generate
 
 FLOOR = """
 import os, sys
-from ruamel.yaml import YAML
-yaml = YAML(typ="safe", pure=False)
+import yaml
 for folder, _, files in os.walk(sys.argv[1]):
     for name in files:
         with open(os.path.join(folder, name), encoding="utf-8") as fh:
-            list(yaml.load_all(fh.read()))
+            list(yaml.load_all(fh.read(), Loader=yaml.CSafeLoader))
 """
 
 
-def timed(cmd: list[str], cwd: Path, expect: set[int]) -> tuple[float, int]:
-    """Wall time and peak RSS (KiB) of one process."""
+class Run(NamedTuple):
+    wall: float
+    cpu: float
+    rss_kib: int
+
+
+def timed(cmd: list[str], cwd: Path, expect: set[int]) -> Run:
+    """Wall time, CPU time (user + system) and peak RSS (KiB) of one process."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -50,7 +58,7 @@ def timed(cmd: list[str], cwd: Path, expect: set[int]) -> tuple[float, int]:
     stderr = proc.stderr.read().decode() if proc.stderr else ""
     if code not in expect:
         raise SystemExit(f"{' '.join(cmd)} exited {code}: {stderr}")
-    return elapsed, usage.ru_maxrss
+    return Run(elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss)
 
 
 def record_applied(root: Path) -> None:
@@ -72,37 +80,38 @@ def touch_one(files: list[Path], i: int) -> None:
     path.write_text(text.replace("comments: Παρτίδα", f"comments: Αλλαγή {i} Παρτίδα", 1), encoding="utf-8")
 
 
-def bench(lines: int, repeat: int) -> dict[str, float]:
+def _medians(runs: list[Run]) -> tuple[float, float]:
+    return statistics.median(r.wall for r in runs), statistics.median(r.cpu for r in runs)
+
+
+def bench(lines: int, repeat: int) -> dict[str, Any]:
     plan = [sys.executable, "-m", "reconciler", "plan", "--detailed-exitcode", "--no-refresh"]
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         files = generate(root, lines)
         record_applied(root)
-        floor, cold, warm, one, rss = [], [], [], [], []
+        floor: list[Run] = []
+        cold: list[Run] = []
+        warm: list[Run] = []
+        one: list[Run] = []
         for i in range(repeat):
-            floor.append(timed([sys.executable, "-c", FLOOR, "manifests"], root, {0})[0])
+            floor.append(timed([sys.executable, "-c", FLOOR, "manifests"], root, {0}))
             shutil.rmtree(root / ".reconciler", ignore_errors=True)
-            t, m = timed(plan, root, {0})
-            cold.append(t)
-            rss.append(m)
-            t, m = timed(plan, root, {0})
-            warm.append(t)
-            rss.append(m)
+            cold.append(timed(plan, root, {0}))
+            warm.append(timed(plan, root, {0}))
         for i in range(repeat):
             # Each run changes one more file, so each is a one-file change against the cache.
             touch_one(files, i)
-            t, m = timed(plan, root, {2})
-            one.append(t)
-            rss.append(m)
+            one.append(timed(plan, root, {2}))
         state_mb = (root / "state" / "local.json").stat().st_size / 1e6
         manifests_mb = sum(p.stat().st_size for p in (root / "manifests").rglob("*.yaml")) / 1e6
     return {
         "lines": lines,
-        "floor": statistics.median(floor),
-        "cold": statistics.median(cold),
-        "warm": statistics.median(warm),
-        "one": statistics.median(one),
-        "rss_mb": max(rss) / 1024,
+        "floor": _medians(floor),
+        "cold": _medians(cold),
+        "warm": _medians(warm),
+        "one": _medians(one),
+        "rss_mb": max(r.rss_kib for r in cold + warm + one) / 1024,
         "state_mb": state_mb,
         "manifests_mb": manifests_mb,
     }
@@ -115,16 +124,23 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     print(f"plan benchmark: medians of {args.repeat} runs; {os.cpu_count()} CPUs; Python {sys.version.split()[0]}")
-    header = (f"{'lines':>8} {'manifests':>10} {'state':>8} {'floor s':>8} {'cold s':>8} {'cold/floor':>10} "
-              f"{'warm s':>8} {'one-file s':>10} {'peak MB':>8}")
+    print("each time is 'wall/cpu' in seconds; cpu is user + system of the process, its threads and its worker processes")
+    header = (f"{'lines':>8} {'manifests':>10} {'state':>8} {'floor s':>11} {'cold s':>11} {'cold/floor':>11} "
+              f"{'warm s':>11} {'one-file s':>11} {'peak MB':>8}")
     print(header)
     for size in sizes:
         r = bench(size, args.repeat)
+        (floor_wall, floor_cpu), (cold_wall, cold_cpu) = r["floor"], r["cold"]
+        ratio = f"{cold_wall / floor_wall:.2f}/{cold_cpu / floor_cpu:.2f}"
         print(
-            f"{r['lines']:>8} {r['manifests_mb']:>8.1f}MB {r['state_mb']:>6.1f}MB {r['floor']:>8.2f} {r['cold']:>8.2f} "
-            f"{r['cold'] / r['floor']:>10.2f} {r['warm']:>8.2f} {r['one']:>10.2f} {r['rss_mb']:>8.0f}",
+            f"{r['lines']:>8} {r['manifests_mb']:>8.1f}MB {r['state_mb']:>6.1f}MB {_pair(r['floor']):>11} "
+            f"{_pair(r['cold']):>11} {ratio:>11} {_pair(r['warm']):>11} {_pair(r['one']):>11} {r['rss_mb']:>8.0f}",
             flush=True,
         )
+
+
+def _pair(times: tuple[float, float]) -> str:
+    return f"{times[0]:.2f}/{times[1]:.2f}"
 
 
 if __name__ == "__main__":
