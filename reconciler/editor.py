@@ -15,6 +15,8 @@ from ruamel.yaml import YAML
 
 from .errors import ManifestError, SourceError
 from .load import discover
+from .manifests.parse import yaml_problem
+from .manifests.yaml import YamlError, load_all
 from .resources import MODELS
 
 SCHEMA_ID = "https://epoptia-reconciler.local/manifest.schema.json"
@@ -79,6 +81,11 @@ def format_tree(root: Path, *, check: bool) -> list[Path]:
     problems = []
     for path in discover(root):
         text = path.read_text(encoding="utf-8")
+        try:
+            load_all(text)  # the bounded loader first: the round-trip writer has no limits of its own
+        except YamlError as error:
+            problems.append(SourceError(str(path), error.line, error.column, f"cannot format: {yaml_problem(error)}"))
+            continue
         try:
             formatted = format_text(text)
         except Exception as error:  # YAML or date errors: validate explains them with positions

@@ -13,14 +13,14 @@ import os
 from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from .errors import ManifestError, SourceError
 from .manifests.cache import ParseCache, Payloads, serialise_payloads
 from .manifests.crosscheck import Parsed, cross_check, locate
 from .manifests.messages import validation_problems
-from .manifests.parse import PARALLEL_PARSE_BYTES, parse_files, safe_yaml
+from .manifests.parse import PARALLEL_PARSE_BYTES, parse_files, yaml_problem
 from .manifests.positions import Locator
+from .manifests.yaml import YamlError, load_all
 from .resources import Desired
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
@@ -114,13 +114,13 @@ def load_yaml_model(path: Path, model: type[BaseModel], what: str) -> BaseModel:
     except (OSError, UnicodeDecodeError) as error:
         raise ManifestError(message=f"cannot read {what} {file}: {error}") from None
     try:
-        data = safe_yaml().load(text)
-    except MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        raise ManifestError([SourceError(file, line, column, f"YAML syntax error: {error.problem}")]) from None
-    except YAMLError as error:
-        raise ManifestError([SourceError(file, 1, 1, f"YAML syntax error: {str(error).splitlines()[0]}")]) from None
+        documents = load_all(text)
+    except YamlError as error:
+        raise ManifestError([SourceError(file, error.line, error.column, yaml_problem(error))]) from None
+    if len(documents) > 1:
+        raise ManifestError([SourceError(file, 1, 1, f"{what} holds {len(documents)} YAML documents; "
+                                         "it must be one (remove the '---' lines)")])
+    data = documents[0] if documents else None
     try:
         return model.model_validate(data if data is not None else {})
     except ValidationError as error:

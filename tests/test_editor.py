@@ -10,13 +10,13 @@ import pytest
 from ruamel.yaml import YAML
 
 from reconciler.editor import format_text, manifest_schema
-from reconciler.manifests.parse import safe_yaml
+from reconciler.manifests.yaml import load_all
 
 from .conftest import ROOT, run_cli, write
 
 
 def documents(path: Path) -> list:
-    return [d for d in safe_yaml().load_all(path.read_text(encoding="utf-8")) if d is not None]
+    return [d for d in load_all(path.read_text(encoding="utf-8")) if d is not None]
 
 
 def test_schema_accepts_every_sample_document() -> None:

@@ -20,10 +20,10 @@ CACHE_VERSION = "1"
 @functools.cache
 def _code_fingerprint() -> str:
     from .. import resources
-    from . import parse
+    from . import parse, yaml
 
     h = hashlib.blake2b(digest_size=16)
-    for module_file in (parse.__file__, resources.__file__):
+    for module_file in (parse.__file__, yaml.__file__, resources.__file__):
         h.update(Path(module_file).read_bytes())
     return h.hexdigest()
 

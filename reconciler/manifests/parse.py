@@ -9,7 +9,6 @@ repository parses uncached files on every core (``parse_files``).
 
 from __future__ import annotations
 
-import functools
 import multiprocessing
 import os
 import pickle
@@ -20,30 +19,21 @@ from pathlib import Path
 from typing import Any, Iterator, NamedTuple
 
 from pydantic import ValidationError
-from ruamel.yaml import YAML
-from ruamel.yaml.constructor import SafeConstructor
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from ..errors import SourceError
 from ..resources import DOCUMENT_KINDS, MODELS, Kind, WorkOrder, digest
 from ..words import did_you_mean
 from .messages import KIND_NOUNS, validation_problems
 from .positions import Locator
+from .yaml import YamlError, load_all
 
 
-class _SafeConstructor(SafeConstructor):
-    """Keeps timestamps as text so a bad date is a validation error with a position."""
-
-
-_SafeConstructor.add_constructor("tag:yaml.org,2002:timestamp", SafeConstructor.construct_yaml_str)
-
-
-@functools.cache
-def safe_yaml() -> YAML:
-    """The C-based safe loader, built once: building one costs more than parsing a small file."""
-    yaml = YAML(typ="safe", pure=False)
-    yaml.Constructor = _SafeConstructor
-    return yaml
+def yaml_problem(error: YamlError) -> str:
+    """A YAML error as manifests report it: a syntax error, or a limit with what to do."""
+    if error.limit is not None:
+        return error.problem
+    context = f" ({error.context})" if error.context else ""
+    return f"YAML syntax error: {error.problem}{context}"
 
 
 class Source(NamedTuple):
@@ -155,19 +145,9 @@ def parse_text(file: str, text: str) -> FileResult:
     """Parse and validate one file's text; problems carry file:line:col."""
     result = FileResult()
     try:
-        documents = list(safe_yaml().load_all(text))
-    except MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = error.problem or "invalid YAML"
-        context = f" ({error.context})" if error.context else ""
-        result.problems.append(SourceError(file, line, column, f"YAML syntax error: {problem}{context}"))
-        return result
-    except YAMLError as error:  # reader errors: control characters, bad encodings
-        result.problems.append(SourceError(file, 1, 1, f"YAML syntax error: {str(error).splitlines()[0]}"))
-        return result
-    except RecursionError:
-        result.problems.append(SourceError(file, 1, 1, "YAML nesting is too deep to be a manifest"))
+        documents = load_all(text)
+    except YamlError as error:
+        result.problems.append(SourceError(file, error.line, error.column, yaml_problem(error)))
         return result
     for index, doc in enumerate(documents):
         if doc is None:
