@@ -15,14 +15,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from .clock import timestamp
-from .epoptia.client import EpoptiaClient
 from .epoptia.errors import CommandNotFoundError, EpoptiaError
 from .epoptia.listing import TenantLines, read_list
 from .epoptia.profile import Operation, WireProfile
-from .epoptia.reading import Names, observed_line, observable_part
+from .epoptia.reading import observable_part, observed_line
 from .epoptia.results import RowOutcome
 from .epoptia.rows import archive_row, client_row, delete_line_row, delete_work_order_row, line_row, product_row
 from .epoptia.workflows import WorkflowIndex
@@ -34,6 +33,9 @@ from .refresh import LineMatcher, names_of, observe
 from .report import ApplyReport, Mismatch, Outcome, ResourceOutcome
 from .resources import Kind, address, split_address
 from .state import ResourceState, State, StateStore
+
+if TYPE_CHECKING:  # the HTTP client is imported only by commands that talk to Epoptia
+    from .epoptia.client import EpoptiaClient
 
 
 class Journal:

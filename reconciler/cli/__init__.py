@@ -31,7 +31,7 @@ EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "validate": ("repo", "validate", "Check the manifests and reconciler.yaml; no state, no network."),
     "plan": ("plans", "plan", "Show what apply would change in Epoptia."),
-    "apply": ("plans", "apply", "Make Epoptia match the manifests, and record it in the state."),
+    "apply": ("apply", "apply", "Make Epoptia match the manifests, and record it in the state."),
     "show": ("plans", "show", "Render a plan saved with `plan --out`."),
     "drift": ("tenant", "drift", "What changed in Epoptia outside the reconciler; changes nothing."),
     "import": ("tenant", "import_", "Write manifests and a state for what the tenant already has."),

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from ..commands.doctor import Finding, doctor as doctor_of_target
+from ..commands.doctor import Finding
+from ..commands.doctor import doctor as doctor_of_target
 from ..commands.drift import drift_of_target
 from ..commands.imports import ImportRequest, import_from_tenant
 from ..render.describe import drift_sections

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..context import Context
-from ..epoptia.client import EpoptiaClient
 from ..epoptia.listing import TenantLines, read_list
 from ..errors import PlanError, ReconcilerError, StalePlanError
 from ..executor import Executor, recover
@@ -14,11 +14,11 @@ from ..planning import Plan, RefreshScope, Selection
 from ..planning.staleness import stale_reasons
 from ..report import ApplyReport
 from ..state import State
-from .hooks import Hooks, Phase
+from .hooks import BLOCKED_HINT, Hooks, Phase
 from .plan import Planned, PlanRequest, plan_against_tenant, read_tenant, refreshed
 
-BLOCKED_HINT = "change the manifests as each advice says, or apply the rest with --skip-blocked"
-
+if TYPE_CHECKING:  # the HTTP client is imported only by commands that talk to Epoptia
+    from ..epoptia.client import EpoptiaClient
 
 @dataclass(frozen=True)
 class ApplyRequest:

@@ -12,10 +12,9 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..context import Context
-from ..epoptia.client import EpoptiaClient
 from ..epoptia.errors import (
     BadResponseError,
     CommandNotFoundError,
@@ -30,6 +29,9 @@ from ..epoptia.errors import (
 from ..epoptia.profile import ALL_FIELDS, CONFIRMED_FIELDS, Operation, WireProfile
 from ..epoptia.reading import read_rows
 from .hooks import Hooks
+
+if TYPE_CHECKING:  # the HTTP client is imported only by commands that talk to Epoptia
+    from ..epoptia.client import EpoptiaClient
 
 # Wire keys of a row and of a step -> the observable field they carry (EPOPTIA_API.md's table).
 _ROW_FIELDS = {

@@ -7,6 +7,8 @@ from typing import Protocol
 
 from ..planning import Plan
 
+BLOCKED_HINT = "change the manifests as each advice says, or apply the rest with --skip-blocked"
+
 
 class Phase(str, enum.Enum):
     """The long steps of a command, as progress reports name them."""

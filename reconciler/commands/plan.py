@@ -6,11 +6,10 @@ import functools
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..clock import timestamp
 from ..context import Context
-from ..epoptia.client import EpoptiaClient
 from ..epoptia.errors import EpoptiaError, HaltedError, UnreachableError
 from ..epoptia.listing import TenantLines, read_list
 from ..epoptia.profile import Operation, WireProfile
@@ -22,6 +21,9 @@ from ..refresh import LineMatcher, Refresh, names_of, observe, refresh
 from ..resources import Desired, Kind, address
 from ..state import ResourceState, Snapshot, drift_digest
 from .hooks import Hooks, Phase
+
+if TYPE_CHECKING:  # the HTTP client is imported only by commands that talk to Epoptia
+    from ..epoptia.client import EpoptiaClient
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
-from .client import EpoptiaClient
 from .reading import RowProblem, WireLine, merge_duplicates, read_rows
+
+if TYPE_CHECKING:  # the HTTP client is imported only by commands that talk to Epoptia
+    from .client import EpoptiaClient
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ from typing import Any, Callable, NamedTuple
 
 from ..errors import SourceError
 from ..resources import DesiredResource, Kind, combine_digests
-from .cache import Payloads
 from ..words import did_you_mean
+from .cache import Payloads
 from .messages import KIND_NOUNS
 from .parse import Entry, Source
 from .positions import Locator

@@ -6,29 +6,22 @@ wrong, so the offending file alone is then composed again in round-trip mode.
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
-from ruamel.yaml import YAML
-from ruamel.yaml.constructor import RoundTripConstructor
-from ruamel.yaml.error import YAMLError
-from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
+if TYPE_CHECKING:  # ruamel's round-trip machinery is loaded only when a file has a problem to place
+    from ruamel.yaml.nodes import Node
 
 
-class _RoundTripConstructor(RoundTripConstructor):
-    pass
+def _compose_all(text: str) -> list[Any]:
+    from ruamel.yaml import YAML
+
+    return list(YAML(typ="rt").compose_all(text))
 
 
-_RoundTripConstructor.add_constructor("tag:yaml.org,2002:timestamp", RoundTripConstructor.construct_yaml_str)
-
-
-def round_trip_yaml() -> YAML:
-    yaml = YAML(typ="rt")
-    yaml.Constructor = _RoundTripConstructor
-    return yaml
-
-
-def _node_at(node: Node, path: Iterable[str | int]) -> tuple[Node, bool]:
+def _node_at(node: "Node", path: Iterable[str | int]) -> tuple["Node", bool]:
     """Walk a composed node along a path; returns the deepest node reached and whether it was reached fully."""
+    from ruamel.yaml.nodes import MappingNode, SequenceNode
+
     for step in path:
         if isinstance(node, MappingNode) and isinstance(step, str):
             for key, value in node.value:
@@ -44,7 +37,9 @@ def _node_at(node: Node, path: Iterable[str | int]) -> tuple[Node, bool]:
     return node, True
 
 
-def _key_node(node: Node, path: tuple[str | int, ...]) -> Node | None:
+def _key_node(node: "Node", path: tuple[str | int, ...]) -> "Node | None":
+    from ruamel.yaml.nodes import MappingNode
+
     parent, complete = _node_at(node, path[:-1])
     if complete and isinstance(parent, MappingNode):
         for key, _ in parent.value:
@@ -57,8 +52,10 @@ class Locator:
     """Turns (document, path) into line and column by composing one file in round-trip mode."""
 
     def __init__(self, text: str) -> None:
+        from ruamel.yaml.error import YAMLError
+
         try:
-            self._documents = list(round_trip_yaml().compose_all(text))
+            self._documents = _compose_all(text)
         except (YAMLError, RecursionError):
             self._documents = []
 

@@ -75,6 +75,20 @@ class RoutingChange(_Value):
     after: tuple[dict[str, Any], ...] = ()
 
 
+class Label(_Value):
+    """How a production planner knows a line or work order: for display only, never read by apply.
+
+    "the 200 profiles for Κατασκευαστική Αιγαίου due 4 December", not "WorkOrderLine/131319".
+    """
+
+    work_order: str | None = None
+    client: str | None = None  # the client's name (its id when the name is not known)
+    product: str | None = None  # the product's name, or the line's description
+    quantity: int | float | None = None
+    due: str | None = None  # target day, YYYY-MM-DD
+    workstations: tuple[str, ...] = ()  # the line's route, by workstation
+
+
 class Action(_Value):
     verb: Verb
     kind: Kind
@@ -95,6 +109,8 @@ class Action(_Value):
     # Whether the line had started when planned (None: not a line, or not known).
     # Read by staleness only, to say "started since this plan was made".
     prior_started: bool | None = None
+    # For display only: what the line or work order is, in a planner's words.
+    label: Label | None = None
 
     @property
     def address(self) -> str:

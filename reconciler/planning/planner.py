@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
-from dataclasses import dataclass, field
-from typing import Any, Callable
-
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 from ..clock import timestamp
 from ..errors import PlanError
@@ -21,7 +20,7 @@ from ..state.values import ResourceState, Snapshot, State
 from ..windows import WindowCheck
 from ..words import did_you_mean
 from .diff import field_changes
-from .plan import Action, Blocked, BlockReason, Drift, FieldChange, Plan, RefreshScope, RoutingChange, Verb
+from .plan import Action, Blocked, BlockReason, Drift, FieldChange, Label, Plan, RefreshScope, RoutingChange, Verb
 from .policy import Mutability, change_blocked, delete_blocked, restore_blocked, rule_for
 
 
@@ -189,8 +188,40 @@ class _Planner:
                 prior_digest=have.digest if have is not None else None,
                 observed_fingerprint=observed.fingerprint() if observed is not None else None,
                 prior_started=observed.started if observed is not None else None,
+                label=self.label(kind, erp_id, parent, res, have),
                 **fields,
             )
+        )
+
+    def _name(self, kind: Kind, erp_id: Any) -> str | None:
+        """A client's or product's name, from the manifests or else the state."""
+        if not erp_id:
+            return None
+        addr = address(kind, str(erp_id))
+        res = self.desired.resources.get(addr)
+        entry = self.state.get(addr) if res is None and addr in self.state else None
+        payload = res.payload if res is not None else (entry.payload if entry is not None else {})
+        return payload.get("name") or str(erp_id)
+
+    def label(self, kind: Kind, erp_id: str, parent: str | None, res: DesiredResource | None,
+              have: ResourceState | None) -> Label | None:
+        if kind not in (Kind.WORK_ORDER_LINE, Kind.WORK_ORDER):
+            return None
+        payload = res.payload if res is not None else (have.payload if have is not None else {})
+        if kind is Kind.WORK_ORDER:
+            return Label(work_order=erp_id, client=self._name(Kind.CLIENT, payload.get("client")))
+        wo_addr = address(Kind.WORK_ORDER, parent) if parent else None
+        wo = self.desired.resources.get(wo_addr) if wo_addr else None
+        wo_payload = wo.payload if wo is not None else (
+            self.state[wo_addr].payload if wo_addr is not None and wo_addr in self.state else {})
+        steps = (payload.get("routing") or {}).get("steps") or []
+        return Label(
+            work_order=parent,
+            client=self._name(Kind.CLIENT, wo_payload.get("client")),
+            product=payload.get("description") or self._name(Kind.PRODUCT, payload.get("product")),
+            quantity=payload.get("quantity"),
+            due=payload.get("target_day"),
+            workstations=tuple(s.get("workstation") or "?" for s in steps),
         )
 
     def want(self, addr: str, want: DesiredResource) -> None:

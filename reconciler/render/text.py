@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..planning.plan import Action, Verb, Plan
+from ..planning.plan import Action, Plan, Verb
 from .describe import (
     change_lines,
     drift_sections,
