@@ -324,6 +324,11 @@ def station(obj: _Obj, action: str, workstation_id: int, quantity: float | None,
     click.echo(json.dumps(result, ensure_ascii=False))
 
 
+from .relay.command import relay_command  # noqa: E402  (temporary: to be wired under `station`)
+
+cli.add_command(relay_command, "station-relay")
+
+
 @cli.group()
 def operator() -> None:
     """Operator sessions for workstation actions on named lines."""

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from .errors import ConfigError, ManifestError
 from .load import load_yaml_model
 from .planning import DeleteLimit
+from .relay.config import RelayConfig
 from .windows import ApplyWindows
 
 CONFIG_FILE = "reconciler.yaml"
@@ -58,6 +59,7 @@ class Target(_Config):
     # Overrides of the wire profile (reconciler/epoptia/profile.py) for this target.
     profile: dict[str, Any] | None = None
     apply_windows: ApplyWindows | None = None
+    relay: RelayConfig | None = None
 
     @model_validator(mode="after")
     def _endpoint_shape(self) -> "Target":
