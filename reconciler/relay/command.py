@@ -75,7 +75,7 @@ def relay_command(target: str | None, inputs: tuple[str, ...], ack: bool, show_s
 
         sources = []
         if "stdin" in chosen:
-            sources.append(StdinSource(sys.stdin.buffer, deliveries, config.fields, sys.stdout if ack else None))
+            sources.append(StdinSource(sys.stdin.fileno(), deliveries, config.fields, sys.stdout if ack else None))
         if "mqtt" in chosen:
             sources.append(MqttSource(config.mqtt, config.mqtt.client_id or f"reconciler-relay-{context.target_name}",
                                       deliveries, log))

@@ -14,7 +14,7 @@ import asyncio
 import os
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO
 
@@ -40,23 +40,44 @@ def _parsed(source: str, raw: str, parse: Callable[[], object]) -> Parsed | None
 
 
 class StdinSource:
-    """One count per line; `ok N` on `ack_stream` once lines up to N are in the spool."""
+    """One count per line; `ok N` on `ack_stream` once lines up to N are in the spool.
+
+    Reads the file descriptor directly: a thread blocked in a buffered read of sys.stdin would
+    abort the interpreter at exit.
+    """
 
     name = "stdin"
 
-    def __init__(self, stream: IO[bytes], out: queue.Queue, fields: Fields, ack_stream: IO[str] | None) -> None:
-        self.stream, self.out, self.fields, self.ack_stream = stream, out, fields, ack_stream
+    def __init__(self, fd: int, out: queue.Queue, fields: Fields, ack_stream: IO[str] | None) -> None:
+        self.fd, self.out, self.fields, self.ack_stream = fd, out, fields, ack_stream
         self.thread = threading.Thread(target=self._run, name="relay-stdin", daemon=True)
 
     def start(self) -> None:
         self.thread.start()
 
     def stop(self) -> None:
-        pass  # a blocked read cannot be interrupted; the thread is a daemon
+        pass  # a blocked read cannot be interrupted; the thread is a daemon and holds no lock
+
+    def _lines(self) -> Iterator[bytes]:
+        rest = b""
+        while True:
+            try:
+                chunk = os.read(self.fd, 1 << 16)
+            except InterruptedError:
+                continue
+            except OSError:
+                chunk = b""
+            if not chunk:
+                if rest:
+                    yield rest
+                return
+            rest += chunk
+            *lines, rest = rest.split(b"\n")
+            yield from lines
 
     def _run(self) -> None:
-        for number, raw_bytes in enumerate(self.stream, start=1):
-            raw = raw_bytes.decode("utf-8", errors="replace").rstrip("\r\n")
+        for number, raw_bytes in enumerate(self._lines(), start=1):
+            raw = raw_bytes.decode("utf-8", errors="replace").rstrip("\r")
             item = _parsed(self.name, raw, lambda raw=raw: parse_line(raw, self.fields))
             self.out.put(Delivery([item] if item else [], self._acker(number)))
         self.out.put(EOF)
