@@ -116,18 +116,25 @@ def test_kill_9_at_random_points_loses_and_doubles_nothing(factory, emulator) ->
             next_id += 1
             counted += quantity
             unacked.append(f"LASER,{quantity},m{next_id}")
-        before = emulator.inspect("stats").get("requests", 0)
+        stats = emulator.inspect("stats")
+        before = stats.get("requests", 0)
         relay.write(*unacked)
         sent_lines = list(unacked)
         relay.advance(10)
-        if rng.random() < 0.6:  # kill while a send is in flight: as soon as the emulator receives a request
-            deadline = time.monotonic() + 3
-            arrivals = rng.randint(1, 3)  # the first request after a restart is often the settling read
+        mode = rng.choice(["received", "received", "applied", "anywhen"])
+        deadline = time.monotonic() + 1.5
+        if mode == "received":  # kill while a request is in flight, as soon as the emulator receives it
+            arrivals = rng.choice([1, 1, 2])  # the first request after a restart is often the settling read
             while emulator.inspect("stats").get("requests", 0) < before + arrivals and time.monotonic() < deadline:
                 time.sleep(0.005)
+        elif mode == "applied":  # kill once Epoptia has added a sum, before or after the relay hears the answer
+            done = stats.get("workstation_control", 0)
+            while emulator.inspect("stats").get("workstation_control", 0) == done and time.monotonic() < deadline:
+                time.sleep(0.002)
         else:
             time.sleep(rng.uniform(0, 0.3))
         relay.kill()
+        verdicts += [e["verdict"] for e in relay.events("settled")]
         kills += 1
         acked = relay.acked - base
         unacked = sent_lines[acked:]  # what the relay never acknowledged is sent again, with the same ids
@@ -137,7 +144,6 @@ def test_kill_9_at_random_points_loses_and_doubles_nothing(factory, emulator) ->
         unacked = []
         relay.advance(10)
         recoveries += len(relay.events("recovering"))
-        verdicts += [e["verdict"] for e in relay.events("settled")]
     relay.write("LASER,stop")
     deadline = time.monotonic() + 20
     while emulator.total(ws) < counted and time.monotonic() < deadline:
