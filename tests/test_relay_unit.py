@@ -164,6 +164,28 @@ def test_seven_thousand_an_hour_go_every_ten_minutes(tmp_path: Path) -> None:
     assert {r for _, _, r in sends(log)} == {"period"}
 
 
+def test_the_period_counts_from_the_last_send_while_the_machine_runs_and_from_the_first_piece_after_a_pause(
+        tmp_path: Path) -> None:
+    relay, intake, clock, fake, feed, log = make(tmp_path)
+    t0 = clock.now()
+    feed("LASER,5")
+    clock.advance(600)
+    relay.tick()
+    clock.advance(60)
+    feed("LASER,5")  # the first piece after the send comes a minute later: still due 10 minutes after the send
+    clock.advance(539)
+    relay.tick()
+    clock.advance(1)
+    relay.tick()
+    clock.advance(3600)  # an idle hour, then one piece: a full period from that piece
+    feed("LASER,5")
+    clock.advance(599)
+    relay.tick()
+    clock.advance(1)
+    relay.tick()
+    assert [t - t0 for t, _, _ in sends(log)] == [600, 1200, 1200 + 3600 + 600]
+
+
 def test_the_threshold_goes_first_when_the_machine_runs_fast(tmp_path: Path) -> None:
     config = RelayConfig(workstations={"LASER": LASER}, threshold=1000)
     relay, _intake, clock, fake, feed, log = make(tmp_path, config)
@@ -187,6 +209,7 @@ def test_a_stop_flushes_at_once_and_a_zero_never_goes(tmp_path: Path) -> None:
     relay.tick()
     relay.tick(final=True)
     assert fake.received == [8]
+    assert relay.spool.take(LASER, clock.now(), "stop") is None  # the spool itself never makes a zero batch
 
 
 def test_shutdown_sends_every_pending_sum(tmp_path: Path) -> None:
@@ -340,3 +363,42 @@ def test_a_halt_stops_sending_while_counting_goes_on(tmp_path: Path) -> None:
     fake.halt = None  # `reconciler halt clear`
     relay.tick()
     assert fake.received == [20] and any(e["event"] == "resumed" for e in log)
+
+
+# --- acknowledgement ---------------------------------------------------------------------------------
+
+def test_a_count_is_acknowledged_only_after_the_spool_commit(tmp_path: Path, monkeypatch) -> None:
+    from reconciler.relay.runner import run
+    from reconciler.relay.sources import EOF, Delivery
+
+    order: list[str] = []
+    real_absorb = Spool.absorb
+
+    def absorb(self, *args, **kwargs):
+        result = real_absorb(self, *args, **kwargs)
+        order.append("committed")
+        return result
+
+    monkeypatch.setattr(Spool, "absorb", absorb)
+
+    class OneLine:
+        name = "stdin"
+
+        def __init__(self, out) -> None:
+            self.out = out
+
+        def start(self) -> None:
+            self.out.put(Delivery([Parsed("stdin", "LASER,5", event=CountEvent("LASER", 5))],
+                                  lambda: order.append("acknowledged")))
+            self.out.put(EOF)
+
+        def stop(self) -> None:
+            pass
+
+    fake = FakeEpoptia()
+    config = RelayConfig(workstations={"LASER": LASER})
+    result = run(spool_path=tmp_path / "s.sqlite", config=config, sender=fake,
+                 directory=MappingDirectory(config.workstations), clock=ManualClock(0), halt=fake, timeout=0,
+                 log=lambda *a, **k: None, make_sources=lambda q: [OneLine(q)])
+    assert order == ["committed", "acknowledged"]
+    assert fake.received == [5] and result["pending_left"] == 0  # the end of input flushes
