@@ -166,7 +166,7 @@ def test_seven_thousand_an_hour_go_every_ten_minutes(tmp_path: Path) -> None:
 
 def test_the_period_counts_from_the_last_send_while_the_machine_runs_and_from_the_first_piece_after_a_pause(
         tmp_path: Path) -> None:
-    relay, intake, clock, fake, feed, log = make(tmp_path)
+    relay, _intake, clock, _fake, feed, log = make(tmp_path)
     t0 = clock.now()
     feed("LASER,5")
     clock.advance(600)
@@ -395,6 +395,9 @@ def test_a_count_is_acknowledged_only_after_the_spool_commit(tmp_path: Path, mon
         def stop(self) -> None:
             pass
 
+        def close(self) -> None:
+            pass
+
     fake = FakeEpoptia()
     config = RelayConfig(workstations={"LASER": LASER})
     result = run(spool_path=tmp_path / "s.sqlite", config=config, sender=fake,
@@ -402,3 +405,19 @@ def test_a_count_is_acknowledged_only_after_the_spool_commit(tmp_path: Path, mon
                  log=lambda *a, **k: None, make_sources=lambda q: [OneLine(q)])
     assert order == ["committed", "acknowledged"]
     assert fake.received == [5] and result["pending_left"] == 0  # the end of input flushes
+
+
+def test_the_readme_configuration_is_valid_and_gives_the_pages_threshold() -> None:
+    import re
+
+    from ruamel.yaml import YAML
+
+    from reconciler.config import Target
+
+    from .conftest import ROOT
+
+    section = (ROOT / "README.md").read_text(encoding="utf-8").split("## Machines on the shop floor: the relay", 1)[1]
+    block = re.findall(r"```yaml\n(.*?)```", section.split("\n## ", 1)[0], flags=re.DOTALL)[0]
+    target = Target.model_validate(YAML(typ="safe").load(block)["targets"]["production"])
+    assert target.relay is not None and target.relay.policy_for(3, "LASER") == (600, 1200)
+    assert target.relay.policy_for(7, "ΜΟΝΤΑΖ 1") == (300, 67)

@@ -24,6 +24,7 @@ from .sources import EOF, Delivery
 from .spool import Spool
 
 DRAIN = 2000  # deliveries spooled in one transaction at most
+BACKLOG = 2 * DRAIN  # deliveries read but not yet spooled; a full queue stops the sources reading (backpressure)
 
 
 class Source(Protocol):
@@ -31,14 +32,18 @@ class Source(Protocol):
 
     def start(self) -> None: ...
 
-    def stop(self) -> None: ...
+    def stop(self) -> None:
+        """Take nothing more from the source; what was taken can still be acknowledged."""
+
+    def close(self) -> None:
+        """Let go of the source (after the last acknowledgement)."""
 
 
 def run(*, spool_path: Path, config: RelayConfig, sender: Sender, directory: WorkstationDirectory, clock: Clock,
         halt: HaltLike, timeout: float, log: Log, make_sources: Callable[[queue.Queue], list[Source]],
         stop: threading.Event | None = None, wall: Callable[[], float] = time.time) -> dict[str, Any]:
     stop = stop or threading.Event()
-    deliveries: queue.Queue = queue.Queue()
+    deliveries: queue.Queue = queue.Queue(maxsize=BACKLOG)
     intake_spool = Spool(spool_path, synchronous=config.synchronous)
     send_spool = Spool(spool_path, synchronous=config.synchronous)
     relay = Relay(send_spool, sender, config, clock=clock, halt=halt, log=log, timeout=timeout,
@@ -99,6 +104,8 @@ def run(*, spool_path: Path, config: RelayConfig, sender: Sender, directory: Wor
             except queue.Empty:
                 break
             _absorb(intake, _drain(deliveries, first), wake)
+        for source in sources:
+            source.close()
         finishing.set()
         wake.set()
         sender_thread.join()

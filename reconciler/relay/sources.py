@@ -50,12 +50,17 @@ class StdinSource:
 
     def __init__(self, fd: int, out: queue.Queue, fields: Fields, ack_stream: IO[str] | None) -> None:
         self.fd, self.out, self.fields, self.ack_stream = fd, out, fields, ack_stream
+        self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._run, name="relay-stdin", daemon=True)
 
     def start(self) -> None:
         self.thread.start()
 
     def stop(self) -> None:
+        """Take nothing more: a line read from now on is not acknowledged, so the gateway keeps it."""
+        self.stopping.set()
+
+    def close(self) -> None:
         pass  # a blocked read cannot be interrupted; the thread is a daemon and holds no lock
 
     def _lines(self) -> Iterator[bytes]:
@@ -79,6 +84,8 @@ class StdinSource:
         for number, raw_bytes in enumerate(self._lines(), start=1):
             raw = raw_bytes.decode("utf-8", errors="replace").rstrip("\r")
             item = _parsed(self.name, raw, lambda raw=raw: parse_line(raw, self.fields))
+            if self.stopping.is_set():
+                return
             self.out.put(Delivery([item] if item else [], self._acker(number)))
         self.out.put(EOF)
 
@@ -111,8 +118,11 @@ class MqttSource:
         self.thread.start()
 
     def stop(self) -> None:
+        """Take nothing more; what was taken can still be acknowledged until close()."""
         self.stopping.set()
-        if self.loop is not None and self._task is not None:
+
+    def close(self) -> None:
+        if self.loop is not None and self._task is not None and not self.loop.is_closed():
             self.loop.call_soon_threadsafe(self._task.cancel)
         self.thread.join(timeout=5)
 
@@ -133,7 +143,7 @@ class MqttSource:
         username = os.environ.get(config.username_env) if config.username_env else None
         password = os.environ.get(config.password_env) if config.password_env else None
         delay = 1.0
-        while not self.stopping.is_set():
+        while True:
             client = aiomqtt.Client(config.host, config.port, identifier=self.client_id, clean_session=False,
                                     username=username, password=password, keepalive=config.keepalive)
             # aiomqtt acknowledges on receipt; paho's manual acks let the PUBACK wait for the spool.
@@ -154,6 +164,8 @@ class MqttSource:
                 delay = min(delay * 2, 60.0)
 
     def _deliver(self, client, message) -> None:
+        if self.stopping.is_set():
+            return  # not acknowledged: the broker delivers it again at the next connection (MQTT 4.4)
         topic = str(message.topic)
         payload = message.payload if isinstance(message.payload, (bytes, bytearray)) else str(message.payload).encode()
         raw = f"{topic} {bytes(payload).decode('utf-8', errors='replace')}"
@@ -164,6 +176,9 @@ class MqttSource:
             loop, paho, mid, qos = self.loop, client._client, message.mid, message.qos
 
             def ack() -> None:
-                loop.call_soon_threadsafe(paho.ack, mid, qos)
+                try:
+                    loop.call_soon_threadsafe(paho.ack, mid, qos)
+                except RuntimeError:  # the connection is gone: the broker delivers it again (and the id drops it)
+                    pass
 
         self.out.put(Delivery([item] if item else [], ack))
