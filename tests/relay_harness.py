@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from reconciler.epoptia.profile import Operation as Op
 
@@ -90,6 +90,8 @@ def write_config(root: Path, emulator: EmulatorProcess, relay: str, timeout: flo
 class RelayProcess:
     """`reconciler station-relay` with its stdin, its acks (stdout) and its JSON log (stderr) in hand."""
 
+    started: ClassVar[list[RelayProcess]] = []  # every one, so that a failing test leaves none behind
+
     def __init__(self, root: Path, *args: str, env: dict[str, str] | None = None) -> None:
         self.root = root
         self.clock_file = root / "clock.txt"
@@ -100,6 +102,7 @@ class RelayProcess:
             [sys.executable, "-m", "reconciler", "station-relay", "--clock-file", str(self.clock_file), *args],
             cwd=root, env=full_env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )
+        RelayProcess.started.append(self)
         self.acked = 0
         self.log: list[dict[str, Any]] = []
         self.other: list[str] = []
@@ -177,6 +180,14 @@ class RelayProcess:
     def close_stdin(self, timeout: float = 30) -> int:
         self.proc.stdin.close()
         return self.proc.wait(timeout=timeout)
+
+
+def kill_leftovers() -> None:
+    while RelayProcess.started:
+        relay = RelayProcess.started.pop()
+        if relay.proc.poll() is None:
+            relay.proc.kill()
+            relay.proc.wait(timeout=10)
 
 
 def run_cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -19,6 +19,7 @@ from .relay_harness import (
     Broker,
     RelayProcess,
     SamePortEmulator,
+    kill_leftovers,
     run_cli,
     running_line,
     write_config,
@@ -31,6 +32,7 @@ def emulator(tmp_path: Path):
     try:
         yield process
     finally:
+        kill_leftovers()
         process.stop()
 
 
