@@ -18,6 +18,7 @@ from .epoptia.profile import DEFAULT_PROFILE, WireProfile
 from .epoptia.settings import NO_SPACING, REAL_TENANT_SPACING, RetryPolicy, Spacing
 from .errors import ConfigError, ManifestError
 from .load import load_yaml_model
+from .relay.config import RelayConfig
 from .windows import ApplyWindows
 
 CONFIG_FILE = "reconciler.yaml"
@@ -49,6 +50,9 @@ class Target(_Config):
     # Overrides of the wire profile (reconciler/epoptia/profile.py) for this target.
     profile: dict[str, Any] | None = None
     apply_windows: ApplyWindows | None = None
+    # Workstation names -> Epoptia ids, for `station` and the relay (the list names workstations only).
+    workstations: dict[Annotated[str, Field(min_length=1)], Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
+    relay: RelayConfig | None = None
 
     @model_validator(mode="after")
     def _endpoint_shape(self) -> "Target":

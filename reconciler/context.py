@@ -97,6 +97,35 @@ class Context:
             return None
         return windows.check(now or datetime.now(timezone.utc))
 
+    def workstation_ids(self) -> dict[str, int]:
+        """Workstation names -> Epoptia ids: the target's `workstations:` map, and the built-in emulator's own."""
+        ids = dict(self.target.workstations)
+        if self.target.is_emulator:
+            from .emulator.store import Store
+
+            db = self.work_dir / "emulator" / f"{self.target_name}.sqlite"
+            if db.exists():
+                store = Store(db)
+                try:
+                    ids = {w["name"]: w["id"] for w in store.workstations()} | ids
+                finally:
+                    store.close()
+        return ids
+
+    def workstation_id(self, workstation: str) -> int:
+        """The Epoptia id of a workstation named as the manifests name it (or given by id)."""
+        ids = self.workstation_ids()
+        if workstation in ids:
+            return ids[workstation]
+        if workstation.isascii() and workstation.isdigit():
+            return int(workstation)
+        from .words import did_you_mean
+
+        raise ConfigError(f"unknown workstation {workstation!r} for target {self.target_name!r}"
+                          f"{did_you_mean(workstation, ids)}",
+                          hint="Epoptia's list gives workstations by name only: map names to ids under "
+                          "`workstations:` in the target in reconciler.yaml, or pass the id")
+
     # ------------------------------------------------------------------ talking to Epoptia
 
     def _emulator_key(self) -> str:

@@ -72,21 +72,45 @@ def workflows(obj: Obj, target: str | None) -> int:
     return EXIT_OK
 
 
-@click.command()
-@click.argument("action", type=click.Choice(["start", "pause", "cancel", "complete"]))
-@click.option("--workstation", "workstation_id", required=True, type=int, help="Workstation id.")
-@click.option("--quantity", type=float, help="Pieces made since the last report (complete).")
-@click.option("--line", "line_id", help="Work order line id (needs --token of a logged-in operator).")
-@click.option("--token", envvar="EPOPTIA_OPERATOR_TOKEN", help="Operator token (or $EPOPTIA_OPERATOR_TOKEN).")
-@target_option
-@click.pass_obj
-def station(obj: Obj, action: str, workstation_id: int, quantity: float | None, line_id: str | None,
-            token: str | None, target: str | None) -> int:
-    """Control a workstation, as a PLC or the shop-floor software would."""
-    with obj.context(target).connect() as client:
-        result = client.control(action, workstation_id, quantity=quantity, line_id=line_id, operator_token=token)
-    click.echo(json.dumps(result, ensure_ascii=False))
-    return EXIT_OK
+@click.group()
+def station() -> None:
+    """Control a workstation, as a PLC or the shop-floor software would; relay a machine's counts."""
+
+
+def _control(action: str, help_: str, quantity: bool = False) -> click.Command:
+    @click.option("--workstation", required=True, help="Workstation name (as in the manifests) or Epoptia id.")
+    @click.option("--line", "line_id", help="Work order line id (needs --token of a logged-in operator).")
+    @click.option("--token", envvar="EPOPTIA_OPERATOR_TOKEN", help="Operator token (or $EPOPTIA_OPERATOR_TOKEN).")
+    @target_option
+    @click.pass_obj
+    def command(obj: Obj, workstation: str, line_id: str | None, token: str | None, target: str | None,
+                quantity: float | None = None) -> int:
+        context = obj.context(target)
+        workstation_id = context.workstation_id(workstation)
+        with context.connect() as client:
+            result = client.control(action, workstation_id, quantity=quantity, line_id=line_id, operator_token=token)
+        click.echo(json.dumps(result, ensure_ascii=False))
+        return EXIT_OK
+
+    if quantity:
+        command = click.option("--quantity", type=click.FloatRange(min=0, min_open=True), required=True,
+                               help="Pieces made since the last report.")(command)
+    return station.command(action, help=help_)(command)
+
+
+_control("start", "Start the line at a workstation (an operator's action).")
+_control("pause", "Pause the workstation's running step.")
+_control("cancel", "Cancel the workstation's running step.")
+_control("complete", "Report pieces made at a workstation (the machine scenario).", quantity=True)
+
+
+def _relay() -> None:
+    from ..relay.command import relay_command
+
+    station.add_command(relay_command)
+
+
+_relay()
 
 
 @click.group()

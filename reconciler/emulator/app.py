@@ -183,6 +183,14 @@ def create_app(store: Store, profile: WireProfile = DEFAULT_PROFILE, api_keys: t
     async def workstations() -> Any:
         return {"workstations": store.workstations()}
 
+    @app.get("/_emulator/completions")
+    async def completions() -> Any:
+        done = store.completions()
+        totals: Counter[str] = Counter()
+        for c in done:
+            totals[str(c["workstation_id"])] += c["quantity"]
+        return {"completions": done, "totals": dict(totals)}
+
     @app.get("/_emulator/stats")
     async def get_stats() -> Any:
         return dict(stats)

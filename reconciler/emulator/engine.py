@@ -608,6 +608,7 @@ class Epoptia:
             if quantity is None or quantity <= 0:
                 raise RequestError(400, "complete needs a quantity greater than 0")
             step["qty_done"] = step["qty_done"] + quantity
+            self.store.add_completion(station, quantity, line["id"], self.clock.now())
             step["status"] = "in_progress"
             if step["qty_done"] >= line["quantity"]:
                 step["status"] = "completed"

@@ -28,6 +28,9 @@ CREATE TABLE IF NOT EXISTS workflows (
 CREATE TABLE IF NOT EXISTS alarms (id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, line TEXT, text TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS operators (username TEXT PRIMARY KEY, password TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions (token TEXT PRIMARY KEY, username TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS completions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, workstation_id INTEGER NOT NULL, quantity REAL NOT NULL, line TEXT, at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS running (workstation_id INTEGER PRIMARY KEY, line TEXT NOT NULL, element_id INTEGER NOT NULL);
 """
 
@@ -177,3 +180,14 @@ class Store:
 
     def clear_running(self, workstation_id: int) -> None:
         self.db.execute("DELETE FROM running WHERE workstation_id = ?", (workstation_id,))
+
+    # -- every `complete` received, for tests that compare sums
+    def add_completion(self, workstation_id: int, quantity: float, line: str, at: float) -> None:
+        self.db.execute("INSERT INTO completions (workstation_id, quantity, line, at) VALUES (?, ?, ?, ?)",
+                        (workstation_id, quantity, line, at))
+
+    def completions(self) -> list[dict[str, Any]]:
+        return [{"workstation_id": ws, "quantity": int(q) if float(q).is_integer() else q, "workorderline_id": line,
+                 "at": at}
+                for ws, q, line, at in self.db.execute(
+                    "SELECT workstation_id, quantity, line, at FROM completions ORDER BY id")]

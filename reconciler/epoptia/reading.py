@@ -34,6 +34,7 @@ class WireStep(NamedTuple):
     status: str
     qty_done: float
     fields: dict[str, Any]  # bom / custom_fields in our terms, where the row carries them
+    element_id: int | None = None  # Epoptia's id of the step (confirmed), None if the row lacks it
 
 
 class WireLine(NamedTuple):
@@ -154,8 +155,11 @@ def _steps(raw: Any, page: int, line_id: str, problems: list[RowProblem]) -> tup
             done = float(step.get("qty_done") or 0)
         except (TypeError, ValueError):
             done = 0.0
+        element = step.get("elementId")
         steps.append(WireStep(workstation=_name(step.get("workstationName")), job_task=_name(step.get("job_tag")),
-                              status=_text(step.get("status")) or NOT_STARTED, qty_done=done, fields=fields))
+                              status=_text(step.get("status")) or NOT_STARTED, qty_done=done, fields=fields,
+                              element_id=element if isinstance(element, int) and not isinstance(element, bool)
+                              else None))
     return tuple(steps)
 
 
