@@ -69,7 +69,9 @@ class Context:
 
     @cached_property
     def state_store(self) -> StateStore:
-        return StateStore(self.root / self.target.state)
+        from .localcache import cache_dir_for
+
+        return StateStore(self.root / self.target.state, cache_dir=cache_dir_for(self.root))
 
     @cached_property
     def profile(self) -> WireProfile:
@@ -88,7 +90,9 @@ class Context:
         return Journal(self.work_dir / "journal" / f"{self.target_name}.json")
 
     def load_desired(self) -> Desired:
-        return load_manifests(self.manifests_dir, cache_dir=self.work_dir / "cache")
+        from .localcache import cache_dir_for
+
+        return load_manifests(self.manifests_dir, cache_dir=cache_dir_for(self.root))
 
     def window_check(self, now: datetime | None = None) -> WindowCheck | None:
         """Whether an apply is allowed now by the target's apply windows (None: the target has none)."""

@@ -109,6 +109,22 @@ def recover(journal: Journal, resources: dict[str, ResourceState], tenant: Tenan
     return notes
 
 
+class _Entries(dict[str, ResourceState]):
+    """The state's entries during a run, remembering which changed since they were last saved."""
+
+    def __init__(self, entries: dict[str, ResourceState]) -> None:
+        super().__init__(entries)
+        self.changed: set[str] = set()
+
+    def __setitem__(self, addr: str, entry: ResourceState) -> None:
+        super().__setitem__(addr, entry)
+        self.changed.add(addr)
+
+    def pop(self, addr: str, *default: Any) -> Any:  # type: ignore[override]
+        self.changed.add(addr)
+        return super().pop(addr, *default)
+
+
 @dataclass
 class _Row:
     address: str
@@ -160,27 +176,37 @@ class Executor:
     # ------------------------------------------------------------------ the run
 
     def run(self, plan: Plan, state: State, *, recovered: tuple[str, ...] = ()) -> tuple[ApplyReport, State]:
+        """Carry out ``plan`` from ``state`` (the refreshed view); the state file holds the result however it ends."""
         report = _Outcomes()
-        self.state = state
-        self.resources = dict(state.resources)
+        self.lineage, self.serial = state.lineage, state.serial
+        self.resources = _Entries(state.resources)
+        try:
+            self._run(plan, report)
+        finally:
+            # One full write at the end, whatever happened: it folds the per-batch saves in.
+            self._save()
+            written = self.store.write(State(lineage=self.lineage, serial=self.serial, resources=dict(self.resources)))
+        return report.freeze(recovered), written
+
+    def _run(self, plan: Plan, report: _Outcomes) -> None:
         for action in plan.blocked:
             assert action.blocked is not None
             report.set(action.address, Outcome.BLOCKED, f"[{action.blocked.reason.value}] {action.blocked.message}")
         runnable = list(plan.runnable)
-        adopted = [a for a in runnable if a.verb is Verb.ADOPT]
-        for action in adopted:
-            # Nothing is sent: Epoptia has it already; the state records it as seen.
-            self.resources[action.address] = ResourceState.model_validate(self._record(action, action.parent))
-            report.set(action.address, Outcome.DONE)
-        if adopted:
-            self._save()
+        for action in runnable:
+            if action.verb is Verb.ADOPT:
+                # Nothing is sent: Epoptia has it already; the state records it as seen.
+                self.resources[action.address] = ResourceState.model_validate(self._record(action, action.parent))
+                report.set(action.address, Outcome.DONE)
+        self._save()
         try:
             batches = list(self._batches(runnable))
         except (MappingError, EpoptiaError) as error:
             report.stopped_by = str(error)
             for a in runnable:
-                report.set(a.address, Outcome.NOT_ATTEMPTED, "not sent")
-            return report.freeze(recovered), state
+                if a.verb is not Verb.ADOPT:
+                    report.set(a.address, Outcome.NOT_ATTEMPTED, "not sent")
+            return
         sent: dict[str, dict[str, Any]] = {}
         for operation, rows in batches:
             if self.interrupted():
@@ -205,19 +231,20 @@ class Executor:
             for a in runnable:
                 if a.address not in report.outcomes:
                     report.set(a.address, Outcome.NOT_ATTEMPTED, "the run stopped before it")
-            return report.freeze(recovered), self.state
-        forgets = [a for a in runnable if a.verb is Verb.FORGET]
-        for action in forgets:
-            self.resources.pop(action.address, None)
-            report.set(action.address, Outcome.DONE)
-        if forgets:
-            self._save()
+            return
+        for action in runnable:
+            if action.verb is Verb.FORGET:
+                self.resources.pop(action.address, None)
+                report.set(action.address, Outcome.DONE)
         if sent:
             self._read_back(sent, report)
-        return report.freeze(recovered), self.state
 
     def _save(self) -> None:
-        self.state = self.store.write(self.state.model_copy(update={"resources": self.resources}))
+        """After each batch: append what changed to the state's write-ahead file (cheap at any size)."""
+        changes = {addr: self.resources.get(addr) for addr in self.resources.changed}
+        self.resources.changed.clear()
+        if changes:
+            self.lineage, self.serial = self.store.append(self.lineage, self.serial, changes)
 
     def _send(self, operation: Operation, rows: list[_Row], report: _Outcomes, sent: dict[str, dict[str, Any]]) -> None:
         self.journal.write(operation, {r.address: r.record for r in rows})

@@ -9,14 +9,27 @@ order and is the only entry point the rest of the reconciler uses.
 
 from __future__ import annotations
 
+import hashlib
 import os
+from functools import partial
 from pathlib import Path
+from typing import Any
 
+import orjson
 from pydantic import BaseModel, ValidationError
 
 from .errors import ManifestError, SourceError
-from .manifests.cache import ParseCache, Payloads, serialise_payloads
-from .manifests.crosscheck import Parsed, cross_check, locate
+from .manifests.cache import ParseCache, Payloads, content_key, serialise_payloads
+from .manifests.crosscheck import (
+    FileParts,
+    LazyResources,
+    Pending,
+    entries_index,
+    full_check,
+    locate,
+    resource_builders,
+    update_check,
+)
 from .manifests.messages import validation_problems
 from .manifests.parse import PARALLEL_PARSE_BYTES, parse_files, yaml_problem
 from .manifests.positions import Locator
@@ -65,43 +78,82 @@ def load_manifests(root: Path, cache_dir: Path | None = None) -> Desired:
             hint="an empty folder would plan the deletion of everything, so it is refused; check the path",
         )
 
-    cache = ParseCache(cache_dir / "manifests.pickle" if cache_dir is not None else None)
+    cache = ParseCache(cache_dir / "manifests.sqlite" if cache_dir is not None else None)
+    try:
+        return _load(root, paths, cache)
+    except BaseException:
+        cache.close()
+        raise
+
+
+def _load(root: Path, paths: list[Path], cache: ParseCache) -> Desired:
     problems: list[SourceError] = []
-    parsed: list[Parsed | None] = []
+    files: list[FileParts] = []
     misses: list[tuple[int, str, str, str]] = []  # (slot, path, display name, cache key)
+    stats: dict[str, os.stat_result] = {}
     root_text, root_shown = str(root), display(root)
     names = [os.path.join(root_shown, str(p)[len(root_text) + 1:]) for p in paths]
     miss_bytes = 0
     for path, file in zip(paths, names):
         try:
-            content = path.read_bytes()
+            info = os.stat(path)
+            key = cache.by_stat(file, info)
+            if key is None:
+                content = path.read_bytes()
+                key = content_key(file, content)
+                if not cache.by_content(file, key, info):
+                    stats[file] = info
+                    misses.append((len(files), str(path), file, key))
+                    miss_bytes += len(content)
         except OSError as error:
             problems.append(SourceError(file, 1, 1, f"cannot read file: {error.strerror}"))
             continue
-        key = cache.key(file, content)
-        cached = cache.get(key)
-        if cached is not None:
-            parsed.append(Parsed(file, cached[0], Payloads(blob=cached[1])))
-        else:
-            misses.append((len(parsed), str(path), file, key))
-            miss_bytes += len(content)
-            parsed.append(None)
+        files.append(FileParts(file, key, cache.payloads(file), load_entries=partial(cache.entries, file)))
 
+    invalid: set[str] = set()
+    unparsed = False
     for slot, file, key, result in parse_files(misses, parallel=miss_bytes >= PARALLEL_PARSE_BYTES):
         if result.problems:
             problems.extend(result.problems)
+            invalid.update(result.invalid)
+            unparsed = unparsed or result.unparsed
             continue
         blob = serialise_payloads(result.payloads) if result.blob is None else result.blob
-        cache.put(key, result.entries, blob)
-        parsed[slot] = Parsed(file, result.entries, Payloads(blob=blob, items=result.payloads or None))
-
-    (resources, routings), cross = cross_check([p for p in parsed if p is not None])
+        cache.put(file, key, stats[file], result.entries, blob)
+        files[slot] = FileParts(file, key, Payloads(blob, items=result.payloads or None), entries=result.entries)
+    if problems:
+        # What parsed is still checked across files, so a run reports all its problems at once;
+        # references to items that are there but broken are not reported a second time.
+        broken = {p.file for p in problems}
+        files = [parts for parts in files if parts.name not in broken]
+        index, routings, cross = full_check(files, assume=frozenset(invalid), references=not unparsed)
+    else:
+        index, routings, cross = _assemble(files, cache)
     if cross:
         problems.extend(locate(cross, dict(zip(names, paths))))
     if problems:
         raise ManifestError(problems)
     cache.save()
-    return Desired(resources=resources, routings=routings, files=tuple(names))
+    by_name = {parts.name: parts for parts in files}
+    resource, routing = resource_builders(index, routings, by_name)
+    return Desired(index=entries_index(index), resources=LazyResources(index, resource),
+                   routings=LazyResources(routings, routing), files=tuple(names))
+
+
+def _assemble(files: list[FileParts], cache: ParseCache) -> tuple[dict[str, Any], dict[str, Any], list[Pending]]:
+    """The cross-file index: cached when no file changed, updated when only work orders did, else checked whole."""
+    key = hashlib.blake2b("\0".join(f"{p.name}\0{p.key}" for p in files).encode(), digest_size=20).hexdigest()
+    cached = cache.desired(key)
+    if cached is not None:
+        found = orjson.loads(cached)
+        return found["index"], found["routings"], []
+    previous = cache.last_desired()
+    outcome = update_check(orjson.loads(previous), files) if previous is not None else None
+    index, routings, pending = outcome if outcome is not None else full_check(files)
+    if not pending:
+        cache.put_desired(key, orjson.dumps({"files": {p.name: p.key for p in files}, "index": index,
+                                             "routings": routings}))
+    return index, routings, pending
 
 
 def load_yaml_model(path: Path, model: type[BaseModel], what: str) -> BaseModel:

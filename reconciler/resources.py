@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Callable, Literal, NamedTuple, Union
 
@@ -326,18 +327,31 @@ class DesiredResource(NamedTuple):
         return address(self.kind, self.id)
 
 
+class DesiredEntry(NamedTuple):
+    """What the planner needs of every wanted resource, cheaply: enough to tell that it did not change."""
+
+    kind: str  # a Kind value
+    id: str
+    digest: str  # covers the full payload, a named routing's steps included
+    archived: bool
+    parent: str | None
+
+
 @dataclass(frozen=True)
 class Desired:
     """Everything the manifests ask for, validated and with references resolved.
 
-    Routings are a manifest-only convenience: they are expanded into the lines
-    that use them and never exist in Epoptia on their own, so they are kept
-    apart from the resources the planner compares.
+    ``index`` holds every resource cheaply; ``resources`` gives the full
+    DesiredResource of an address, built on first use, so a plan of 100,000
+    unchanged lines never builds one. Routings are a manifest-only convenience:
+    they are expanded into the lines that use them and never exist in Epoptia
+    on their own, so they are kept apart from the resources the planner compares.
     """
 
-    resources: dict[str, DesiredResource]
-    routings: dict[str, DesiredResource]
+    index: Mapping[str, DesiredEntry]
+    resources: Mapping[str, DesiredResource]
+    routings: Mapping[str, DesiredResource]
     files: tuple[str, ...]
 
     def __len__(self) -> int:
-        return len(self.resources)
+        return len(self.index)

@@ -29,6 +29,12 @@ def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None, input: str
     )
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Parse caches of the test run go to a folder of its own, never the user's ~/.cache."""
+    os.environ["RECONCILER_CACHE_DIR"] = str(tmp_path_factory.mktemp("reconciler-cache"))
+
+
 @pytest.fixture
 def sample_repo(tmp_path: Path) -> Path:
     """A copy of the sample factory and its reconciler.yaml in an empty folder."""

@@ -20,8 +20,8 @@ def validate(obj: Obj, target: str | None) -> int:
     context = obj.context(target)
     desired = context.load_desired()
     counts: dict[str, int] = {}
-    for res in desired.resources.values():
-        counts[res.kind.value] = counts.get(res.kind.value, 0) + 1
+    for entry in desired.index.values():
+        counts[entry.kind] = counts.get(entry.kind, 0) + 1
     parts = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
     click.echo(f"Valid: {len(desired.files)} files, {parts}, {len(desired.routings)} Routing.")
     return EXIT_OK

@@ -1,106 +1,155 @@
-"""The parse cache: validated per-file results, so an unchanged file is never parsed twice."""
+"""The parse cache: validated per-file results, so an unchanged file is never parsed twice.
+
+Rows of the local cache database (``reconciler.localcache``): per file, its
+size, modification time, content key, entries and payloads, as JSON. A file is
+known unchanged by its size and modification time without being read; one
+modified in the last moments before its row was written is checked by its
+content next time (the "racy" case git's index also guards against).
+"""
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import pickle
+import os
+import sqlite3
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from ..fsio import atomic_write
-from .parse import Entry
+import orjson
 
-# Bump when the cached representation changes. The source of the modules that
-# define validation is hashed into every key as well (see _code_fingerprint),
-# so a changed rule can never be served from an old entry.
-CACHE_VERSION = "1"
+from ..localcache import code_fingerprint, get_any_blob, get_blob, open_cache, put_blob
+
+# A file modified this close to when its row was written may change again within the
+# same timestamp tick; its row is then trusted only after its content is compared.
+_RACY_NS = 2_000_000_000
+_DESIRED = "desired-index"
 
 
-@functools.cache
-def _code_fingerprint() -> str:
-    from .. import resources
-    from . import parse, yaml
-
-    h = hashlib.blake2b(digest_size=16)
-    for module_file in (parse.__file__, yaml.__file__, resources.__file__):
-        h.update(Path(module_file).read_bytes())
+def content_key(file: str, content: bytes) -> str:
+    h = hashlib.blake2b(digest_size=20)
+    h.update(f"{code_fingerprint()}\0{file}\0".encode())
+    h.update(content)
     return h.hexdigest()
 
 
 class Payloads:
-    """The payloads of one file, decoded from the cache only if one of them is asked for."""
+    """The payloads of one file, decoded only if one of them is asked for."""
 
-    __slots__ = ("_blob", "_items")
+    __slots__ = ("_items", "_source")
 
-    def __init__(self, blob: bytes | None = None, items: list[dict[str, Any]] | None = None) -> None:
-        self._blob = blob
+    def __init__(self, source: Any = None, items: list[dict[str, Any]] | None = None) -> None:
+        self._source = source  # orjson bytes, or a callable returning them
         self._items = items
 
     def get(self, index: int) -> dict[str, Any]:
         if self._items is None:
-            self._items = pickle.loads(self._blob)  # type: ignore[arg-type]
+            raw = self._source() if callable(self._source) else self._source
+            self._items = orjson.loads(raw)
         return self._items[index]
 
 
 def serialise_payloads(payloads: list[dict[str, Any]]) -> bytes:
-    return pickle.dumps(payloads, protocol=pickle.HIGHEST_PROTOCOL)
+    return orjson.dumps(payloads)
+
+
+class Row(NamedTuple):
+    size: int
+    mtime_ns: int
+    key: str
+    entries: bytes
 
 
 class ParseCache:
-    """Validated per-file results in one file, keyed by (code version, file name, content hash).
-
-    One file rather than one per manifest: a 100,000-line repository has ten
-    thousand manifests, and opening as many cache files costs more than reading
-    one. Entries of file versions not seen in a run are dropped when it is saved.
-    """
+    """The manifests' rows of the local cache; without a database (path None or untrusted) every file is a miss."""
 
     def __init__(self, path: Path | None) -> None:
-        self.path = path
-        self._entries: dict[str, tuple[list[Entry], bytes]] | None = None
-        self._used: set[str] = set()
-        self._dirty = False
+        self._db: sqlite3.Connection | None = open_cache(path) if path is not None else None
+        self._rows: dict[str, Row] = {}
+        self._seen: set[str] = set()
+        if self._db is not None:
+            try:
+                self._rows = {name: Row(size, mtime, key, entries) for name, size, mtime, key, entries
+                              in self._db.execute("SELECT name, size, mtime_ns, key, entries FROM files")}
+                self._db.execute("BEGIN")  # one transaction per run: committed by save(), dropped by a crash
+            except sqlite3.Error:
+                self._db, self._rows = None, {}
 
-    @staticmethod
-    def key(file: str, content: bytes) -> str:
-        h = hashlib.blake2b(digest_size=20)
-        h.update(f"{CACHE_VERSION}\0{_code_fingerprint()}\0{file}\0".encode())
-        h.update(content)
-        return h.hexdigest()
+    def by_stat(self, name: str, info: os.stat_result) -> str | None:
+        """The file's content key if its size and modification time say it did not change."""
+        row = self._rows.get(name)
+        if row is None or row.mtime_ns < 0 or (row.size, row.mtime_ns) != (info.st_size, info.st_mtime_ns):
+            return None
+        self._seen.add(name)
+        return row.key
 
-    def _load(self) -> dict[str, tuple[list[Entry], bytes]]:
-        if self._entries is None:
-            self._entries = {}
-            if self.path is not None:
-                try:
-                    with open(self.path, "rb") as fh:
-                        loaded = pickle.load(fh)
-                    if isinstance(loaded, dict):
-                        self._entries = loaded
-                except FileNotFoundError:
-                    pass
-                except Exception:  # a torn or foreign cache is only a miss
-                    self._dirty = True
-        return self._entries
+    def by_content(self, name: str, key: str, info: os.stat_result) -> bool:
+        """Whether the row of this file holds this content (its stat is refreshed if so)."""
+        row = self._rows.get(name)
+        if row is None or row.key != key:
+            return False
+        self._seen.add(name)
+        self._write("UPDATE files SET size = ?, mtime_ns = ? WHERE name = ?",
+                    (info.st_size, _stable_mtime(info), name))
+        return True
 
-    def get(self, key: str) -> tuple[list[Entry], bytes] | None:
-        self._used.add(key)
-        return self._load().get(key)
+    def entries(self, name: str) -> list[Any]:
+        return orjson.loads(self._rows[name].entries)
 
-    def put(self, key: str, entries: list[Entry], blob: bytes) -> None:
-        self._load()[key] = (entries, blob)
-        self._dirty = True
+    def payloads(self, name: str) -> Payloads:
+        def load() -> bytes:
+            found = self._db.execute("SELECT payloads FROM files WHERE name = ?", (name,)).fetchone() \
+                if self._db is not None else None
+            return found[0] if found else b"[]"
+
+        return Payloads(load)
+
+    def put(self, name: str, key: str, info: os.stat_result, entries: list[Any], payloads: bytes) -> None:
+        self._seen.add(name)
+        self._write("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)",
+                    (name, info.st_size, _stable_mtime(info), key, orjson.dumps(entries), payloads))
+
+    # The assembled index of what the manifests want, keyed by the content keys of all files.
+    def desired(self, key: str) -> bytes | None:
+        return get_blob(self._db, _DESIRED, key)
+
+    def last_desired(self) -> bytes | None:
+        found = get_any_blob(self._db, _DESIRED)
+        return found[1] if found else None
+
+    def put_desired(self, key: str, value: bytes) -> None:
+        put_blob(self._db, _DESIRED, key, value)
+
+    def _write(self, sql: str, args: tuple[Any, ...]) -> None:
+        if self._db is None:
+            return
+        try:
+            self._db.execute(sql, args)
+        except sqlite3.Error:
+            pass  # a cache that cannot be written only costs speed
 
     def save(self) -> None:
-        if self.path is None:
+        """Forget files not seen in this run and commit. The connection stays open: payloads are read on demand."""
+        if self._db is None:
             return
-        entries = self._load()
-        stale = set(entries) - self._used
-        if not self._dirty and not stale:
-            return
-        for key in stale:
-            del entries[key]
+        stale = set(self._rows) - self._seen
         try:
-            atomic_write(self.path, pickle.dumps(entries, protocol=pickle.HIGHEST_PROTOCOL), durable=False)
-        except OSError:
-            pass  # a cache that cannot be written only costs speed
+            if stale:
+                self._db.executemany("DELETE FROM files WHERE name = ?", [(n,) for n in stale])
+            self._db.execute("COMMIT")
+        except sqlite3.Error:
+            pass
+
+    def close(self) -> None:
+        """Give up this run's writes (a run that failed to load caches nothing) and close."""
+        if self._db is not None:
+            try:
+                self._db.rollback()
+            finally:
+                self._db.close()
+            self._db = None
+
+
+def _stable_mtime(info: os.stat_result) -> int:
+    """The modification time to trust next time, or -1 when it is too recent to tell a later edit apart."""
+    return -1 if time.time_ns() - info.st_mtime_ns < _RACY_NS else info.st_mtime_ns

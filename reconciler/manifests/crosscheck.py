@@ -1,106 +1,225 @@
-"""Identity and references across files: duplicates, dangling names, named routings."""
+"""Identity and references across files: duplicates, dangling names, named routings.
+
+The result is an index: per address, just what the planner needs to tell an
+unchanged resource (kind, id, final digest, archived, parent) and where the
+resource is declared, so the full ``DesiredResource`` is built only for the
+few resources a plan looks at. A line that uses a named routing is digested
+together with that routing, so editing the routing changes (and is planned
+on) every line that uses it.
+
+The index of a run is cached. When only work-order files changed since the
+cached one, it is updated from those files alone instead of being rebuilt:
+work orders are referred to by nobody but their own lines.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, NamedTuple
+from typing import Any
 
 from ..errors import SourceError
-from ..resources import DesiredResource, Kind, combine_digests
+from ..resources import DesiredEntry, DesiredResource, Kind, combine_digests
 from ..words import did_you_mean
 from .cache import Payloads
 from .messages import KIND_NOUNS
-from .parse import Entry, Source
+from .parse import Source
 from .positions import Locator
 
 _KINDS = {kind.value: kind for kind in Kind}
+_ROUTING = Kind.ROUTING.value
+_REFERRED = {Kind.CLIENT.value, Kind.PRODUCT.value, Kind.ROUTING.value}  # kinds others name
+
+# index value: [kind, id, digest, archived, parent, file, position in the file's entries]
+IndexRow = list[Any]
+# routing value: [digest, file, position]
+RoutingRow = list[Any]
 
 
-class Parsed(NamedTuple):
-    """One file's validated entries, and where their payloads come from."""
+class FileParts:
+    """One manifest file's validated entries (decoded only when needed) and payloads."""
 
-    file: str
-    entries: list[Entry]
-    payloads: Payloads
+    __slots__ = ("_entries", "_load_entries", "key", "name", "payloads")
+
+    def __init__(self, name: str, key: str, payloads: Payloads, entries: list[Any] | None = None,
+                 load_entries: Callable[[], list[Any]] | None = None) -> None:
+        self.name, self.key, self.payloads = name, key, payloads
+        self._entries, self._load_entries = entries, load_entries
+
+    @property
+    def entries(self) -> list[Any]:
+        if self._entries is None:
+            assert self._load_entries is not None
+            self._entries = self._load_entries()
+        return self._entries
 
 
 Pending = tuple[Source, str, bool]
+
+
+def full_check(files: list[FileParts], *, assume: frozenset[str] = frozenset(), references: bool = True
+               ) -> tuple[dict[str, IndexRow], dict[str, RoutingRow], list[Pending]]:
+    """The index of every file's entries, and the problems found (without positions yet).
+
+    ``assume``: addresses of items that are declared but failed validation, and
+    ``references`` False when a file did not parse at all: a reference to what
+    may be there is then not reported too (one broken item gives one error).
+    """
+    pending: list[Pending] = []
+    first_seen: dict[str, tuple[str, Any]] = {}
+    routings: dict[str, RoutingRow] = {}
+    for parts in files:
+        for position, entry in enumerate(parts.entries):
+            addr = f"{entry[0]}/{entry[1]}"
+            if addr in first_seen:
+                pending.append(_duplicate(parts.name, entry, first_seen[addr][0]))
+                continue
+            first_seen[addr] = (parts.name, entry)
+            if entry[0] == _ROUTING:
+                routings[entry[1]] = [entry[2], parts.name, position]
+    index: dict[str, IndexRow] = {}
+    known: set[str] = set(first_seen) | assume
+    unchecked: list[Pending] = []
+    for parts in files:
+        for position, entry in enumerate(parts.entries):
+            addr = f"{entry[0]}/{entry[1]}"
+            if entry[0] == _ROUTING or first_seen[addr][1] is not entry:
+                continue
+            row = _indexed(parts.name, position, entry, known, routings, pending if references else unchecked)
+            if row is not None:
+                index[addr] = row
+    return index, routings, pending
+
+
+def _indexed(file: str, position: int, entry: Any, known: set[str] | Mapping[str, Any],
+             routings: Mapping[str, RoutingRow], pending: list[Pending]) -> IndexRow | None:
+    """One entry's index row, its references checked; None (and a problem) if one dangles."""
+    digest = entry[2]
+    ok = True
+    for ref_kind, ref_id, ref_path in entry[5]:
+        if ref_kind == _ROUTING:
+            target = routings.get(ref_id)
+            if target is not None:
+                digest = combine_digests(digest, target[0])
+                continue
+            names = routings
+        elif f"{ref_kind}/{ref_id}" in known:
+            continue
+        if ref_kind == _ROUTING and f"{_ROUTING}/{ref_id}" in known:
+            continue  # a routing that failed validation: its own error says so
+        else:
+            names = {a.partition("/")[2]: None for a in known if a.startswith(ref_kind + "/")}
+        ok = False
+        pending.append((
+            Source(file, entry[6], tuple(ref_path)),
+            f"{KIND_NOUNS[_KINDS[entry[0]]]} {entry[1]!r} refers to {KIND_NOUNS[_KINDS[ref_kind]]} {ref_id!r}, "
+            f"which no manifest declares{did_you_mean(ref_id, names)}",
+            False,
+        ))
+    return [entry[0], entry[1], digest, entry[3], entry[4], file, position] if ok else None
+
+
+def _duplicate(file: str, entry: Any, first: str) -> Pending:
+    noun = KIND_NOUNS[_KINDS[entry[0]]]
+    return (Source(file, entry[6], (*entry[7], "id")),
+            f"duplicate {noun} id {entry[1]!r}; it is already declared at {first} (ids are unique per kind)", False)
+
+
+def update_check(previous: dict[str, Any], files: list[FileParts]
+                 ) -> tuple[dict[str, IndexRow], dict[str, RoutingRow], list[Pending]] | None:
+    """The previous index, brought up to date from the files that changed; None when a full check is needed.
+
+    Possible when the changed, added and removed files hold only work orders,
+    before and after: nobody else refers to those, and what they refer to
+    (clients, products, routings) did not change.
+    """
+    old_keys: dict[str, str] = previous["files"]
+    index: dict[str, IndexRow] = previous["index"]
+    routings: dict[str, RoutingRow] = previous["routings"]
+    now = {parts.name: parts for parts in files}
+    changed = {name for name, parts in now.items() if old_keys.get(name) != parts.key}
+    changed |= set(old_keys) - set(now)
+    if not changed:
+        return index, routings, []
+    if any(row[1] in changed for row in routings.values()):
+        return None
+    for name in changed & set(now):
+        if any(entry[0] in _REFERRED for entry in now[name].entries):
+            return None
+    kept = {addr: row for addr, row in index.items() if row[5] not in changed}
+    if any(row[0] in _REFERRED for addr, row in index.items() if row[5] in changed):
+        return None
+    pending: list[Pending] = []
+    for name in sorted(changed & set(now)):
+        for position, entry in enumerate(now[name].entries):
+            addr = f"{entry[0]}/{entry[1]}"
+            if addr in kept:
+                pending.append(_duplicate(name, entry, kept[addr][5]))
+                continue
+            row = _indexed(name, position, entry, kept, routings, pending)
+            if row is not None:
+                kept[addr] = row
+    return kept, routings, pending
+
+
+class LazyResources(Mapping[str, DesiredResource]):
+    """DesiredResource by address, built when first asked for from the index and the file it lives in."""
+
+    def __init__(self, rows: Mapping[str, Any], build: Callable[[str], DesiredResource]) -> None:
+        self._rows, self._build = rows, build
+        self._built: dict[str, DesiredResource] = {}
+
+    def __getitem__(self, addr: str) -> DesiredResource:
+        found = self._built.get(addr)
+        if found is None:
+            if addr not in self._rows:
+                raise KeyError(addr)
+            found = self._built[addr] = self._build(addr)
+        return found
+
+    def __contains__(self, addr: object) -> bool:
+        return addr in self._rows
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
 
 
 def _with_routing(base: Callable[[], dict[str, Any]], routing: Callable[[], dict[str, Any]], name: str) -> dict[str, Any]:
     return {**base(), "routing": {"name": name, "steps": routing()["steps"]}}
 
 
-def cross_check(
-    parsed: list[Parsed],
-) -> tuple[tuple[dict[str, DesiredResource], dict[str, DesiredResource]], list[Pending]]:
-    """Resources and routings by address, and the problems found (without positions yet).
+def resource_builders(index: dict[str, IndexRow], routings: dict[str, RoutingRow], files: dict[str, FileParts]
+                      ) -> tuple[Callable[[str], DesiredResource], Callable[[str], DesiredResource]]:
+    """Builders of full resources (by address) and of routings (by id), for the lazy mappings."""
 
-    Works on the plain cache entries and builds each DesiredResource once, with
-    its final digest: a line that uses a named routing is digested together with
-    that routing, so editing the routing changes (and is planned on) every line
-    that uses it.
-    """
-    pending: list[Pending] = []
-    first_seen: dict[str, tuple[str, Entry, Payloads, int]] = {}
-    for file, entries, payloads in parsed:
-        for index, entry in enumerate(entries):
-            addr = f"{entry[0]}/{entry[1]}"
-            if addr in first_seen:
-                noun = KIND_NOUNS[_KINDS[entry[0]]]
-                pending.append(
-                    (
-                        Source(file, entry[6], entry[7] + ("id",)),
-                        f"duplicate {noun} id {entry[1]!r}; it is already declared at {first_seen[addr][0]} "
-                        "(ids are unique per kind)",
-                        False,
-                    )
-                )
-                continue
-            first_seen[addr] = (file, entry, payloads, index)
+    def routing(rid: str) -> DesiredResource:
+        digest, file, position = routings[rid]
+        parts = files[file]
+        entry = parts.entries[position]
+        return DesiredResource(Kind.ROUTING, rid, digest, False, None, (), file, entry[6], tuple(entry[7]),
+                               partial(parts.payloads.get, position))
 
-    def build(file: str, entry: Entry, dig: str, load: Callable[[], dict[str, Any]]) -> DesiredResource:
-        kind, erp_id, _, archived, parent, refs, document, path = entry
-        return DesiredResource(_KINDS[kind], erp_id, dig, archived, parent, refs, file, document, path, load)
+    def resource(addr: str) -> DesiredResource:
+        kind, erp_id, digest, archived, parent, file, position = index[addr]
+        parts = files[file]
+        entry = parts.entries[position]
+        load: Callable[[], dict[str, Any]] = partial(parts.payloads.get, position)
+        references = tuple((k, i, tuple(p)) for k, i, p in entry[5])
+        for ref_kind, ref_id, _ in references:
+            if ref_kind == _ROUTING:
+                load = partial(_with_routing, load, routing(ref_id).load, ref_id)
+        return DesiredResource(_KINDS[kind], erp_id, digest, archived, parent, references, file, entry[6],
+                               tuple(entry[7]), load)
 
-    routing_kind = Kind.ROUTING.value
-    routings: dict[str, DesiredResource] = {}
-    for file, entry, payloads, index in first_seen.values():
-        if entry[0] == routing_kind:
-            routings[entry[1]] = build(file, entry, entry[2], partial(payloads.get, index))
+    return resource, routing
 
-    ids_by_kind: dict[str, set[str]] | None = None
-    resources: dict[str, DesiredResource] = {}
-    for addr, (file, entry, payloads, index) in first_seen.items():
-        if entry[0] == routing_kind:
-            continue
-        dig, load = entry[2], partial(payloads.get, index)
-        for ref_kind, ref_id, ref_path in entry[5]:
-            target: Any
-            if ref_kind == routing_kind:
-                target = routings.get(ref_id)
-                if target is not None:
-                    dig = combine_digests(dig, target.digest)
-                    load = partial(_with_routing, load, target.load, ref_id)
-            else:
-                target = first_seen.get(f"{ref_kind}/{ref_id}")
-            if target is None:
-                if ids_by_kind is None:
-                    ids_by_kind = {}
-                    for e in first_seen.values():
-                        ids_by_kind.setdefault(e[1][0], set()).add(e[1][1])
-                kind = _KINDS[ref_kind]
-                pending.append(
-                    (
-                        Source(file, entry[6], ref_path),
-                        f"{KIND_NOUNS[_KINDS[entry[0]]]} {entry[1]!r} refers to {KIND_NOUNS[kind]} {ref_id!r}, "
-                        f"which no manifest declares{did_you_mean(ref_id, ids_by_kind.get(ref_kind, ()))}",
-                        False,
-                    )
-                )
-        resources[addr] = build(file, entry, dig, load)
-    return (resources, routings), pending
+
+def entries_index(index: dict[str, IndexRow]) -> dict[str, DesiredEntry]:
+    return {addr: DesiredEntry(*row[:5]) for addr, row in index.items()}
 
 
 def locate(pending: list[Pending], paths: dict[str, Path]) -> list[SourceError]:

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import pickle
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, NamedTuple
 
+import orjson
 from pydantic import ValidationError
 
 from ..errors import SourceError
@@ -58,6 +58,10 @@ class FileResult:
     pending: list[tuple[int, tuple[str | int, ...], str, bool]] = field(default_factory=list)
     # Set by parse workers, which serialise the payloads themselves (the cache needs them so).
     blob: bytes | None = None
+    # Addresses of items that failed validation but say who they are, and whether the file parsed at
+    # all: other files' references to them are not reported as well (one broken item, one error).
+    invalid: list[str] = field(default_factory=list)
+    unparsed: bool = False
 
     def add(self, kind: Kind, erp_id: str, payload: dict[str, Any], archived: bool, parent: str | None,
             references: tuple, source: Source) -> None:
@@ -119,6 +123,8 @@ def _validate_document(result: FileResult, file: str, index: int, doc: Any) -> N
         except ValidationError as error:
             for loc, message, at_key in validation_problems(model, error):
                 result.pending.append((index, prefix + loc, message, at_key))
+            if isinstance(data.get("id"), (str, int)) and not isinstance(data.get("id"), bool):
+                result.invalid.append(f"{kind.value}/{data['id']}")
             continue
         _collect(result, kind, resource, Source(file, index, prefix))
 
@@ -148,6 +154,7 @@ def parse_text(file: str, text: str) -> FileResult:
         documents = load_all(text)
     except YamlError as error:
         result.problems.append(SourceError(file, error.line, error.column, yaml_problem(error)))
+        result.unparsed = True
         return result
     for index, doc in enumerate(documents):
         if doc is None:
@@ -175,7 +182,8 @@ def parse_path(path: str, file: str) -> FileResult:
         text = content.decode("utf-8")
     except UnicodeDecodeError as error:
         line, column = _line_of_offset(content, error.start)
-        return FileResult(problems=[SourceError(file, line, column, "file is not valid UTF-8; save it as UTF-8")])
+        return FileResult(problems=[SourceError(file, line, column, "file is not valid UTF-8; save it as UTF-8")],
+                          unparsed=True)
     return parse_text(file, text)
 
 
@@ -185,7 +193,7 @@ def _parse_batch(batch: list[tuple[str, str]]) -> list[FileResult]:
     for path, file in batch:
         result = parse_path(path, file)
         if not result.problems:
-            result.blob = pickle.dumps(result.payloads, protocol=pickle.HIGHEST_PROTOCOL)
+            result.blob = orjson.dumps(result.payloads)
             result.payloads = []
         results.append(result)
     return results

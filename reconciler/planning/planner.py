@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from ..clock import timestamp
 from ..errors import PlanError
-from ..resources import Desired, DesiredResource, Kind, address, compact, digest, split_address
+from ..resources import Desired, DesiredEntry, DesiredResource, Kind, address, compact, digest, split_address
 from ..state.values import ResourceState, Snapshot, State
 from ..windows import WindowCheck
 from ..words import did_you_mean
@@ -51,8 +51,8 @@ class Selection:
         """
         if not self.only and not self.exclude:
             return None
-        candidates: list[tuple[str, str | None]] = [(a, r.parent) for a, r in desired.resources.items()]
-        candidates += [(a, e.parent) for a, e in state.index.items() if a not in desired.resources]
+        candidates: list[tuple[str, str | None]] = [(a, e.parent) for a, e in desired.index.items()]
+        candidates += [(a, e.parent) for a, e in state.index.items() if a not in desired.index]
         for option, patterns in (("--only", self.only), ("--exclude", self.exclude)):
             for pattern in patterns:
                 if not any(self._matches((pattern,), a, parent) for a, parent in candidates):
@@ -70,9 +70,10 @@ class Selection:
             # Pull in what the chosen resources need, transitively: line -> work order -> client.
             queue = list(chosen)
             while queue:
-                res = desired.resources.get(queue.pop())
-                if res is None:
+                addr = queue.pop()
+                if addr not in desired.index:
                     continue
+                res = desired.resources[addr]
                 needs = [address(kind, ref) for kind, ref, _ in res.references if kind != Kind.ROUTING.value]
                 if res.parent:
                     needs.append(address(Kind.WORK_ORDER, res.parent))
@@ -198,7 +199,7 @@ class _Planner:
         if not erp_id:
             return None
         addr = address(kind, str(erp_id))
-        res = self.desired.resources.get(addr)
+        res = self.desired.resources[addr] if addr in self.desired.index else None
         entry = self.state.get(addr) if res is None and addr in self.state else None
         payload = res.payload if res is not None else (entry.payload if entry is not None else {})
         return payload.get("name") or str(erp_id)
@@ -211,7 +212,7 @@ class _Planner:
         if kind is Kind.WORK_ORDER:
             return Label(work_order=erp_id, client=self._name(Kind.CLIENT, payload.get("client")))
         wo_addr = address(Kind.WORK_ORDER, parent) if parent else None
-        wo = self.desired.resources.get(wo_addr) if wo_addr else None
+        wo = self.desired.resources[wo_addr] if wo_addr and wo_addr in self.desired.index else None
         wo_payload = wo.payload if wo is not None else (
             self.state[wo_addr].payload if wo_addr is not None and wo_addr in self.state else {})
         steps = (payload.get("routing") or {}).get("steps") or []
@@ -223,6 +224,16 @@ class _Planner:
             due=payload.get("target_day"),
             workstations=tuple(s.get("workstation") or "?" for s in steps),
         )
+
+    def wanted(self, addr: str, cheap: DesiredEntry) -> None:
+        """One wanted resource: unchanged ones are told from the two indexes alone, without building anything."""
+        entry = self.state.index.get(addr)
+        if entry is not None and entry.digest == cheap.digest and entry.archived == cheap.archived:
+            self.unchanged += 1  # the common case: no payload is read on either side
+            if cheap.kind in (Kind.CLIENT.value, Kind.PRODUCT.value):
+                self.unchanged_unreadable += 1
+            return
+        self.want(addr, self.desired.resources[addr])
 
     def want(self, addr: str, want: DesiredResource) -> None:
         entry = self.state.index.get(addr)
@@ -250,9 +261,6 @@ class _Planner:
                       digest=want.digest if same else have.digest)
             if same:
                 return
-        elif entry.digest == want.digest and entry.archived == want.archived:
-            self.same(want)  # the common case: no payload is read on either side
-            return
         elif entry.archived and want.archived:
             # Archived lines are history: a shared routing or a manifest edit leaves them as they ran.
             self.same(want)
@@ -399,11 +407,11 @@ def make_plan(
         state = state.snapshot()
     planner = _Planner(desired, state, tenant, adopt)
     selected = selection.resolve(desired, state)
-    for addr, want in desired.resources.items():
+    for addr, cheap in desired.index.items():
         if selected is None or addr in selected:
-            planner.want(addr, want)
+            planner.wanted(addr, cheap)
     for addr in state.index:
-        if addr not in desired.resources and (selected is None or addr in selected):
+        if addr not in desired.index and (selected is None or addr in selected):
             planner.gone(addr)
     if planner.unknown_workflows:
         raise PlanError("\n".join(planner.unknown_workflows),

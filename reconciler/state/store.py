@@ -15,24 +15,36 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+import orjson
 from filelock import FileLock, Timeout
 from pydantic import ValidationError
 
 from ..clock import timestamp
 from ..errors import StateError, StateLockedError
 from ..fsio import atomic_write
-from .layout import index_lines, serialise
-from .values import ResourceState, Snapshot, State
+from ..localcache import get_blob, open_cache, put_blob
+from .layout import header, index_lines, serialise
+from .values import IndexEntry, ResourceState, Snapshot, State
 
 
 class StateStore:
-    """Reads, writes and locks one target's state file."""
+    """Reads, writes and locks one target's state file.
 
-    def __init__(self, path: Path) -> None:
+    Between full writes, an apply saves each batch by appending what changed to
+    ``<state>.wal`` (one JSON line per save, fsynced), so saving after every
+    batch costs what the batch changed, not the whole file; reading lays the
+    write-ahead lines over the file, and the next full write folds them in.
+    A torn last line (a crash in the middle of an append) is ignored: that
+    batch's journal is settled by the next apply, as for any crash.
+    """
+
+    def __init__(self, path: Path, cache_dir: Path | None = None) -> None:
         self.path = path
         self.backup_path = path.with_name(path.name + ".backup")
+        self.wal_path = path.with_name(path.name + ".wal")
         self.lock_path = path.with_name(path.name + ".lock")
         self.lock_info_path = path.with_name(path.name + ".lock.json")
+        self.cache_dir = cache_dir
 
     # ------------------------------------------------------------------ reading
 
@@ -44,16 +56,22 @@ class StateStore:
         """The current state for planning: indexed at once, entries parsed on demand."""
         try:
             raw = self.path.read_bytes()
+            info = os.stat(self.path)
         except FileNotFoundError:
-            return State().snapshot()
+            snapshot = State().snapshot()
+            return self._with_wal(snapshot)
         except OSError as error:
-            raise StateError(f"cannot read state file {self.path}: {error.strerror}") from None
-        fast = index_lines(raw)
-        if fast is None:
+            raise StateError(f"cannot read state file {self.path}: {error.strerror}",
+                             hint="check the file's permissions") from None
+        indexed = self._index(raw, info)
+        if indexed is None:
             # Not in the layout this module writes (edited by hand, or damaged):
             # parse and validate it whole, which also names what is wrong.
-            return self._parse_whole(raw).snapshot()
-        lineage, serial, index, spans = fast
+            whole = self._parse_whole(raw)
+            self._check_backup(whole.lineage, whole.serial)
+            return self._with_wal(whole.snapshot())
+        lineage, serial, index, spans = indexed
+        self._check_backup(lineage, serial)
 
         def load(addr: str) -> ResourceState:
             start, end = spans[addr]
@@ -62,39 +80,149 @@ class StateStore:
             except ValidationError as error:
                 raise self._corrupt(error, prefix=("resources", addr)) from None
 
-        return Snapshot(lineage, serial, index, load)
+        return self._with_wal(Snapshot(lineage, serial, index, load))
+
+    def _index(self, raw: bytes, info: os.stat_result) -> tuple[str | None, int, dict[str, IndexEntry],
+                                                                dict[str, tuple[int, int]]] | None:
+        """The index of the file: from the local cache when the file did not change, else built and every
+        entry validated; None when the file is not in the layout this module writes."""
+        db = open_cache(self.cache_dir / "state.sqlite") if self.cache_dir is not None else None
+        name, key = f"state-index:{self.path.resolve()}", f"{info.st_size}:{info.st_mtime_ns}:{info.st_ino}"
+        try:
+            cached = get_blob(db, name, key)
+            if cached is not None:
+                found = orjson.loads(cached)
+                index = {addr: IndexEntry(*row[:5]) for addr, row in found["index"].items()}
+                spans = {addr: (row[5], row[6]) for addr, row in found["index"].items()}
+                return found["lineage"], found["serial"], index, spans
+            fast = index_lines(raw)
+            if fast is None:
+                return None
+            lineage, serial, index, spans = fast
+            for addr, (start, end) in spans.items():  # every entry validated once, when the file is new to us
+                try:
+                    ResourceState.model_validate_json(raw[start:end])
+                except ValidationError as error:
+                    raise self._corrupt(error, prefix=("resources", addr)) from None
+            rows = {addr: [*entry, *spans[addr]] for addr, entry in index.items()}
+            put_blob(db, name, key, orjson.dumps({"lineage": lineage, "serial": serial, "index": rows}))
+            return lineage, serial, index, spans
+        finally:
+            if db is not None:
+                db.close()
 
     def _parse_whole(self, raw: bytes) -> State:
         try:
-            return State.model_validate_json(raw)
+            data = json.loads(raw, object_pairs_hook=_no_duplicate_keys)
+        except ValueError as error:
+            raise StateError(f"state file {self.path} is corrupt: {str(error)[:200]}",
+                             hint=self._restore_hint()) from None
+        try:
+            return State.model_validate(data)
         except ValidationError as error:
             raise self._corrupt(error) from None
+
+    def _check_backup(self, lineage: str | None, serial: int) -> None:
+        """The backup is the version before this one: same lineage, an older serial. Anything else means the
+        state file was replaced by an older or a foreign one."""
+        try:
+            with open(self.backup_path, "rb") as fh:
+                head = header(fh.read(512))
+        except OSError:
+            return
+        if head is None or lineage is None:
+            return
+        backup_lineage, backup_serial = head
+        if backup_lineage is not None and backup_lineage != lineage:
+            raise StateError(
+                f"state file {self.path} (lineage {lineage}) is not the successor of its backup "
+                f"{self.backup_path} (lineage {backup_lineage})",
+                hint="the state file was replaced by another target's; restore the right one from git history, "
+                "or remove the backup if the replacement was intended")
+        if backup_serial >= serial:
+            raise StateError(
+                f"state file {self.path} has serial {serial}, older than its backup's {backup_serial}: "
+                "an older version of the state was put back",
+                hint="an older state would make the next plan undo applied changes; restore the newest one from "
+                "git history, or remove the backup if you really mean to go back")
 
     def _corrupt(self, error: ValidationError, prefix: tuple[str, ...] = ()) -> StateError:
         first = error.errors(include_url=False)[0]
         where = ".".join(str(p) for p in prefix + tuple(first["loc"]))
         detail = f"{first['msg']} at {where}" if where else first["msg"]
-        backup = (
-            f"the previous version is kept at {self.backup_path}; inspect it and copy it over {self.path} "
-            "if it is right"
-            if self.backup_path.exists()
-            else "no backup exists; restore the file from git history (git log -- <state file>)"
-        )
-        return StateError(f"state file {self.path} is corrupt: {detail}", hint=backup)
+        return StateError(f"state file {self.path} is corrupt: {detail}", hint=self._restore_hint())
+
+    def _restore_hint(self) -> str:
+        return (f"the previous version is kept at {self.backup_path}; inspect it and copy it over {self.path} "
+                "if it is right" if self.backup_path.exists()
+                else "no backup exists; restore the file from git history (git log -- <state file>)")
+
+    # ------------------------------------------------------------------ the write-ahead file
+
+    def _with_wal(self, snapshot: Snapshot) -> Snapshot:
+        try:
+            raw = self.wal_path.read_bytes()
+        except FileNotFoundError:
+            return snapshot
+        except OSError as error:
+            raise StateError(f"cannot read {self.wal_path}: {error.strerror}") from None
+        changes: dict[str, ResourceState | None] = {}
+        lineage, serial = snapshot.lineage, snapshot.serial
+        for line in raw.splitlines():
+            try:
+                record = orjson.loads(line)
+                changed = {addr: None if entry is None else ResourceState.model_validate(entry)
+                           for addr, entry in record["changes"].items()}
+                record_serial = int(record["serial"])
+            except (ValueError, KeyError, TypeError, AttributeError, ValidationError):
+                break  # a torn last line: what it held is settled by the journal
+            if lineage is not None and record.get("lineage") != lineage:
+                raise StateError(f"{self.wal_path} belongs to another state (lineage {record.get('lineage')})",
+                                 hint=f"remove {self.wal_path} if {self.path} is the state you want")
+            if record_serial <= serial:
+                continue  # already folded into the file
+            lineage, serial = record.get("lineage"), record_serial
+            changes.update(changed)
+        if serial == snapshot.serial:
+            return snapshot
+        result = snapshot.overlay(changes, serial=serial)
+        result.lineage = lineage
+        return result
+
+    def append(self, lineage: str | None, serial: int, changes: dict[str, ResourceState | None]) -> tuple[str, int]:
+        """Save ``changes`` over state (lineage, serial) as the next serial, by appending them to the
+        write-ahead file; returns the new (lineage, serial). Costs what changed, whatever the state's size."""
+        lineage = lineage or str(uuid.uuid4())
+        serial += 1
+        record = {"lineage": lineage, "serial": serial,
+                  "changes": {a: None if e is None else e.model_dump(mode="json") for a, e in changes.items()}}
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.wal_path, "ab") as fh:
+                fh.write(orjson.dumps(record) + b"\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as error:
+            raise StateError(f"cannot write {self.wal_path}: {error.strerror}",
+                             hint="the state file is unchanged; free the disk or fix the permissions, "
+                             "then run again (the journal settles the batch in flight)") from None
+        return lineage, serial
 
     # ------------------------------------------------------------------ writing
 
     def write(self, state: State) -> State:
-        """Write ``state`` as the next serial, atomically, keeping the old file as backup."""
+        """Write ``state`` as the next serial, atomically, keeping the old file as backup; folds the write-ahead file."""
         new = state.model_copy(
             update={"lineage": state.lineage or str(uuid.uuid4()), "serial": state.serial + 1}
         )
         try:
             atomic_write(self.path, serialise(new), backup=self.backup_path)
+            if self.wal_path.exists():
+                self.wal_path.unlink()
         except OSError as error:
             raise StateError(
                 f"cannot write state file {self.path}: {error.strerror}",
-                hint="the previous state file is unchanged; fix the problem and run again",
+                hint="the previous state file is unchanged; fix the problem (disk space, permissions) and run again",
             ) from None
         return new
 
@@ -169,3 +297,11 @@ def _user() -> str:
         return getpass.getuser()
     except Exception:  # no passwd entry in some containers
         return f"uid {os.getuid()}"
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    if len(keys) != len(set(keys)):
+        twice = sorted({k for k in keys if keys.count(k) > 1})
+        raise ValueError(f"{twice[0]!r} appears twice (a resource address or a field must be unique)")
+    return dict(pairs)
