@@ -92,7 +92,7 @@ class Context:
     def load_desired(self) -> Desired:
         from .localcache import cache_dir_for
 
-        return load_manifests(self.manifests_dir, cache_dir=cache_dir_for(self.root))
+        return load_manifests(self.manifests_dir, cache_dir=cache_dir_for(self.root), inside=self.root)
 
     def window_check(self, now: datetime | None = None) -> WindowCheck | None:
         """Whether an apply is allowed now by the target's apply windows (None: the target has none)."""

@@ -34,17 +34,52 @@ from .manifests.messages import validation_problems
 from .manifests.parse import PARALLEL_PARSE_BYTES, parse_files, yaml_problem
 from .manifests.positions import Locator
 from .manifests.yaml import YamlError, load_all
-from .resources import Desired
+from .resources import Desired, fingerprint, update_fingerprint
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 
 
-def discover(root: Path) -> list[Path]:
-    """Every manifest file under root, in a stable order, skipping hidden folders."""
-    found = []
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found.extend(Path(folder) / f for f in sorted(files) if f.endswith(MANIFEST_SUFFIXES) and not f.startswith("."))
+def discover(root: Path, inside: Path | None = None) -> list[Path]:
+    """Every manifest file under root, in a stable order, skipping hidden files and folders.
+
+    A folder or file that cannot be read is an error, never a skip: a skipped
+    folder of work orders would be planned for deletion. Symbolic links are
+    followed only where they stay inside ``inside`` (the repository); one that
+    leads out is an error naming it.
+    """
+    boundary = (inside or root).resolve()
+    found: list[Path] = []
+    visited: set[str] = set()
+
+    def walk(folder: str) -> None:
+        real = os.path.realpath(folder)
+        if real in visited:
+            return  # a link back to a folder already read
+        visited.add(real)
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as error:
+            raise ManifestError(message=f"cannot read folder {display(Path(folder))}: {error.strerror}",
+                                hint="fix its permissions; a folder that cannot be read is never taken as empty"
+                                ) from None
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_symlink():
+                target = Path(os.path.realpath(entry.path))
+                if not target.is_relative_to(boundary):
+                    raise ManifestError(
+                        message=f"{display(Path(entry.path))} is a symbolic link to {target}, outside the repository",
+                        hint="manifests are read only from inside the repository; copy the file in, or remove the link")
+                if not target.exists():
+                    raise ManifestError(message=f"{display(Path(entry.path))} is a symbolic link to nothing ({target})",
+                                        hint="fix or remove the link")
+            if entry.is_dir():
+                walk(entry.path)
+            elif entry.name.endswith(MANIFEST_SUFFIXES):
+                found.append(Path(entry.path))
+
+    walk(str(root))
     return found
 
 
@@ -56,7 +91,7 @@ def display(path: Path) -> str:
         return str(path)
 
 
-def load_manifests(root: Path, cache_dir: Path | None = None) -> Desired:
+def load_manifests(root: Path, cache_dir: Path | None = None, inside: Path | None = None) -> Desired:
     """Load, validate and cross-check every manifest under ``root``.
 
     Raises ManifestError listing every problem found. A missing, unreadable or
@@ -68,10 +103,7 @@ def load_manifests(root: Path, cache_dir: Path | None = None) -> Desired:
             message=f"manifests folder {display(root)} does not exist or is not a folder",
             hint="check 'manifests:' in reconciler.yaml; the reconciler never treats a missing folder as 'nothing wanted'",
         )
-    try:
-        paths = discover(root)
-    except OSError as error:
-        raise ManifestError(message=f"cannot read manifests folder {display(root)}: {error.strerror}") from None
+    paths = discover(root, inside)
     if not paths:
         raise ManifestError(
             message=f"no manifest files (*.yaml, *.yml) under {display(root)}",
@@ -127,33 +159,86 @@ def _load(root: Path, paths: list[Path], cache: ParseCache) -> Desired:
         broken = {p.file for p in problems}
         files = [parts for parts in files if parts.name not in broken]
         index, routings, cross = full_check(files, assume=frozenset(invalid), references=not unparsed)
+        meta: dict[str, Any] = {}
     else:
-        index, routings, cross = _assemble(files, cache)
+        index, routings, cross, meta = _assemble(files, cache)
     if cross:
         problems.extend(locate(cross, dict(zip(names, paths))))
     if problems:
         raise ManifestError(problems)
     cache.save()
     by_name = {parts.name: parts for parts in files}
-    resource, routing = resource_builders(index, routings, by_name)
-    return Desired(index=entries_index(index), resources=LazyResources(index, resource),
-                   routings=LazyResources(routings, routing), files=tuple(names))
+    rows = _Rows(index)
+    resource, routing = resource_builders(rows, routings, by_name)
+    return Desired(index=lambda: entries_index(rows()), resources=LazyResources(rows, resource),
+                   routings=LazyResources(routings, routing), files=tuple(names), rows=rows,
+                   fingerprint=meta.get("fingerprint"), size=meta.get("count"), unreadable=meta.get("unreadable"))
 
 
-def _assemble(files: list[FileParts], cache: ParseCache) -> tuple[dict[str, Any], dict[str, Any], list[Pending]]:
-    """The cross-file index: cached when no file changed, updated when only work orders did, else checked whole."""
+class _Rows(dict):
+    """The cross-file index, decoded from the cache only when a plan looks past its fingerprint."""
+
+    def __init__(self, source: Any) -> None:
+        super().__init__()
+        self._source = source
+
+    def __call__(self) -> dict[str, Any]:
+        if self._source is not None:
+            source, self._source = self._source, None
+            self.update(source() if callable(source) else source)
+        return self
+
+    def __getitem__(self, addr: str) -> Any:
+        return dict.__getitem__(self(), addr)
+
+    def __contains__(self, addr: object) -> bool:
+        return dict.__contains__(self(), addr)
+
+    def __iter__(self) -> Any:
+        return dict.__iter__(self())
+
+    def __len__(self) -> int:
+        return dict.__len__(self())
+
+
+def _assemble(files: list[FileParts], cache: ParseCache) -> tuple[Any, dict[str, Any], list[Pending], dict[str, Any]]:
+    """The cross-file index: cached when no file changed, updated when only work orders did, else checked whole.
+
+    Returns (index or a callable decoding it, routings, problems, meta); meta sums the index up
+    (fingerprint, count, unreadable) so that a plan that changes nothing never decodes it.
+    """
     key = hashlib.blake2b("\0".join(f"{p.name}\0{p.key}" for p in files).encode(), digest_size=20).hexdigest()
-    cached = cache.desired(key)
-    if cached is not None:
-        found = orjson.loads(cached)
-        return found["index"], found["routings"], []
-    previous = cache.last_desired()
-    outcome = update_check(orjson.loads(previous), files) if previous is not None else None
+    cached_meta = cache.desired_meta(key)
+    if cached_meta is not None:
+        meta = orjson.loads(cached_meta)
+
+        def decode() -> dict[str, Any]:
+            found = cache.desired(key)
+            return orjson.loads(found)["index"] if found is not None else {}
+
+        return decode, meta["routings"], [], meta
+    previous_raw = cache.last_desired()
+    previous = orjson.loads(previous_raw) if previous_raw is not None else None
+    outcome = update_check(previous, files) if previous is not None else None
     index, routings, pending = outcome if outcome is not None else full_check(files)
-    if not pending:
-        cache.put_desired(key, orjson.dumps({"files": {p.name: p.key for p in files}, "index": index,
-                                             "routings": routings}))
-    return index, routings, pending
+    if pending:
+        return index, routings, pending, {}
+    if outcome is not None and previous is not None and "fingerprint" in previous:
+        # Updated from the changed files: so is the fingerprint, from the rows that went and came.
+        old = previous["index"]
+        gone = [(a, r[2], r[3]) for a, r in old.items() if index.get(a) != r]
+        came = [(a, r[2], r[3]) for a, r in index.items() if old.get(a) != r]
+        value = update_fingerprint(previous["fingerprint"], gone, came)
+    else:
+        value = fingerprint((addr, row[2], row[3]) for addr, row in index.items())
+    meta = {"fingerprint": value, "count": len(index),
+            "unreadable": sum(1 for row in index.values() if row[0] in _UNREADABLE), "routings": routings}
+    cache.put_desired(key, orjson.dumps({"files": {p.name: p.key for p in files}, "index": index,
+                                         "routings": routings, "fingerprint": value}), orjson.dumps(meta))
+    return index, routings, pending, meta
+
+
+_UNREADABLE = ("Client", "Product")
 
 
 def load_yaml_model(path: Path, model: type[BaseModel], what: str) -> BaseModel:

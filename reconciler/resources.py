@@ -14,8 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import hashlib
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Callable, Literal, NamedTuple, Union
 
 import orjson
@@ -289,6 +288,27 @@ def digest(value: Any) -> str:
     return hashlib.blake2b(canonical_json(value), digest_size=16).hexdigest()
 
 
+def row_hash(addr: str, dig: str, archived: bool) -> int:
+    return int.from_bytes(hashlib.blake2b(f"{addr}\0{dig}\0{int(bool(archived))}".encode(), digest_size=16).digest())
+
+
+_FINGERPRINT_MOD = 2**128
+
+
+def fingerprint(rows: Iterable[tuple[str, str, bool]], *, start: int = 0) -> str:
+    """One value for a whole set of (address, digest, archived): equal on both sides means nothing to plan.
+
+    A sum of per-row hashes, so it does not depend on order and can be updated
+    by what changed (``update_fingerprint``) instead of recomputed.
+    """
+    return f"{(start + sum(row_hash(*row) for row in rows)) % _FINGERPRINT_MOD:032x}"
+
+
+def update_fingerprint(value: str, removed: Iterable[tuple[str, str, bool]], added: Iterable[tuple[str, str, bool]]
+                       ) -> str:
+    return fingerprint(added, start=int(value, 16) - sum(row_hash(*row) for row in removed))
+
+
 def combine_digests(*parts: str) -> str:
     return hashlib.blake2b("|".join(parts).encode(), digest_size=16).hexdigest()
 
@@ -337,21 +357,50 @@ class DesiredEntry(NamedTuple):
     parent: str | None
 
 
-@dataclass(frozen=True)
 class Desired:
     """Everything the manifests ask for, validated and with references resolved.
 
-    ``index`` holds every resource cheaply; ``resources`` gives the full
-    DesiredResource of an address, built on first use, so a plan of 100,000
-    unchanged lines never builds one. Routings are a manifest-only convenience:
-    they are expanded into the lines that use them and never exist in Epoptia
-    on their own, so they are kept apart from the resources the planner compares.
+    ``index`` holds every resource cheaply (decoded on first use); ``resources``
+    gives the full DesiredResource of an address, built on first use, so a plan
+    of 100,000 unchanged lines never builds one. Routings are a manifest-only
+    convenience: they are expanded into the lines that use them and never exist
+    in Epoptia on their own, so they are kept apart from the resources the
+    planner compares. ``fingerprint`` sums the index up (see ``fingerprint``).
     """
 
-    index: Mapping[str, DesiredEntry]
-    resources: Mapping[str, DesiredResource]
-    routings: Mapping[str, DesiredResource]
-    files: tuple[str, ...]
+    def __init__(self, index: Mapping[str, DesiredEntry] | Callable[[], Mapping[str, DesiredEntry]],
+                 resources: Mapping[str, DesiredResource], routings: Mapping[str, DesiredResource],
+                 files: tuple[str, ...], *, fingerprint: str | None = None, size: int | None = None,
+                 unreadable: int | None = None, rows: Mapping[str, Any] | None = None) -> None:
+        self._index = index
+        self._rows = rows
+        self.resources = resources
+        self.routings = routings
+        self.files = files
+        self.fingerprint = fingerprint
+        self._size = size
+        self._unreadable = unreadable
+
+    @property
+    def index(self) -> Mapping[str, DesiredEntry]:
+        if callable(self._index):
+            self._index = self._index()
+        return self._index
+
+    @property
+    def rows(self) -> Mapping[str, Any]:
+        """The index as plain rows, in DesiredEntry's field order, for loops over every resource."""
+        if self._rows is None:
+            return self.index
+        return self._rows() if callable(self._rows) else self._rows
 
     def __len__(self) -> int:
-        return len(self.index)
+        return self._size if self._size is not None and callable(self._index) else len(self.index)
+
+    @property
+    def unreadable(self) -> int:
+        """How many are clients and products, which Epoptia gives no read of."""
+        if self._unreadable is None:
+            self._unreadable = sum(1 for entry in self.index.values()
+                                   if entry.kind in (Kind.CLIENT.value, Kind.PRODUCT.value))
+        return self._unreadable

@@ -113,12 +113,16 @@ class ParseCache:
     def desired(self, key: str) -> bytes | None:
         return get_blob(self._db, _DESIRED, key)
 
+    def desired_meta(self, key: str) -> bytes | None:
+        return get_blob(self._db, _DESIRED + "-meta", key)
+
     def last_desired(self) -> bytes | None:
         found = get_any_blob(self._db, _DESIRED)
         return found[1] if found else None
 
-    def put_desired(self, key: str, value: bytes) -> None:
+    def put_desired(self, key: str, value: bytes, meta: bytes) -> None:
         put_blob(self._db, _DESIRED, key, value)
+        put_blob(self._db, _DESIRED + "-meta", key, meta)
 
     def _write(self, sql: str, args: tuple[Any, ...]) -> None:
         if self._db is None:

@@ -7,7 +7,9 @@ It records a ``lineage`` (fixed when the file is first written) and a
 from __future__ import annotations
 
 import getpass
+import functools
 import json
+import mmap
 import os
 import socket
 import uuid
@@ -23,6 +25,7 @@ from ..clock import timestamp
 from ..errors import StateError, StateLockedError
 from ..fsio import atomic_write
 from ..localcache import get_blob, open_cache, put_blob
+from ..resources import fingerprint
 from .layout import header, index_lines, serialise
 from .values import IndexEntry, ResourceState, Snapshot, State
 
@@ -55,11 +58,12 @@ class StateStore:
     def snapshot(self) -> Snapshot:
         """The current state for planning: indexed at once, entries parsed on demand."""
         try:
-            raw = self.path.read_bytes()
-            info = os.stat(self.path)
+            with open(self.path, "rb") as fh:
+                info = os.fstat(fh.fileno())
+                # Mapped, not read: a 50 MB state costs only the pages of the entries a plan looks at.
+                raw: Any = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if info.st_size else b""
         except FileNotFoundError:
-            snapshot = State().snapshot()
-            return self._with_wal(snapshot)
+            return self._with_wal(State().snapshot())
         except OSError as error:
             raise StateError(f"cannot read state file {self.path}: {error.strerror}",
                              hint="check the file's permissions") from None
@@ -67,35 +71,40 @@ class StateStore:
         if indexed is None:
             # Not in the layout this module writes (edited by hand, or damaged):
             # parse and validate it whole, which also names what is wrong.
-            whole = self._parse_whole(raw)
+            whole = self._parse_whole(bytes(raw))
             self._check_backup(whole.lineage, whole.serial)
             return self._with_wal(whole.snapshot())
-        lineage, serial, index, spans = indexed
+        lineage, serial, index, spans, meta, rows = indexed
         self._check_backup(lineage, serial)
 
         def load(addr: str) -> ResourceState:
-            start, end = spans[addr]
+            start, end = spans()[addr]
             try:
                 return ResourceState.model_validate_json(raw[start:end])
             except ValidationError as error:
                 raise self._corrupt(error, prefix=("resources", addr)) from None
 
-        return self._with_wal(Snapshot(lineage, serial, index, load))
+        return self._with_wal(Snapshot(lineage, serial, index, load, fingerprint=meta["fingerprint"],
+                                       size=meta["count"], rows=rows))
 
-    def _index(self, raw: bytes, info: os.stat_result) -> tuple[str | None, int, dict[str, IndexEntry],
-                                                                dict[str, tuple[int, int]]] | None:
-        """The index of the file: from the local cache when the file did not change, else built and every
-        entry validated; None when the file is not in the layout this module writes."""
+    def _index(self, raw: Any, info: os.stat_result) -> Any:
+        """(lineage, serial, index, spans, meta) of the file, where index and spans decode on first use.
+
+        From the local cache when the file did not change since it was last indexed; else built, with
+        every entry validated once, and cached. None when the file is not in the layout this module writes.
+        """
         db = open_cache(self.cache_dir / "state.sqlite") if self.cache_dir is not None else None
         name, key = f"state-index:{self.path.resolve()}", f"{info.st_size}:{info.st_mtime_ns}:{info.st_ino}"
         try:
-            cached = get_blob(db, name, key)
-            if cached is not None:
-                found = orjson.loads(cached)
-                index = {addr: IndexEntry(*row[:5]) for addr, row in found["index"].items()}
-                spans = {addr: (row[5], row[6]) for addr, row in found["index"].items()}
-                return found["lineage"], found["serial"], index, spans
-            fast = index_lines(raw)
+            cached_meta = get_blob(db, name + ":meta", key)
+            cached_rows = get_blob(db, name, key) if cached_meta is not None else None
+            if cached_meta is not None and cached_rows is not None:
+                meta = orjson.loads(cached_meta)
+                rows = functools.cache(lambda: orjson.loads(cached_rows))  # bytes in hand; decoded if needed
+                return (meta["lineage"], meta["serial"],
+                        lambda: {addr: IndexEntry(*row[:5]) for addr, row in rows().items()},
+                        functools.cache(lambda: {addr: (row[5], row[6]) for addr, row in rows().items()}), meta, rows)
+            fast = index_lines(bytes(raw))
             if fast is None:
                 return None
             lineage, serial, index, spans = fast
@@ -104,9 +113,11 @@ class StateStore:
                     ResourceState.model_validate_json(raw[start:end])
                 except ValidationError as error:
                     raise self._corrupt(error, prefix=("resources", addr)) from None
-            rows = {addr: [*entry, *spans[addr]] for addr, entry in index.items()}
-            put_blob(db, name, key, orjson.dumps({"lineage": lineage, "serial": serial, "index": rows}))
-            return lineage, serial, index, spans
+            meta = {"lineage": lineage, "serial": serial, "count": len(index),
+                    "fingerprint": fingerprint((a, e.digest, e.archived) for a, e in index.items())}
+            put_blob(db, name, key, orjson.dumps({addr: [*entry, *spans[addr]] for addr, entry in index.items()}))
+            put_blob(db, name + ":meta", key, orjson.dumps(meta))
+            return lineage, serial, index, lambda: spans, meta, None
         finally:
             if db is not None:
                 db.close()
@@ -123,8 +134,8 @@ class StateStore:
             raise self._corrupt(error) from None
 
     def _check_backup(self, lineage: str | None, serial: int) -> None:
-        """The backup is the version before this one: same lineage, an older serial. Anything else means the
-        state file was replaced by an older or a foreign one."""
+        """The backup is the version before this one: same lineage, not a newer serial. Anything else means
+        the state file was replaced by an older or a foreign one."""
         try:
             with open(self.backup_path, "rb") as fh:
                 head = header(fh.read(512))
@@ -139,7 +150,8 @@ class StateStore:
                 f"{self.backup_path} (lineage {backup_lineage})",
                 hint="the state file was replaced by another target's; restore the right one from git history, "
                 "or remove the backup if the replacement was intended")
-        if backup_serial >= serial:
+        # Equal serials are the moment between keeping the backup and putting the new file in place.
+        if backup_serial > serial:
             raise StateError(
                 f"state file {self.path} has serial {serial}, older than its backup's {backup_serial}: "
                 "an older version of the state was put back",
@@ -305,3 +317,4 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         twice = sorted({k for k in keys if keys.count(k) > 1})
         raise ValueError(f"{twice[0]!r} appears twice (a resource address or a field must be unique)")
     return dict(pairs)
+
