@@ -1,11 +1,18 @@
-"""Contract tests of the emulator over real HTTP: every operation, every rule on both sides."""
+"""Contract tests of the emulator over real HTTP: every operation, every rule on both sides.
+
+The list is read in the confirmed shape (the default); what only a richer tenant would show is
+checked through the admin routes (the database as stored) or on an emulator with read_shape="rich".
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from reconciler.epoptia.profile import DEFAULT_PROFILE, Operation as Op
+from reconciler.epoptia.profile import DEFAULT_PROFILE
+from reconciler.epoptia.profile import Operation as Op
 
 from .emulator_process import EmulatorProcess
 
@@ -34,11 +41,34 @@ def line(lid="131319", qty="200", wo="WO-1", cid="C-1", pid="P-1", **kw):
     return row
 
 
+# Exactly the fields EPOPTIA_API.md has seen in a live tenant's list.
+CONFIRMED_LINE_KEYS = {"workorderline_id", "description", "quantity", "target_day", "production_status", "comments",
+                       "client", "product", "customFields", "erp_routing", "workorder"}
+CONFIRMED_STEP_KEYS = {"elementId", "previous", "next", "workstationName", "status", "job_tag", "qty_done"}
+
+
+def seeded(emulator: EmulatorProcess) -> EmulatorProcess:
+    """Two clients and a product, which every line below refers to."""
+    # Checked in the database, so that tenants whose write answers carry no results can be seeded too.
+    assert emulator.call(Op.UPSERT_CLIENTS, [client(), client("C-2", name="Θερμοπρόσοψη ΟΕ")]).status_code == 200
+    assert emulator.call(Op.UPSERT_PRODUCTS, [product()]).status_code == 200
+    assert (set(emulator.stored("clients")), set(emulator.stored("products"))) == ({"C-1", "C-2"}, {"P-1"})
+    return emulator
+
+
 @pytest.fixture
 def mes(emulator: EmulatorProcess) -> EmulatorProcess:
-    assert emulator.write(Op.UPSERT_CLIENTS, [client(), client("C-2", name="Θερμοπρόσοψη ΟΕ")])[0]["result"] == "created"
-    assert emulator.write(Op.UPSERT_PRODUCTS, [product()])[0]["result"] == "created"
-    return emulator
+    return seeded(emulator)
+
+
+@pytest.fixture
+def rich_mes(tmp_path: Path) -> Iterator[EmulatorProcess]:
+    """A seeded emulator that lists every stored field (read_shape="rich")."""
+    process = EmulatorProcess(tmp_path / "rich.sqlite", read_shape="rich").start()
+    try:
+        yield seeded(process)
+    finally:
+        process.stop()
 
 
 def start_line(mes: EmulatorProcess, lid: str = "131319", station: str = "LASER") -> tuple[str, int]:
@@ -104,6 +134,36 @@ def test_paged_get_has_the_confirmed_shape(mes: EmulatorProcess) -> None:
     assert step1["next"] == [step2["elementId"]] and step2["previous"] == [step1["elementId"]]
 
 
+def test_the_default_list_returns_exactly_the_confirmed_fields(mes: EmulatorProcess) -> None:
+    mes.write(Op.UPSERT_LINES, [line(bom=[{"item": "ΜΠΙΛΙΕΤΑ", "quantity": 3}], wol_tag=[{"id": "", "name": "urgent"}],
+                                     overUnderPercentage="5")])
+    (wol,) = mes.lines().values()
+    assert set(wol) == CONFIRMED_LINE_KEYS
+    assert {step_key for step in wol["erp_routing"] for step_key in step} == CONFIRMED_STEP_KEYS
+    assert set(wol["client"]) == {"name"} and set(wol["product"]) == {"name"} and set(wol["workorder"]) == {"id"}
+    assert set(wol["erp_routing"][0]["job_tag"]) == {"name"}
+    assert {k for cf in wol["customFields"] for k in cf} == {"id", "name", "value"}
+
+
+def test_the_rich_list_adds_what_is_stored(rich_mes: EmulatorProcess) -> None:
+    rich_mes.write(Op.UPSERT_LINES, [line(wol_tag=[{"id": "", "name": "urgent"}], overUnderPercentage="5")])
+    wol = rich_mes.lines()["131319"]
+    assert set(wol) - CONFIRMED_LINE_KEYS == {"workorderline_code", "overUnderPercentage", "wol_tag", "files", "bom",
+                                              "workflow"}
+    assert wol["client"] == {"id": "C-1", "name": "Κατασκευαστική Αιγαίου ΑΕ"}
+    assert wol["product"] == {"id": "P-1", "name": "Προφίλ 60x40", "code": "ALU-6040"}
+    assert wol["workorder"] == {"id": "WO-1", "code": "ΠΑΡ-WO-1", "comments": "", "files": []}
+    assert (wol["overUnderPercentage"], wol["wol_tag"]) == (5, [{"id": "", "name": "urgent"}])
+    assert set(wol["erp_routing"][0]) - CONFIRMED_STEP_KEYS == {"workstationId", "bom", "customFields"}
+
+
+def test_ids_that_are_not_plain_decimal_numbers_are_listed_as_text(mes: EmulatorProcess) -> None:
+    ids = ["²", "٣", "007", "12345678901234567890123", "L-1", "0"]
+    assert [r["result"] for r in mes.write(Op.UPSERT_LINES, [line(i) for i in ids])] == ["created"] * len(ids)
+    listed = [w["workorderline_id"] for w in mes.call(Op.LIST_LINES).json()["workorderLines"]]
+    assert listed == ["²", "٣", "007", "12345678901234567890123", "L-1", 0]
+
+
 # --- upsert rules ---------------------------------------------------------------------------------
 
 def test_upsert_accepts_strings_or_numbers_and_is_idempotent(mes: EmulatorProcess) -> None:
@@ -118,7 +178,13 @@ def test_routing_creates_a_line_workflow_and_names_what_is_unnamed(mes: Emulator
     steps = mes.lines()["131319"]["erp_routing"]
     assert [(s["workstationName"], s["job_tag"]["name"]) for s in steps] == [
         ("LASER", "Job task 1"), ("Workstation 2", "Έλεγχος")]
-    assert mes.lines()["131319"]["workflow"]["name"] == "Line 131319"
+
+
+def test_a_routing_becomes_the_lines_workflow_and_the_products_first(rich_mes: EmulatorProcess) -> None:
+    rich_mes.write(Op.UPSERT_LINES, [line(erp_routing=routing(("LASER", None), (None, "Έλεγχος")))])
+    workflow = rich_mes.lines()["131319"]["workflow"]
+    assert workflow["name"] == "Line 131319"
+    assert rich_mes.stored("products")["P-1"]["workflow_id"] == workflow["id"]  # rule 3
 
 
 def test_routing_and_workflow_together_are_rejected(mes: EmulatorProcess) -> None:
@@ -141,7 +207,8 @@ def test_unknown_client_or_product_rejects_the_row_and_the_others_go_on(mes: Emu
     assert "unknown client 'C-9'" in results[0]["reason"] and set(mes.lines()) == {"2"}
 
 
-def test_workflow_template_by_id(mes: EmulatorProcess) -> None:
+def test_workflow_template_by_id(rich_mes: EmulatorProcess) -> None:
+    mes = rich_mes
     templates = mes.call(Op.WORKFLOW_TEMPLATES).json()["workflows"]
     assert {"Διέλαση και Βαφή", "Διέλαση και Ανοδίωση"} <= {t["name"] for t in templates}
     wf = next(t["id"] for t in templates if t["name"] == "Διέλαση και Βαφή")
@@ -163,17 +230,18 @@ def test_quantity_client_and_routing_change_only_before_start(mes: EmulatorProce
                    bom=[{"item": "ΜΠΙΛΙΕΤΑ", "quantity": "12", "unit": "kg"}])
     (result,) = mes.write(Op.UPSERT_LINES, [changed])
     got = mes.lines()["131319"]
+    client_id = mes.stored("workorders")["WO-1"]["client_id"]  # the list names the client, never its id
     # Rule 2: comments, custom fields and BOMs change either way.
     assert got["comments"] == "νέο σχόλιο" and got["customFields"][0]["value"] == "60x40x6000"
-    assert got["bom"] == [{"item": "ΜΠΙΛΙΕΤΑ", "quantity": 12, "unit": "kg"}]
+    assert mes.stored("lines")["131319"]["bom"] == [{"item": "ΜΠΙΛΙΕΤΑ", "quantity": 12, "unit": "kg"}]
     if not started:
         assert result["result"] == "updated"
-        assert (got["quantity"], got["client"]["id"]) == (250, "C-2")
+        assert (got["quantity"], client_id, got["client"]["name"]) == (250, "C-2", "Θερμοπρόσοψη ΟΕ")
         assert [s["workstationName"] for s in got["erp_routing"]] == ["LASER", "ΒΑΦΕΙΟ"]
         assert mes.inspect("alarms")["alarms"] == []
     else:
         assert result["result"] == "alarm"
-        assert (got["quantity"], got["client"]["id"]) == (200, "C-1")
+        assert (got["quantity"], client_id) == (200, "C-1")
         assert [s["workstationName"] for s in got["erp_routing"]] == ["LASER", "ΜΟΝΤΑΖ 1"]
         texts = [a["text"] for a in mes.inspect("alarms")["alarms"]]
         assert "Line 131319 has started in production: change of quantity 200 → 250 was not applied" in texts
@@ -257,7 +325,7 @@ def test_machine_scenario_sums_every_ten_minutes(mes: EmulatorProcess) -> None:
 
 def test_pause_and_cancel(mes: EmulatorProcess) -> None:
     mes.write(Op.UPSERT_LINES, [line()])
-    token, ws = start_line(mes)
+    _, ws = start_line(mes)
     assert mes.call(Op.WORKSTATION_CONTROL, {"action": "pause", "workstation_id": ws}).json()["status"] == "paused"
     assert mes.call(Op.WORKSTATION_CONTROL, {"action": "cancel", "workstation_id": ws}).json()["status"] == "not_started"
     assert mes.lines()["131319"]["erp_routing"][0]["status"] == "not_started"

@@ -3,243 +3,242 @@
 Routes are not hard-coded: every request under /api/ is matched against the
 wire profile the emulator was given, so pointing the profile at other paths
 moves the emulator too. Anything under the API prefix that the profile does not
-name answers Epoptia's exact 400.
+name, or that the options switch off, answers Epoptia's exact 400.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import random
 import time
-from collections import Counter, deque
-from dataclasses import dataclass, field
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any, NamedTuple
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from fastapi.responses import (
+    JSONResponse,
+    PlainTextResponse,
+    Response,
+    StreamingResponse,
+)
 
 from ..epoptia.profile import DEFAULT_PROFILE, Operation, WireProfile
-from .engine import Epoptia, RequestError
+from .admin import admin_router
+from .bodies import parse_json
+from .engine import Epoptia
+from .errors import RequestError
+from .faults import Faults
+from .options import EmulatorOptions, resolve
+from .stats import Stats
 from .store import Store
+from .wire import LineView
+
+JSON_TYPES = ("application/json", "*/*", "application/*")
+MAX_PAGE = 10**9  # beyond any tenant; keeps the page's offset inside SQLite's integers
+HOLD_STEP = 0.02  # how often a held answer looks whether its client is still there
 
 
-@dataclass
-class Faults:
-    """Switches tests flip to make the emulator misbehave the way a real tenant can."""
+class CommandNotFound(Exception):
+    """A path under the API prefix that this tenant has no command for."""
 
-    latency_ms: float = 0
-    error_rate: float = 0  # share of API requests answered 503 before doing anything
-    drop_rate: float = 0  # share of API requests whose connection drops mid-response (after the work is done)
-    rate_limit: int = 0  # more than this many requests in one second ...
-    rate_limit_status: int = 429  # ... answers this; 403 also blocks every later request, like an IP ban
-    redirect: bool = False  # answer 302 to a login page, as a proxy in front of a tenant might
-    seed: int | None = None
-    blocked: bool = False
-    rng: random.Random = field(default_factory=random.Random, repr=False)
-    recent: deque = field(default_factory=deque, repr=False)
-
-    def public(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("latency_ms", "error_rate", "drop_rate", "rate_limit",
-                                               "rate_limit_status", "redirect", "seed", "blocked")}
+    def __init__(self, command: str) -> None:
+        super().__init__(command)
+        self.command = command
 
 
-def create_app(store: Store, profile: WireProfile = DEFAULT_PROFILE, api_keys: tuple[str, ...] = ()) -> FastAPI:
+class Outcome(NamedTuple):
+    """What one API request did: its answer, and the lines it really created (for stats)."""
+
+    answer: Any
+    created: tuple[str, ...] = ()
+
+
+def error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _dropped(body: bytes) -> StreamingResponse:
+    async def stream() -> AsyncIterator[bytes]:
+        yield body[: max(1, len(body) // 2)]
+        raise ConnectionResetError("emulator fault: connection dropped mid-response")
+
+    return StreamingResponse(stream(), media_type="application/json", headers={"Content-Length": str(len(body))})
+
+
+def _without_epoptia_ids(answer: Any) -> Any:
+    """An answer as a tenant that lists ERP ids gives it: Epoptia's own ids are not shown."""
+    hidden = ("epoptia_id", "workorder_epoptia_id")
+    if isinstance(answer, list):
+        return [_without_epoptia_ids(a) for a in answer]
+    if isinstance(answer, dict):
+        return {k: v for k, v in answer.items() if k not in hidden}
+    return answer
+
+
+def _page_query(request: Request, page_size: int) -> tuple[int, int]:
+    try:
+        page = int(request.query_params.get("page", "1"))
+        limit = int(request.query_params.get("limit", str(page_size)))
+    except ValueError:
+        raise RequestError(400, "page and limit must be numbers") from None
+    if not 1 <= page <= MAX_PAGE or not 1 <= limit <= 1000:
+        raise RequestError(400, "page starts at 1; limit is between 1 and 1000")
+    return page, limit
+
+
+def create_app(store: Store, profile: WireProfile = DEFAULT_PROFILE, api_keys: tuple[str, ...] = (),
+               options: EmulatorOptions | None = None, **settings: Any) -> FastAPI:
+    """The emulator as an ASGI app over ``store``.
+
+    ``options`` (or keyword ``settings``, which are EmulatorOptions fields: read_shape, list_ids,
+    results, disabled_operations, admin_key) say what kind of tenant it plays.
+    """
+    options = resolve(options, settings)
     mes = Epoptia(store, profile.auto_workstation_name, profile.auto_job_task_name)
-    for key in api_keys:
-        mes.add_key(key)
-    faults = Faults()
-    stats: Counter[str] = Counter()
+    with store.transaction():
+        for key in api_keys:
+            mes.add_key(key)
+    faults, stats, view = Faults(), Stats(), LineView(store, options)
     prefix = f"/api/{profile.api_version}/"
-    routes = {(e.method, e.path): op for op, e in profile.operations.items()}
+    routes = {(e.method, e.path): op for op, e in profile.operations.items() if op not in options.disabled_operations}
+    per_row: dict[Operation, Callable[[Any], dict[str, Any]]] = {
+        Operation.UPSERT_LINES: mes.upsert_line,
+        Operation.DELETE_LINES: mes.delete,
+        Operation.ARCHIVE_LINES: mes.archive,
+        Operation.UPSERT_CLIENTS: mes.upsert_client,
+        Operation.UPSERT_PRODUCTS: mes.upsert_product,
+    }
     app = FastAPI(title="Epoptia emulator", docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.mes = mes
-    app.state.faults = faults
-    app.state.stats = stats
+    app.state.mes, app.state.faults, app.state.stats, app.state.options = mes, faults, stats, options
 
-    def error(status: int, message: str) -> JSONResponse:
-        return JSONResponse({"error": message}, status_code=status)
+    @app.exception_handler(RequestError)
+    async def refused(request: Request, refusal: RequestError) -> Response:
+        return error(refusal.status, refusal.message)
 
-    def dropped(body: bytes) -> StreamingResponse:
-        async def stream() -> AsyncIterator[bytes]:
-            yield body[: max(1, len(body) // 2)]
-            raise ConnectionResetError("emulator fault: connection dropped mid-response")
+    @app.exception_handler(CommandNotFound)
+    async def unknown_command(request: Request, unknown: CommandNotFound) -> Response:
+        return PlainTextResponse(f"Command `{unknown.command}` for api version {profile.api_version} not found",
+                                 status_code=400)
 
-        return StreamingResponse(stream(), media_type="application/json",
-                                 headers={"Content-Length": str(len(body))})
+    async def fault_answer() -> Response | None:
+        """Faults that answer before anything is read: a blocked IP, a rate limit, latency, a proxy, an overload."""
+        refusal = faults.refusal()
+        if refusal is not None:
+            return error(*refusal)
+        if faults.settings.latency_ms:
+            await asyncio.sleep(faults.settings.latency_ms / 1000)
+        if faults.settings.redirect:
+            return Response(status_code=302, headers={"Location": "/login"})
+        if faults.fails():
+            stats.count("faults_5xx")
+            return error(503, "Service Unavailable")
+        return None
+
+    def operation_of(request: Request) -> Operation:
+        mes.check_key(request.headers.get(profile.auth_header))
+        accept = request.headers.get("accept", "*/*")
+        if not any(a.strip().split(";")[0] in JSON_TYPES for a in accept.split(",")):
+            raise RequestError(406, "only application/json is served")
+        path = request.url.path
+        operation = routes.get((request.method, path))
+        if operation is not None:
+            return operation
+        if path.startswith(prefix):
+            raise CommandNotFound(path[len(prefix):])
+        raise RequestError(404, f"no such API path {path}")
+
+    async def body_of(request: Request) -> Any:
+        if request.method != "POST":
+            return None
+        raw = await request.body()
+        content_type = request.headers.get("content-type", "")
+        if raw and content_type.split(";")[0].strip() != "application/json":
+            raise RequestError(415, "Content-Type must be application/json")
+        # Invalid JSON is never parsed, and so never reaches Epoptia's API log.
+        return parse_json(raw)
 
     @app.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
     async def api(request: Request, rest: str) -> Response:
-        stats["requests"] += 1
-        # Faults first: a blocked IP or an overloaded tenant answers before reading anything.
-        if faults.blocked:
-            return error(403, "Forbidden: this address is blocked")
-        now = time.monotonic()
-        faults.recent.append(now)
-        while faults.recent and now - faults.recent[0] > 1.0:
-            faults.recent.popleft()
-        if faults.rate_limit and len(faults.recent) > faults.rate_limit:
-            if faults.rate_limit_status == 403:
-                faults.blocked = True
-                return error(403, "Forbidden: too many requests, this address is blocked")
-            return error(429, "Too Many Requests")
-        if faults.latency_ms:
-            await asyncio.sleep(faults.latency_ms / 1000)
-        if faults.redirect:
-            return Response(status_code=302, headers={"Location": "/login"})
-        if faults.error_rate and faults.rng.random() < faults.error_rate:
-            stats["faults_5xx"] += 1
-            return error(503, "Service Unavailable")
-
-        path = request.url.path
+        stats.count("requests")
+        early = await fault_answer()
+        if early is not None:
+            return early
+        operation = operation_of(request)
+        body = await body_of(request)
+        stats.count(operation.value)
         try:
-            mes.check_key(request.headers.get(profile.auth_header))
-        except RequestError as refused:
-            return error(refused.status, refused.message)
-        accept = request.headers.get("accept", "*/*")
-        if not any(a.strip().split(";")[0] in ("application/json", "*/*", "application/*") for a in accept.split(",")):
-            return error(406, "only application/json is served")
-        operation = routes.get((request.method, path))
-        if operation is None:
-            if path.startswith(prefix):
-                command = path[len(prefix):]
-                return PlainTextResponse(f"Command `{command}` for api version {profile.api_version} not found",
-                                         status_code=400)
-            return error(404, f"no such API path {path}")
-
-        body: Any = None
-        if request.method == "POST":
-            raw = await request.body()
-            content_type = request.headers.get("content-type", "")
-            if raw and content_type.split(";")[0].strip() != "application/json":
-                return error(415, "Content-Type must be application/json")
-            try:
-                body = json.loads(raw) if raw else None
-            except ValueError as bad:
-                # Invalid JSON is never parsed, and so never reaches Epoptia's API log.
-                return error(400, f"invalid JSON: {bad}")
-        stats[operation.value] += 1
-        store.begin()
-        try:
-            result = dispatch(operation, request, body)
-            store.commit()
-        except RequestError as refused:
-            store.rollback()
-            return error(refused.status, refused.message)
-        except Exception:
-            store.rollback()
+            with store.transaction():
+                outcome = dispatch(operation, request, body)
+        except RequestError as refusal:
+            if operation is Operation.WORKSTATION_CONTROL:
+                with store.transaction():
+                    mes.refused_complete(body, refusal)
             raise
-        payload = json.dumps(result, ensure_ascii=False).encode()
-        if faults.drop_rate and faults.rng.random() < faults.drop_rate:
-            stats["faults_dropped"] += 1
-            return dropped(payload)
+        if request.method == "POST":
+            await committed(request, outcome)
+        payload = json.dumps(outcome.answer, ensure_ascii=False).encode()
+        if faults.drops():
+            stats.count("faults_dropped")
+            return _dropped(payload)
         return Response(payload, media_type="application/json")
 
-    def rows(body: Any, operation: Operation) -> list[Any]:
+    async def committed(request: Request, outcome: Outcome) -> None:
+        stats.count("writes_committed")
+        stats.created(outcome.created)
+        await hold(request, faults.settings.hold_ms / 1000)
+
+    async def hold(request: Request, seconds: float) -> None:
+        """Hold a committed write's answer back; a client that is gone (killed) ends the wait."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            if await request.is_disconnected():
+                return
+            await asyncio.sleep(min(HOLD_STEP, left))
+
+    def dispatch(operation: Operation, request: Request, body: Any) -> Outcome:
+        if operation in per_row:
+            return write_rows(operation, rows_of(body, operation))
+        if operation is Operation.LIST_LINES:
+            page, limit = _page_query(request, profile.page_size)
+            lines, pages = mes.line_page(page, limit, newest_first=faults.settings.reverse_pages)
+            return Outcome({"workorderLines": [view.row(line) for line in lines], "numberOfPages": pages})
+        if operation is Operation.WORKFLOW_TEMPLATES:
+            return Outcome(mes.workflow_templates())
+        if operation is Operation.WORKSTATION_CONTROL:
+            return Outcome(shown(mes.control(body, request.headers.get(profile.operator_header))))
+        if operation is Operation.OPERATOR_LOGIN:
+            return Outcome(mes.login(body))
+        if operation is Operation.OPERATOR_LOGOUT:
+            return Outcome(mes.logout(request.headers.get(profile.operator_header)))
+        raise RequestError(400, f"operation {operation.value} is not implemented")
+
+    def rows_of(body: Any, operation: Operation) -> list[Any]:
         envelope = profile.endpoint(operation).envelope
         data = body.get(envelope) if isinstance(body, dict) and envelope else body
         if not isinstance(data, list):
             raise RequestError(400, f"body must be {{\"{envelope}\": [...]}}")
         return data
 
-    def dispatch(operation: Operation, request: Request, body: Any) -> Any:
-        results_key = profile.results_key
-        if operation is Operation.LIST_LINES:
-            try:
-                page = int(request.query_params.get("page", "1"))
-                limit = int(request.query_params.get("limit", str(profile.page_size)))
-            except ValueError:
-                raise RequestError(400, "page and limit must be numbers") from None
-            if page < 1 or not 1 <= limit <= 1000:
-                raise RequestError(400, "page starts at 1; limit is between 1 and 1000")
-            return mes.list_lines(page, limit)
-        if operation is Operation.WORKFLOW_TEMPLATES:
-            return mes.workflow_templates()
-        if operation is Operation.UPSERT_LINES:
-            return {results_key: mes.upsert_lines(rows(body, operation))}
-        if operation is Operation.DELETE_LINES:
-            return {results_key: mes.delete_lines(rows(body, operation))}
-        if operation is Operation.ARCHIVE_LINES:
-            return {results_key: mes.archive_lines(rows(body, operation))}
-        if operation is Operation.UPSERT_CLIENTS:
-            return {results_key: mes.upsert_clients(rows(body, operation))}
-        if operation is Operation.UPSERT_PRODUCTS:
-            return {results_key: mes.upsert_products(rows(body, operation))}
-        if operation is Operation.WORKSTATION_CONTROL:
-            return mes.control(body, request.headers.get(profile.operator_header))
-        if operation is Operation.OPERATOR_LOGIN:
-            return mes.login(body)
-        if operation is Operation.OPERATOR_LOGOUT:
-            return mes.logout(request.headers.get(profile.operator_header))
-        raise RequestError(400, f"operation {operation.value} is not implemented")
+    def write_rows(operation: Operation, rows: list[Any]) -> Outcome:
+        handle = per_row[operation]
+        answers, created = [], []
+        for row in rows:
+            if operation is Operation.UPSERT_LINES:
+                row = faults.mangled(row)
+            if faults.loses(row):
+                with store.undone():  # answered as if stored, then taken back
+                    answers.append(handle(row))
+                continue
+            answer = handle(row)
+            answers.append(answer)
+            if operation is Operation.UPSERT_LINES and answer["result"] == "created":
+                created.append(answer["id"])
+        if options.results == "none":
+            return Outcome({"ok": True}, tuple(created))
+        return Outcome({profile.results_key: shown(answers)}, tuple(created))
 
-    # ---------------------------------------------------------------- emulator only
+    def shown(answer: Any) -> Any:
+        return answer if options.list_ids == "epoptia" else _without_epoptia_ids(answer)
 
-    @app.get("/_emulator/alarms")
-    async def alarms() -> Any:
-        return {"alarms": store.alarms()}
-
-    @app.get("/_emulator/workstations")
-    async def workstations() -> Any:
-        return {"workstations": store.workstations()}
-
-    @app.get("/_emulator/completions")
-    async def completions() -> Any:
-        done = store.completions()
-        totals: Counter[str] = Counter()
-        for c in done:
-            totals[str(c["workstation_id"])] += c["quantity"]
-        return {"completions": done, "totals": dict(totals)}
-
-    @app.get("/_emulator/stats")
-    async def get_stats() -> Any:
-        return dict(stats)
-
-    @app.post("/_emulator/stats/reset")
-    async def reset_stats() -> Any:
-        stats.clear()
-        return {}
-
-    @app.post("/_emulator/clock")
-    async def clock(request: Request) -> Any:
-        body = await request.json()
-        store.begin()
-        now = mes.clock.advance(float(body.get("advance_seconds", 0)) + 86400 * float(body.get("advance_days", 0)))
-        store.commit()
-        return {"now": now}
-
-    @app.get("/_emulator/faults")
-    async def get_faults() -> Any:
-        return faults.public()
-
-    @app.post("/_emulator/faults")
-    async def set_faults(request: Request) -> Any:
-        body = await request.json()
-        fresh = Faults()
-        for key, value in body.items():
-            if key not in fresh.public() or key == "blocked":
-                return error(400, f"unknown fault {key!r}")
-            setattr(fresh, key, value)
-        fresh.rng = random.Random(fresh.seed)
-        for key in fresh.public():
-            setattr(faults, key, getattr(fresh, key))
-        faults.rng, faults.recent = fresh.rng, deque()
-        return faults.public()
-
-    @app.post("/_emulator/operators")
-    async def add_operator(request: Request) -> Any:
-        body = await request.json()
-        store.begin()
-        store.add_operator(str(body["username"]), str(body["password"]))
-        store.commit()
-        return {"username": body["username"]}
-
-    @app.post("/_emulator/keys")
-    async def add_key(request: Request) -> Any:
-        body = await request.json()
-        store.begin()
-        mes.add_key(str(body["key"]))
-        store.commit()
-        return {"added": True}
-
+    app.include_router(admin_router(store, mes, faults, stats, options))
     return app

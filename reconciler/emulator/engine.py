@@ -10,15 +10,22 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
+from . import rows
+from .errors import RequestError, RowError
+from .rows import CLIENT_FIELDS, LINE_FIELDS, PRODUCT_FIELDS, WORK_ORDER_FIELDS, Parser
 from .store import Store
+from .wire import wire_id
 
 KEY_LIFETIME_SECONDS = 60 * 24 * 3600  # an unused key expires after 60 days
 NOT_STARTED = "not_started"
-LINE_STATUSES = ("standby", "production", "archive")
 ACTIONS = ("start", "pause", "cancel", "complete")
+# Epoptia's own ids (list_ids="epoptia"): counters that survive restarts, far from any ERP's numbers.
+LINE_IDS = ("next_line_epoptia_id", 4_000_001)
+WORK_ORDER_IDS = ("next_workorder_epoptia_id", 8_000_001)
+ELEMENT_IDS = ("next_element", 1000)
 
 # Seeded workflow templates, as a factory would have set them up in the web UI.
 TEMPLATES = {
@@ -26,19 +33,6 @@ TEMPLATES = {
     "Διέλαση και Ανοδίωση": ["ΔΙΕΛΑΣΗ", "ΚΟΠΗ ΠΡΟΦΙΛ", "ΑΝΟΔΙΩΣΗ", "ΣΥΣΚΕΥΑΣΙΑ"],
     "Standard Assembly": ["LASER", "ΜΟΝΤΑΖ 1", "ΠΟΙΟΤΙΚΟΣ ΕΛΕΓΧΟΣ"],
 }
-
-
-class RowError(Exception):
-    """One row of a write is refused; the others go on."""
-
-
-class RequestError(Exception):
-    """The whole request is refused with an HTTP status."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 class Clock:
@@ -59,155 +53,46 @@ class Clock:
         return self.now()
 
 
-# ----------------------------------------------------------------------------- row parsing
-
-
-def _ident(value: Any, field: str) -> str:
-    # Epoptia's own example sends every value as a string; ERPs send numbers too.
-    if isinstance(value, bool) or value is None or value == "":
-        raise RowError(f"{field} is required")
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str):
-        return value.strip()
-    raise RowError(f"{field} must be a string or a number")
-
-
-def _int(value: Any, field: str, *, positive: bool = True) -> int:
-    if isinstance(value, bool):
-        raise RowError(f"{field} must be a number")
-    if isinstance(value, str):
-        value = value.strip()
-        try:
-            value = float(value) if "." in value else int(value)
-        except ValueError:
-            raise RowError(f"{field} must be a number, not {value!r}") from None
-    if isinstance(value, float):
-        if not value.is_integer():
-            raise RowError(f"{field} must be a whole number")
-        value = int(value)
-    if not isinstance(value, int):
-        raise RowError(f"{field} must be a number")
-    if positive and value <= 0:
-        raise RowError(f"{field} must be greater than 0")
-    return value
-
-
-def _number(value: Any, field: str) -> float | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, bool):
-        raise RowError(f"{field} must be a number")
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise RowError(f"{field} must be a number, not {value!r}") from None
-    return int(number) if number.is_integer() else number
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, (dict, list)):
-        raise RowError("expected text")
-    return str(value)
-
-
-def _list(value: Any, field: str) -> list[Any]:
-    if value in (None, ""):
-        return []
-    if not isinstance(value, list):
-        raise RowError(f"{field} must be a list")
-    return value
-
-
-def _object(value: Any, field: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise RowError(f"{field} must be an object")
-    return value
-
-
-def _custom_fields(value: Any) -> list[dict[str, Any]]:
-    out = []
-    for item in _list(value, "customFields"):
-        item = _object(item, "customFields[]")
-        name = _text(item.get("name"))
-        if not name:
-            raise RowError("every custom field needs a name")
-        out.append({"name": name, "value": _text(item.get("value"))})
-    return out
-
-
-def _bom(value: Any) -> list[dict[str, Any]]:
-    out = []
-    for item in _list(value, "bom"):
-        item = _object(item, "bom[]")
-        name = _text(item.get("item"))
-        if not name:
-            raise RowError("every BOM item needs an item name")
-        entry: dict[str, Any] = {"item": name, "quantity": _number(item.get("quantity"), "bom quantity")}
-        if item.get("unit"):
-            entry["unit"] = _text(item.get("unit"))
-        out.append(entry)
-    return out
-
-
-def _tags(value: Any) -> list[dict[str, Any]]:
-    return [{"id": _text(t.get("id")), "name": _text(t.get("name"))} for t in (_object(t, "wol_tag[]") for t in _list(value, "wol_tag"))]
-
-
-def _files(value: Any) -> list[dict[str, Any]]:
-    out = []
-    for f in _list(value, "files"):
-        f = _object(f, "files[]")
-        out.append({"id": _text(f.get("id")), "name": _text(f.get("name")), "type": _text(f.get("type")),
-                    "path": _text(f.get("path"))})
-    return out
-
-
-def _routing(value: Any, station_name: str, task_name: str) -> list[dict[str, Any]]:
-    """erp_routing -> steps, with Epoptia's automatic names for what is left unnamed (rule 6)."""
-    steps = []
-    raw = _list(value, "erp_routing")
-    if not raw:
-        raise RowError("erp_routing needs at least one step")
-    for position, step in enumerate(raw, start=1):
-        step = _object(step, "erp_routing[]")
-        tasks = _list(step.get("job_tasks"), "job_tasks")
-        task = _text(_object(tasks[0], "job_tasks[]").get("name")) if tasks else ""
-        steps.append({
-            "workstation": _text(step.get("workstationName")) or None,
-            "job_task": task or None,
-            "bom": _bom(step.get("bom")),
-            "custom_fields": _custom_fields(step.get("customFields")),
-        })
-    # Rule 5: a workstation that appears more than once needs a different job task each time.
-    seen = Counter((s["workstation"], s["job_task"]) for s in steps if s["workstation"])
-    for (station, task), n in seen.items():
-        if n > 1:
-            raise RowError(
-                f"workstation {station!r} appears {n} times in the routing with "
-                + (f"the same job task {task!r}" if task else "no job task")
-                + "; each occurrence needs a different job task"
-            )
-    for position, s in enumerate(steps, start=1):
-        s["workstation"] = s["workstation"] or station_name.format(n=position)
-        s["job_task"] = s["job_task"] or task_name.format(n=position)
-    return steps
-
-
 def _started(line: dict[str, Any]) -> bool:
     """A line has started when any step is past not_started or has quantity done."""
     return any(s["status"] != NOT_STARTED or s["qty_done"] > 0 for s in line["steps"])
+
+
+def _launched(line: dict[str, Any]) -> bool:
+    """Launched into production (what forbids deleting): released to production, or started."""
+    return line["production_status"] == "production" or _started(line)
 
 
 def _sequence(steps: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return [(s["workstation"], s["job_task"]) for s in steps]
 
 
-def _wire_id(value: str) -> int | str:
-    # The live tenant returns integer line ids; ERP ids that are not numbers stay text.
-    return int(value) if value.isdigit() else value
+@dataclass(frozen=True)
+class Route:
+    """What a line runs: a workflow template, or its own routing (workflow_id 0 until stored)."""
+
+    workflow_id: int
+    source: str  # "template" or "routing"
+    steps: list[dict[str, Any]]
+
+    def same_as(self, line: dict[str, Any]) -> bool:
+        return (self.source == line["source"] and _sequence(self.steps) == _sequence(line["steps"])
+                and (self.source == "routing" or self.workflow_id == line["workflow_id"]))
+
+
+@dataclass(frozen=True)
+class LineRow:
+    """One upsert row, parsed and checked against the tenant's clients and products."""
+
+    line_id: str
+    wo_id: str
+    wo_fields: dict[str, Any]
+    client_id: str
+    product: dict[str, Any]
+    quantity: int
+    status: str | None  # None: left out, the line keeps its status
+    route: Route | None  # None: left out on an update, the line keeps its route
+    fields: dict[str, Any]
 
 
 # ----------------------------------------------------------------------------- the MES
@@ -220,16 +105,28 @@ class Epoptia:
         self.store = store
         self.clock = Clock(store)
         self.station_name, self.task_name = station_name, task_name
-        if self.store.meta("seeded") is None:
-            self.store.begin()
-            for name, stations in TEMPLATES.items():
-                steps = [{"workstation": s, "job_task": task_name.format(n=i)} for i, s in enumerate(stations, start=1)]
-                self.store.add_workflow(name, True, steps)
-                for station in stations:
-                    self.store.workstation_id(station)
-            self.store.add_operator("demo", "demo")
-            self.store.set_meta("seeded", "1")
-            self.store.commit()
+        with self.store.transaction():
+            if self.store.meta("seeded") is None:
+                self._seed()
+            if self.store.meta("epoptia_ids") is None:
+                self._number_old_documents()
+
+    def _seed(self) -> None:
+        for name, stations in TEMPLATES.items():
+            steps = [{"workstation": s, "job_task": self.task_name.format(n=i)} for i, s in enumerate(stations, start=1)]
+            self.store.add_workflow(name, True, steps)
+            for station in stations:
+                self.store.workstation_id(station)
+        self.store.add_operator("demo", "demo")
+        self.store.set_meta("seeded", "1")
+
+    def _number_old_documents(self) -> None:
+        # Data files written before Epoptia's own ids existed get them once, in list order.
+        for kind, counter in (("line", LINE_IDS), ("workorder", WORK_ORDER_IDS)):
+            for doc in self.store.all(kind):
+                if "epoptia_id" not in doc:
+                    self.store.put(kind, doc["id"], {**doc, "epoptia_id": self.store.next_number(*counter)})
+        self.store.set_meta("epoptia_ids", "1")
 
     # ------------------------------------------------------------------ keys
 
@@ -249,83 +146,66 @@ class Epoptia:
 
     # ------------------------------------------------------------------ reading
 
-    def list_lines(self, page: int, limit: int) -> dict[str, Any]:
-        total = self.store.count("line")
-        pages = max(1, -(-total // limit))
-        rows = self.store.page("line", (page - 1) * limit, limit) if page >= 1 else []
-        return {"workorderLines": [self._wire_line(r) for r in rows], "numberOfPages": pages}
-
-    def _wire_line(self, line: dict[str, Any]) -> dict[str, Any]:
-        wo = self.store.get("workorder", line["workorder_id"]) or {}
-        client = self.store.get("client", wo.get("client_id", "")) or {}
-        product = self.store.get("product", line["product_id"]) or {}
-        workflow = self.store.workflow(line["workflow_id"]) if line.get("workflow_id") else None
-        steps = line["steps"]
-        routing = []
-        for i, s in enumerate(steps):
-            routing.append({
-                "elementId": s["element_id"],
-                "previous": [steps[i - 1]["element_id"]] if i > 0 else [],
-                "next": [steps[i + 1]["element_id"]] if i + 1 < len(steps) else [],
-                "workstationId": s["workstation_id"],
-                "workstationName": s["workstation"],
-                "status": s["status"],
-                "job_tag": {"name": s["job_task"]},
-                "qty_done": s["qty_done"],
-                "bom": s["bom"],
-                "customFields": s["custom_fields"],
-            })
-        return {
-            "workorderline_id": _wire_id(line["id"]),
-            "workorderline_code": line["code"],
-            "description": line["description"],
-            "quantity": line["quantity"],
-            "target_day": line["target_day"],
-            "production_status": line["production_status"],
-            "comments": line["comments"],
-            "overUnderPercentage": line["over_under"],
-            "wol_tag": line["tags"],
-            "files": line["files"],
-            "bom": line["bom"],
-            "client": {"id": client.get("id"), "name": client.get("name")},
-            "product": {"id": product.get("id"), "name": product.get("name"), "code": product.get("code")},
-            "customFields": [{"id": i + 1, **cf} for i, cf in enumerate(line["custom_fields"])],
-            "workflow": {"id": workflow["id"], "name": workflow["name"]} if workflow else None,
-            "erp_routing": routing,
-            "workorder": {"id": wo.get("id"), "code": wo.get("code"), "comments": wo.get("comments"),
-                          "files": wo.get("files", [])},
-        }
+    def line_page(self, page: int, limit: int, *, newest_first: bool = False) -> tuple[list[dict[str, Any]], int]:
+        """One page of stored lines and the number of pages."""
+        pages = max(1, -(-self.store.count("line") // limit))
+        return self.store.page("line", (page - 1) * limit, limit, newest_first=newest_first), pages
 
     def workflow_templates(self) -> dict[str, Any]:
         return {"workflows": self.store.templates()}
 
-    # ------------------------------------------------------------------ writing
+    # ------------------------------------------------------------------ writing lines
 
     def _alarm(self, line: str | None, text: str) -> str:
         self.store.add_alarm(self.clock.now(), line, text)
         return text
 
-    def upsert_lines(self, rows: list[Any]) -> list[dict[str, Any]]:
-        return [self._row(row, "workorderline_id", self._upsert_line) for row in rows]
+    def _line_answer(self, line: dict[str, Any], result: str, **extra: Any) -> dict[str, Any]:
+        wo = self.store.get("workorder", line["workorder_id"]) or {}
+        return {"id": line["id"], "result": result, "epoptia_id": line["epoptia_id"],
+                "workorder_epoptia_id": wo.get("epoptia_id"), **extra}
 
-    def _row(self, row: Any, id_field: str, handler) -> dict[str, Any]:
-        ident = row.get(id_field) if isinstance(row, dict) else None
-        try:
-            if not isinstance(row, dict):
-                raise RowError("each row must be an object")
-            return handler(row)
-        except RowError as error:
-            return {"id": ident, "result": "rejected", "reason": str(error)}
+    def upsert_line(self, row: Any) -> dict[str, Any]:
+        return rows.answer(row, ("workorderline_id",), self._upsert_line)
 
-    def _steps_for(self, row: dict[str, Any], product: dict[str, Any]) -> tuple[int, str, list[dict[str, Any]]]:
-        """(workflow id, source, steps) for a line row; rule 3 and 4 live here."""
+    def _upsert_line(self, row: dict[str, Any]) -> dict[str, Any]:
+        line_id = rows.ident(row.get("workorderline_id"), "workorderline_id")
+        existing = self.store.get("line", line_id)
+        parsed = self._parse_line(row, line_id, existing is not None)
+        if existing is None:
+            return self._create_line(parsed)
+        return self._update_line(existing, parsed)
+
+    def _parse_line(self, row: dict[str, Any], line_id: str, exists: bool) -> LineRow:
+        # Required on every upsert, as Epoptia's docs mark them: a row without them is refused, even
+        # for a line that exists (requiring them is the cautious side where a real tenant is unknown).
+        wo_row = rows.as_object(row.get("workorder"), "workorder")
+        wo_id = rows.ident(wo_row.get("id"), "workorder.id")
+        client_id = rows.ident(rows.as_object(row.get("client"), "client").get("id"), "client.id")
+        product_id = rows.ident(rows.as_object(row.get("product"), "product").get("id"), "product.id")
+        quantity = rows.whole_number(row.get("quantity"), "quantity")
+        status = rows.line_status(row["production_status"], "production_status") if "production_status" in row else None
+        if self.store.get("client", client_id) is None:
+            raise RowError(f"unknown client {client_id!r}; add it first")
+        product = self.store.get("product", product_id)
+        if product is None:
+            raise RowError(f"unknown product {product_id!r}; add it first")
+        fields = {**rows.given(row, LINE_FIELDS), "product_id": product_id}
+        route = self._route(row, product, keep_if_left_out=exists)
+        return LineRow(line_id, wo_id, rows.given(wo_row, WORK_ORDER_FIELDS), client_id, product, quantity, status,
+                       route, fields)
+
+    def _route(self, row: dict[str, Any], product: dict[str, Any], *, keep_if_left_out: bool) -> Route | None:
+        """What the row asks the line to run; rule 3 and 4 live here and in _own_workflow."""
         has_routing = row.get("erp_routing") not in (None, "", [])
         has_workflow = row.get("workflow_id") not in (None, "")
         if has_routing and has_workflow:
             raise RowError("erp_routing and workflow_id cannot be used together on one line")
         if has_routing:
-            return 0, "routing", _routing(row["erp_routing"], self.station_name, self.task_name)
-        workflow_id = _int(row["workflow_id"], "workflow_id") if has_workflow else product.get("workflow_id")
+            return Route(0, "routing", rows.routing(row["erp_routing"], self.station_name, self.task_name))
+        if not has_workflow and keep_if_left_out:
+            return None
+        workflow_id = rows.whole_number(row["workflow_id"], "workflow_id") if has_workflow else product.get("workflow_id")
         if not workflow_id:
             raise RowError(f"line needs a workflow_id or an erp_routing: product {product['id']!r} has no workflow")
         workflow = self.store.workflow(workflow_id)
@@ -333,204 +213,188 @@ class Epoptia:
             raise RowError(f"unknown workflow_id {workflow_id}")
         steps = [{"workstation": s["workstation"], "job_task": s["job_task"], "bom": [], "custom_fields": []}
                  for s in workflow["steps"]]
-        return workflow_id, "template", steps
+        return Route(workflow_id, "template", steps)
+
+    def _own_workflow(self, line_id: str, route: Route, product: dict[str, Any]) -> int:
+        """Rule 3: a routing becomes the line's own workflow, and the product's if it has none yet."""
+        workflow_id = self.store.add_workflow(f"Line {line_id}", False,
+                                              [{"workstation": s["workstation"], "job_task": s["job_task"]}
+                                               for s in route.steps])
+        if not product.get("workflow_id"):
+            self.store.put("product", product["id"], {**product, "workflow_id": workflow_id})
+        return workflow_id
 
     def _new_steps(self, steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        out = []
-        for s in steps:
-            element = int(self.store.meta("next_element", "1000") or 1000)
-            self.store.set_meta("next_element", str(element + 1))
-            out.append({**s, "element_id": element, "workstation_id": self.store.workstation_id(s["workstation"]),
-                        "status": NOT_STARTED, "qty_done": 0})
-        return out
+        return [{**s, "element_id": self.store.next_number(*ELEMENT_IDS),
+                 "workstation_id": self.store.workstation_id(s["workstation"]), "status": NOT_STARTED, "qty_done": 0}
+                for s in steps]
 
-    def _upsert_line(self, row: dict[str, Any]) -> dict[str, Any]:
-        line_id = _ident(row.get("workorderline_id"), "workorderline_id")
-        wo_row = _object(row.get("workorder"), "workorder")
-        wo_id = _ident(wo_row.get("id"), "workorder.id")
-        client_id = _ident(_object(row.get("client"), "client").get("id"), "client.id")
-        product_id = _ident(_object(row.get("product"), "product").get("id"), "product.id")
-        quantity = _int(row.get("quantity"), "quantity")
-        status = _text(row.get("production_status")) or "standby"
-        if status not in LINE_STATUSES:
-            raise RowError(f"production_status must be one of {', '.join(LINE_STATUSES)}")
-        client = self.store.get("client", client_id)
-        if client is None:
-            raise RowError(f"unknown client {client_id!r}; add it first")
-        product = self.store.get("product", product_id)
-        if product is None:
-            raise RowError(f"unknown product {product_id!r}; add it first")
-        workflow_id, source, steps = self._steps_for(row, product)
-        fields = {
-            "code": _text(row.get("workorderline_code")),
-            "description": _text(row.get("description")),
-            "target_day": _text(row.get("target_day")) or None,
-            "comments": _text(row.get("comments")),
-            "over_under": _number(row.get("overUnderPercentage"), "overUnderPercentage"),
-            "tags": _tags(row.get("wol_tag")),
-            "files": _files(row.get("files")),
-            "bom": _bom(row.get("bom")),
-            "custom_fields": _custom_fields(row.get("customFields")),
-            "product_id": product_id,
-        }
+    def _run(self, line: dict[str, Any], route: Route, product: dict[str, Any]) -> None:
+        """Put ``line`` on ``route``, with fresh steps."""
+        workflow_id = self._own_workflow(line["id"], route, product) if route.source == "routing" else route.workflow_id
+        line.update(workflow_id=workflow_id, source=route.source, steps=self._new_steps(route.steps))
+
+    def _create_line(self, parsed: LineRow) -> dict[str, Any]:
+        wo = self._work_order_for(parsed, None, [])
+        assert parsed.route is not None  # _route always gives one for a new line
+        line = {"id": parsed.line_id, "epoptia_id": self.store.next_number(*LINE_IDS), "workorder_id": wo["id"],
+                "quantity": parsed.quantity, "production_status": parsed.status or "standby",
+                **rows.cleared(LINE_FIELDS), **parsed.fields}
+        self._run(line, parsed.route, parsed.product)
+        self.store.put("line", line["id"], line)
+        return self._line_answer(line, "created")
+
+    def _update_line(self, existing: dict[str, Any], parsed: LineRow) -> dict[str, Any]:
         alarms: list[str] = []
-        existing = self.store.get("line", line_id)
-        started = existing is not None and _started(existing)
-
-        # The work order, with rule 1 for its client.
-        wo = self.store.get("workorder", wo_id) or {"id": wo_id, "lines": [], "client_id": client_id}
-        if existing is not None and existing["workorder_id"] != wo_id:
-            if started:
-                alarms.append(self._alarm(line_id, f"Line {line_id} has started in production: move from work order "
-                                                   f"{existing['workorder_id']} to {wo_id} was not applied"))
-                wo = self.store.get("workorder", existing["workorder_id"])
-            else:
-                old = self.store.get("workorder", existing["workorder_id"])
-                if old is not None:
-                    old["lines"] = [x for x in old["lines"] if x != line_id]
-                    self.store.put("workorder", old["id"], old)
-        if wo["client_id"] != client_id:
-            running = [x for x in wo["lines"] if (d := self.store.get("line", x)) is not None and _started(d)]
-            if running:
-                alarms.append(self._alarm(line_id, f"Work order {wo['id']} is in production (line {running[0]} has "
-                                                   f"started): change of client {wo['client_id']} → {client_id} was not applied"))
-            else:
-                wo["client_id"] = client_id
-        wo.update(code=_text(wo_row.get("code")), comments=_text(wo_row.get("comments")), files=_files(wo_row.get("files")))
-        if line_id not in wo["lines"]:
-            wo["lines"].append(line_id)
-        self.store.put("workorder", wo["id"], wo)
-
-        if existing is None:
-            if source == "routing":
-                workflow_id = self.store.add_workflow(f"Line {line_id}", False,
-                                                      [{"workstation": s["workstation"], "job_task": s["job_task"]} for s in steps])
-                if not product.get("workflow_id"):  # rule 3: the first routing becomes the product's workflow
-                    product["workflow_id"] = workflow_id
-                    self.store.put("product", product_id, product)
-            line = {"id": line_id, "workorder_id": wo["id"], "quantity": quantity, "production_status": status,
-                    "workflow_id": workflow_id, "source": source, "steps": self._new_steps(steps), **fields}
-            self.store.put("line", line_id, line)
-            return {"id": line_id, "result": "created"}
-
-        line = dict(existing)
-        line.update(fields)
-        same_route = (source == existing["source"] and _sequence(steps) == _sequence(existing["steps"])
-                      and (source == "routing" or workflow_id == existing["workflow_id"]))
+        started = _started(existing)
+        wo = self._work_order_for(parsed, existing, alarms)
+        line = {**existing, **parsed.fields, "workorder_id": wo["id"]}
+        line_id = parsed.line_id
+        same_route = parsed.route is None or parsed.route.same_as(existing)
         if started:
             # Rule 1: after the start, client, quantity and workflow do not change; an alarm says so.
-            if quantity != existing["quantity"]:
+            if parsed.quantity != existing["quantity"]:
                 alarms.append(self._alarm(line_id, f"Line {line_id} has started in production: change of quantity "
-                                                   f"{existing['quantity']} → {quantity} was not applied"))
+                                                   f"{existing['quantity']} → {parsed.quantity} was not applied"))
             if not same_route:
                 alarms.append(self._alarm(line_id, f"Line {line_id} has started in production: change of "
                                                    "workflow/routing was not applied"))
             # The status of a started line belongs to the shop floor, except archiving.
-            line["production_status"] = "archive" if status == "archive" else existing["production_status"]
+            if parsed.status == "archive":
+                line["production_status"] = "archive"
         else:
-            line["quantity"] = quantity
-            line["production_status"] = status
+            line["quantity"] = parsed.quantity
+            if parsed.status is not None:
+                line["production_status"] = parsed.status
             if not same_route:
-                if source == "routing":
-                    workflow_id = self.store.add_workflow(f"Line {line_id}", False,
-                                                          [{"workstation": s["workstation"], "job_task": s["job_task"]} for s in steps])
-                line.update(workflow_id=workflow_id, source=source, steps=self._new_steps(steps))
-        if same_route:
+                self._run(line, parsed.route, parsed.product)
+        if same_route and parsed.route is not None:
             # Rule 2: BOMs and custom fields change at any time, on the steps too.
             line["steps"] = [{**old, "bom": new["bom"], "custom_fields": new["custom_fields"]}
-                             for old, new in zip(existing["steps"], steps)]
-        line["workorder_id"] = wo["id"]
+                             for old, new in zip(existing["steps"], parsed.route.steps)]
         self.store.put("line", line_id, line)
         if alarms:
-            return {"id": line_id, "result": "alarm", "alarm": "; ".join(alarms)}
-        return {"id": line_id, "result": "unchanged" if line == existing else "updated"}
+            return self._line_answer(line, "alarm", alarm="; ".join(alarms))
+        return self._line_answer(line, "unchanged" if line == existing else "updated")
 
-    def delete_lines(self, rows: list[Any]) -> list[dict[str, Any]]:
-        return [self._row(row, "workorderline_id" if isinstance(row, dict) and "workorderline_id" in row else "workorder_id",
-                          self._delete) for row in rows]
+    def _work_order_for(self, parsed: LineRow, existing: dict[str, Any] | None, alarms: list[str]) -> dict[str, Any]:
+        """The work order the line ends up in, stored, with rule 1 for moves and for the client."""
+        line_id = parsed.line_id
+        if existing is not None and existing["workorder_id"] != parsed.wo_id:
+            if _started(existing):
+                alarms.append(self._alarm(line_id, f"Line {line_id} has started in production: move from work order "
+                                                   f"{existing['workorder_id']} to {parsed.wo_id} was not applied"))
+                # The row describes the other work order: none of it applies to this one.
+                return self.store.get("workorder", existing["workorder_id"])
+            self._remove_from_work_order(existing)
+        wo = self.store.get("workorder", parsed.wo_id) or {
+            "id": parsed.wo_id, "epoptia_id": self.store.next_number(*WORK_ORDER_IDS), "lines": [],
+            "client_id": parsed.client_id, **rows.cleared(WORK_ORDER_FIELDS)}
+        if wo["client_id"] != parsed.client_id:
+            running = [x for x in wo["lines"] if (d := self.store.get("line", x)) is not None and _started(d)]
+            if running:
+                alarms.append(self._alarm(line_id, f"Work order {wo['id']} is in production (line {running[0]} has "
+                                                   f"started): change of client {wo['client_id']} → {parsed.client_id} "
+                                                   "was not applied"))
+            else:
+                wo["client_id"] = parsed.client_id
+        wo.update(parsed.wo_fields)
+        if line_id not in wo["lines"]:
+            wo["lines"].append(line_id)
+        self.store.put("workorder", wo["id"], wo)
+        return wo
+
+    def _remove_from_work_order(self, line: dict[str, Any]) -> None:
+        wo = self.store.get("workorder", line["workorder_id"])
+        if wo is not None:
+            wo["lines"] = [x for x in wo["lines"] if x != line["id"]]
+            self.store.put("workorder", wo["id"], wo)
+
+    # ------------------------------------------------------------------ deleting and archiving
+
+    def delete(self, row: Any) -> dict[str, Any]:
+        """A row names a line (workorderline_id) or a whole work order (workorder_id)."""
+        return rows.answer(row, ("workorderline_id", "workorder_id"), self._delete)
 
     def _delete(self, row: dict[str, Any]) -> dict[str, Any]:
         if "workorderline_id" in row:
-            line_id = _ident(row["workorderline_id"], "workorderline_id")
-            line = self.store.get("line", line_id)
-            if line is None:
-                return {"id": line_id, "result": "not_found"}
-            if _started(line):
-                return {"id": line_id, "result": "alarm", "alarm": self._alarm(
-                    line_id, f"Line {line_id} has been launched into production and was not deleted; archive it instead")}
-            self.store.delete("line", line_id)
-            wo = self.store.get("workorder", line["workorder_id"])
-            if wo is not None:
-                wo["lines"] = [x for x in wo["lines"] if x != line_id]
-                self.store.put("workorder", wo["id"], wo)
-            return {"id": line_id, "result": "deleted"}
-        wo_id = _ident(row.get("workorder_id"), "workorder_id")
+            return self._delete_line(rows.ident(row["workorderline_id"], "workorderline_id"))
+        return self._delete_work_order(rows.ident(row.get("workorder_id"), "workorder_id"))
+
+    def _delete_line(self, line_id: str) -> dict[str, Any]:
+        line = self.store.get("line", line_id)
+        if line is None:
+            return {"id": line_id, "result": "not_found"}
+        if _launched(line):
+            return self._line_answer(line, "alarm", alarm=self._alarm(
+                line_id, f"Line {line_id} has been launched into production and was not deleted; archive it instead"))
+        answer = self._line_answer(line, "deleted")
+        self.store.delete("line", line_id)
+        self._remove_from_work_order(line)
+        return answer
+
+    def _delete_work_order(self, wo_id: str) -> dict[str, Any]:
         wo = self.store.get("workorder", wo_id)
         if wo is None:
             return {"id": wo_id, "result": "not_found"}
+        answer = {"id": wo_id, "epoptia_id": wo["epoptia_id"]}
         lines = [d for x in wo["lines"] if (d := self.store.get("line", x)) is not None]
-        started = [d["id"] for d in lines if _started(d)]
-        if started:
-            return {"id": wo_id, "result": "alarm", "alarm": self._alarm(
-                started[0], f"Work order {wo_id} has lines launched into production ({', '.join(started)}) and was not deleted")}
+        launched = [d["id"] for d in lines if _launched(d)]
+        if launched:
+            return {**answer, "result": "alarm", "alarm": self._alarm(
+                launched[0], f"Work order {wo_id} has lines launched into production ({', '.join(launched)}) "
+                             "and was not deleted")}
         for d in lines:
             self.store.delete("line", d["id"])
         self.store.delete("workorder", wo_id)
-        return {"id": wo_id, "result": "deleted"}
+        return {**answer, "result": "deleted"}
 
-    def archive_lines(self, rows: list[Any]) -> list[dict[str, Any]]:
-        return [self._row(row, "workorderline_id", self._archive) for row in rows]
+    def archive(self, row: Any) -> dict[str, Any]:
+        return rows.answer(row, ("workorderline_id",), self._archive)
 
     def _archive(self, row: dict[str, Any]) -> dict[str, Any]:
-        line_id = _ident(row.get("workorderline_id"), "workorderline_id")
+        line_id = rows.ident(row.get("workorderline_id"), "workorderline_id")
         line = self.store.get("line", line_id)
         if line is None:
             return {"id": line_id, "result": "not_found"}
         if line["production_status"] == "archive":
-            return {"id": line_id, "result": "unchanged"}
+            return self._line_answer(line, "unchanged")
         line["production_status"] = "archive"
         self.store.put("line", line_id, line)
         for s in line["steps"]:
             running = self.store.running(s["workstation_id"])
             if running and running[0] == line_id:
                 self.store.clear_running(s["workstation_id"])
-        return {"id": line_id, "result": "archived"}
+        return self._line_answer(line, "archived")
 
-    def upsert_clients(self, rows: list[Any]) -> list[dict[str, Any]]:
-        return [self._row(row, "id", self._client) for row in rows]
+    # ------------------------------------------------------------------ clients and products
+
+    def upsert_client(self, row: Any) -> dict[str, Any]:
+        return rows.answer(row, ("id",), self._client)
 
     def _client(self, row: dict[str, Any]) -> dict[str, Any]:
-        client_id = _ident(row.get("id"), "id")
-        name = _text(row.get("name"))
-        if not name:
+        client_id = rows.ident(row.get("id"), "id")
+        doc = {**self._stored_or_new("client", client_id, CLIENT_FIELDS), **rows.given(row, CLIENT_FIELDS)}
+        if not doc["name"]:
             raise RowError("name is required")
-        kind = _text(row.get("kind")) or "client"
-        if kind not in ("client", "supplier", "both"):
-            raise RowError("kind must be client, supplier or both")
-        doc = {"id": client_id, "name": name, "kind": kind,
-               **{f: _text(row.get(f)) for f in ("email", "city", "phone", "vat_number", "comments")},
-               "vat_rate": _number(row.get("vat_rate"), "vat_rate")}
         return self._put_doc("client", client_id, doc)
 
-    def upsert_products(self, rows: list[Any]) -> list[dict[str, Any]]:
-        return [self._row(row, "id", self._product) for row in rows]
+    def upsert_product(self, row: Any) -> dict[str, Any]:
+        return rows.answer(row, ("id",), self._product)
 
     def _product(self, row: dict[str, Any]) -> dict[str, Any]:
-        product_id = _ident(row.get("id"), "id")
-        name = _text(row.get("name"))
-        if not name:
+        product_id = rows.ident(row.get("id"), "id")
+        doc = {**self._stored_or_new("product", product_id, PRODUCT_FIELDS), **rows.given(row, PRODUCT_FIELDS)}
+        if not doc["name"]:
             raise RowError("name is required")
-        if len(name) > 150:
+        if len(doc["name"]) > 150:
             raise RowError("name is longer than 150 characters")
-        workflow_id = _int(row["workflow_id"], "workflow_id") if row.get("workflow_id") not in (None, "") else None
-        if workflow_id is not None and self.store.workflow(workflow_id) is None:
-            raise RowError(f"unknown workflow_id {workflow_id}")
-        existing = self.store.get("product", product_id) or {}
-        active = row.get("active", True)
-        doc = {"id": product_id, "name": name, "code": _text(row.get("code")), "comments": _text(row.get("comments")),
-               "active": active not in (False, "false", "0", 0),
-               "workflow_id": workflow_id or existing.get("workflow_id")}
+        if doc["workflow_id"] is not None and self.store.workflow(doc["workflow_id"]) is None:
+            raise RowError(f"unknown workflow_id {doc['workflow_id']}")
         return self._put_doc("product", product_id, doc)
+
+    def _stored_or_new(self, kind: str, doc_id: str, fields: dict[str, tuple[str, Parser]]) -> dict[str, Any]:
+        return self.store.get(kind, doc_id) or {"id": doc_id, **rows.cleared(fields)}
 
     def _put_doc(self, kind: str, doc_id: str, doc: dict[str, Any]) -> dict[str, Any]:
         existing = self.store.get(kind, doc_id)
@@ -543,8 +407,9 @@ class Epoptia:
 
     def login(self, body: Any) -> dict[str, Any]:
         body = body if isinstance(body, dict) else {}
-        username, password = _text(body.get("username")), _text(body.get("password"))
-        if not username or self.store.operator_password(username) != password:
+        username, password = body.get("username"), body.get("password")
+        if not isinstance(username, str) or not isinstance(password, str) or not username \
+                or self.store.operator_password(username) != password:
             raise RequestError(401, "operator login failed: wrong username or password")
         token = uuid.uuid4().hex
         self.store.add_session(token, username)
@@ -559,38 +424,17 @@ class Epoptia:
         if not isinstance(body, dict):
             raise RequestError(400, "body must be an object with action and workstation_id")
         action = body.get("action")
-        if action not in ACTIONS:
+        if not isinstance(action, str) or action not in ACTIONS:
             raise RequestError(400, f"action must be one of {', '.join(ACTIONS)}")
-        try:
-            station = _int(body.get("workstation_id"), "workstation_id")
-        except RowError as error:
-            raise RequestError(400, str(error)) from None
+        station = rows.request_value(rows.whole_number, body.get("workstation_id"), "workstation_id")
         if self.store.workstation_name(station) is None:
             raise RequestError(404, f"unknown workstation {station}")
         if body.get("workorderline_id") not in (None, ""):
-            # External software scenario: it names the line, and must be a logged-in operator.
-            if not operator_token or self.store.session(operator_token) is None:
-                raise RequestError(401, "an action on a named line needs the Operator-Token of a logged-in operator")
-            line_id = str(body["workorderline_id"])
-            line = self.store.get("line", line_id)
-            if line is None:
-                raise RequestError(404, f"unknown line {line_id}")
-            step = next((s for s in line["steps"] if s["workstation_id"] == station and s["status"] != "completed"), None)
-            if step is None:
-                raise RequestError(409, f"line {line_id} has no open step at workstation {station}")
+            line, step = self._named_step(body, station, operator_token)
         else:
-            # Machine scenario: the controller knows only its workstation; the line is the one running there.
-            running = self.store.running(station)
-            if running is None:
-                raise RequestError(409, f"no line is running at workstation {station}; an operator must start one")
-            line = self.store.get("line", running[0])
-            step = next((s for s in line["steps"] if s["element_id"] == running[1]), None) if line else None
-            if line is None or step is None:
-                self.store.clear_running(station)
-                raise RequestError(409, f"no line is running at workstation {station}")
+            line, step = self._running_step(station)
         if line["production_status"] == "archive":
             raise RequestError(409, f"line {line['id']} is archived")
-
         if action == "start":
             step["status"] = "started" if step["qty_done"] == 0 else "in_progress"
             line["production_status"] = "production"
@@ -601,18 +445,59 @@ class Epoptia:
             step["status"] = NOT_STARTED if step["qty_done"] == 0 else "paused"
             self.store.clear_running(station)
         else:
-            try:
-                quantity = _number(body.get("quantity"), "quantity")
-            except RowError as error:
-                raise RequestError(400, str(error)) from None
-            if quantity is None or quantity <= 0:
-                raise RequestError(400, "complete needs a quantity greater than 0")
-            step["qty_done"] = step["qty_done"] + quantity
-            self.store.add_completion(station, quantity, line["id"], self.clock.now())
-            step["status"] = "in_progress"
-            if step["qty_done"] >= line["quantity"]:
-                step["status"] = "completed"
-                self.store.clear_running(station)
+            self._complete(line, step, station, body.get("quantity"))
         self.store.put("line", line["id"], line)
-        return {"workorderline_id": _wire_id(line["id"]), "elementId": step["element_id"], "workstation_id": station,
-                "status": step["status"], "qty_done": step["qty_done"]}
+        return {"workorderline_id": wire_id(line["id"]), "epoptia_id": line["epoptia_id"],
+                "elementId": step["element_id"], "workstation_id": station, "status": step["status"],
+                "qty_done": step["qty_done"]}
+
+    def _named_step(self, body: dict[str, Any], station: int,
+                    operator_token: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
+        """External software scenario: it names the line, and must be a logged-in operator."""
+        if not operator_token or self.store.session(operator_token) is None:
+            raise RequestError(401, "an action on a named line needs the Operator-Token of a logged-in operator")
+        line_id = rows.request_value(rows.ident, body["workorderline_id"], "workorderline_id")
+        line = self.store.get("line", line_id)
+        if line is None:
+            raise RequestError(404, f"unknown line {line_id}")
+        step = next((s for s in line["steps"] if s["workstation_id"] == station and s["status"] != "completed"), None)
+        if step is None:
+            raise RequestError(409, f"line {line_id} has no open step at workstation {station}")
+        return line, step
+
+    def _running_step(self, station: int) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Machine scenario: the controller knows only its workstation; the line is the one running there."""
+        running = self.store.running(station)
+        if running is None:
+            raise RequestError(409, f"no line is running at workstation {station}; an operator must start one")
+        line = self.store.get("line", running[0])
+        step = next((s for s in line["steps"] if s["element_id"] == running[1]), None) if line else None
+        if line is None or step is None:
+            # Raising rolls the request back, so the stale entry stays until a start replaces it.
+            raise RequestError(409, f"no line is running at workstation {station}")
+        return line, step
+
+    def _complete(self, line: dict[str, Any], step: dict[str, Any], station: int, value: Any) -> None:
+        quantity = rows.request_value(rows.number, value, "quantity")
+        if quantity is None or quantity <= 0:
+            raise RequestError(400, "complete needs a quantity greater than 0")
+        step["qty_done"] = step["qty_done"] + quantity
+        step["status"] = "in_progress"
+        if step["qty_done"] >= line["quantity"]:
+            step["status"] = "completed"
+            self.store.clear_running(station)
+        self.store.add_completion(self.clock.now(), station, quantity, line["id"])
+
+    def refused_complete(self, body: Any, refusal: RequestError) -> None:
+        """A refused complete is still a report the machine sent: recorded, with what refused it.
+
+        Every complete is kept, so a test can check how a controller reports (how often, what
+        sums, what it does while nothing runs); values that do not parse are recorded as null.
+        """
+        if not isinstance(body, dict) or body.get("action") != "complete":
+            return
+        self.store.add_completion(self.clock.now(), rows.lenient(rows.whole_number, body.get("workstation_id")),
+                                  rows.lenient(rows.number, body.get("quantity")),
+                                  rows.lenient(rows.ident, body.get("workorderline_id")), refusal.message)
+
+

@@ -1,17 +1,19 @@
 """SQLite persistence for the emulator: documents by id, plus a few small tables.
 
 Lines, work orders, clients and products are JSON documents keyed by their ERP
-id; workstations, workflows, alarms, operators and keys are plain tables. One
-connection, used from the server's event loop thread only, committed after
-every request, so a restart on the same file sees everything.
+id; workstations, workflows, alarms, operators, keys and machine reports are
+plain tables. One connection, used from the server's event loop thread only,
+one transaction per request, so a restart on the same file sees everything.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -28,10 +30,11 @@ CREATE TABLE IF NOT EXISTS workflows (
 CREATE TABLE IF NOT EXISTS alarms (id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, line TEXT, text TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS operators (username TEXT PRIMARY KEY, password TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions (token TEXT PRIMARY KEY, username TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS completions (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, workstation_id INTEGER NOT NULL, quantity REAL NOT NULL, line TEXT, at REAL NOT NULL
-);
 CREATE TABLE IF NOT EXISTS running (workstation_id INTEGER PRIMARY KEY, line TEXT NOT NULL, element_id INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS completions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, workstation_id INTEGER, quantity REAL, line TEXT,
+    refusal TEXT
+);
 """
 
 
@@ -44,20 +47,37 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL" if self.path != ":memory:" else "PRAGMA journal_mode=MEMORY")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
-        self._in_transaction = False
 
     def close(self) -> None:
         self.db.close()
 
     # -- transactions: one per request, so a request is applied whole or not at all
-    def begin(self) -> None:
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Commit when the block ends, roll back whatever it raises: no request leaves a transaction open."""
         self.db.execute("BEGIN IMMEDIATE")
-
-    def commit(self) -> None:
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
         self.db.execute("COMMIT")
 
-    def rollback(self) -> None:
-        self.db.execute("ROLLBACK")
+    @contextmanager
+    def undone(self) -> Iterator[None]:
+        """Run the block inside the current transaction, then take back everything it wrote."""
+        self.db.execute("SAVEPOINT undone")
+        try:
+            yield
+        finally:
+            self.db.execute("ROLLBACK TO undone")
+            self.db.execute("RELEASE undone")
+
+    def next_number(self, counter: str, first: int) -> int:
+        """The next value of a named counter that survives restarts (element ids, Epoptia's own ids)."""
+        value = int(self.meta(counter) or first)
+        self.set_meta(counter, str(value + 1))
+        return value
 
     # -- meta
     def meta(self, key: str, default: str | None = None) -> str | None:
@@ -85,9 +105,10 @@ class Store:
     def count(self, kind: str) -> int:
         return self.db.execute("SELECT COUNT(*) FROM docs WHERE kind = ?", (kind,)).fetchone()[0]
 
-    def page(self, kind: str, offset: int, limit: int) -> list[dict[str, Any]]:
+    def page(self, kind: str, offset: int, limit: int, *, newest_first: bool = False) -> list[dict[str, Any]]:
+        order = "DESC" if newest_first else "ASC"
         rows = self.db.execute(
-            "SELECT body FROM docs WHERE kind = ? ORDER BY seq LIMIT ? OFFSET ?", (kind, limit, offset)
+            f"SELECT body FROM docs WHERE kind = ? ORDER BY seq {order} LIMIT ? OFFSET ?", (kind, limit, offset)
         ).fetchall()
         return [json.loads(r[0]) for r in rows]
 
@@ -181,13 +202,31 @@ class Store:
     def clear_running(self, workstation_id: int) -> None:
         self.db.execute("DELETE FROM running WHERE workstation_id = ?", (workstation_id,))
 
-    # -- every `complete` received, for tests that compare sums
-    def add_completion(self, workstation_id: int, quantity: float, line: str, at: float) -> None:
-        self.db.execute("INSERT INTO completions (workstation_id, quantity, line, at) VALUES (?, ?, ?, ?)",
-                        (workstation_id, quantity, line, at))
+    # -- machine reports
+    def add_completion(self, at: float, workstation_id: int | None, quantity: float | None, line: str | None,
+                       refusal: str | None = None) -> None:
+        self.db.execute("INSERT INTO completions (at, workstation_id, quantity, line, refusal) VALUES (?, ?, ?, ?, ?)",
+                        (at, workstation_id, quantity, line, refusal))
 
     def completions(self) -> list[dict[str, Any]]:
-        return [{"workstation_id": ws, "quantity": int(q) if float(q).is_integer() else q, "workorderline_id": line,
-                 "at": at}
-                for ws, q, line, at in self.db.execute(
-                    "SELECT workstation_id, quantity, line, at FROM completions ORDER BY id")]
+        return [
+            {"at": at, "workstation_id": ws, "quantity": _whole(quantity), "workorderline_id": line,
+             "accepted": refusal is None, "refusal": refusal}
+            for at, ws, quantity, line, refusal in self.db.execute(
+                "SELECT at, workstation_id, quantity, line, refusal FROM completions ORDER BY id")
+        ]
+
+    def completion_totals(self) -> list[dict[str, Any]]:
+        """Per workstation, what the accepted reports credited."""
+        return [
+            {"workstation_id": ws, "workstation": name, "quantity": _whole(total), "reports": n}
+            for ws, name, total, n in self.db.execute(
+                "SELECT c.workstation_id, w.name, SUM(c.quantity), COUNT(*) FROM completions c "
+                "JOIN workstations w ON w.id = c.workstation_id WHERE c.refusal IS NULL "
+                "GROUP BY c.workstation_id ORDER BY c.workstation_id")
+        ]
+
+
+def _whole(number: float | None) -> float | int | None:
+    # SQLite hands quantities back as REAL; whole ones read better, and compare equal to what was sent, as ints.
+    return int(number) if number is not None and float(number).is_integer() else number
