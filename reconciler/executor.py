@@ -342,8 +342,8 @@ class Executor:
         for wo_id, group in groups.items():
             wo_action: Action | None = group["wo"]
             wo_addr = address(Kind.WORK_ORDER, wo_id)
-            wo_payload = wo_action.payload if wo_action is not None else (
-                self.resources[wo_addr].payload if wo_addr in self.resources else None)
+            wo_previous = self._previous_payload(wo_addr)
+            wo_payload = wo_action.payload if wo_action is not None else wo_previous
             if wo_payload is None:
                 raise MappingError(f"work order {wo_id} is neither in the plan nor in the state",
                                    hint="plan again without --only/--exclude for it")
@@ -367,7 +367,9 @@ class Executor:
                 row = line_row(line_id, payload, wo_id, wo_payload, archived=archived,
                                workflows=self.workflows() if route and payload.get("workflow") else None,
                                client_name=self._name(Kind.CLIENT, wo_payload.get("client")),
-                               product_name=self._name(Kind.PRODUCT, payload.get("product")), send_route=route)
+                               product_name=self._name(Kind.PRODUCT, payload.get("product")), send_route=route,
+                               previous=self._previous_payload(address(Kind.WORK_ORDER_LINE, line_id)),
+                               previous_wo=wo_previous)
                 rows.append(_Row(address(Kind.WORK_ORDER_LINE, line_id), row, record,
                                  group=wo_addr if wo_action else None, group_record=group_record))
         return rows

@@ -30,11 +30,13 @@ class EmulatorProcess:
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""
         self.http: httpx.Client | None = None
+        self.port = 0  # 0: a free port; subclasses that must come back on the same port keep it
 
     def start(self) -> EmulatorProcess:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "reconciler.emulator", "--port", "0", "--db", str(self.db), "--api-key", self.key,
+            [sys.executable, "-m", "reconciler.emulator", "--port", str(self.port), "--db", str(self.db),
+             "--api-key", self.key,
              *self.options.argv()],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
         )

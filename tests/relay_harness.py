@@ -16,7 +16,6 @@ from typing import Any, ClassVar
 
 from reconciler.epoptia.profile import Operation as Op
 
-from .conftest import ROOT
 from .emulator_process import KEY, EmulatorProcess
 
 KEY_ENV = "EPOPTIA_TEST_KEY"
@@ -32,30 +31,16 @@ def free_port() -> int:
 class SamePortEmulator(EmulatorProcess):
     """An emulator that comes back on the same port after a stop, so the relay's target stays valid."""
 
-    port: int | None = None
-
     def start(self) -> SamePortEmulator:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "reconciler", "emulator", "serve", "--port", str(self.port or 0), "--db",
-             str(self.db), "--api-key", self.key],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, cwd=ROOT,
-        )
-        first = self.proc.stdout.readline().strip()
-        assert first.startswith("Epoptia emulator listening on http://127.0.0.1:"), first
-        self.url = first.rsplit(" ", 1)[1]
+        super().start()
         self.port = int(self.url.rsplit(":", 1)[1])
-        import httpx
-
-        self.http = httpx.Client(base_url=self.url, timeout=30,
-                                 headers={"X-Auth-Token": self.key, "Accept": "application/json"})
         return self
 
     def completions(self) -> dict[str, Any]:
         return self.inspect("completions")
 
     def total(self, ws: int) -> float:
-        return self.completions()["totals"].get(str(ws), 0)
+        return sum(t["quantity"] for t in self.completions()["totals"] if t["workstation_id"] == ws)
 
 
 def running_line(emulator: EmulatorProcess, station: str = "LASER", line: str = "900001") -> int:

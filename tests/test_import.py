@@ -52,7 +52,9 @@ def test_import_then_plan_is_empty_then_an_edit_is_exactly_one_change(tmp_path: 
     assert "routing: R-001" in wo and "ΔΙΑΣΤΑΣΕΙΣ: '0x40'" in wo and "target_day: 2026-12-01" in wo and "\\u" not in wo  # Greek stays readable
     assert "status:" not in wo  # the shop floor runs the status of line 900; import never claims it
     other = (root / "manifests" / "work-orders" / "ERP-101.yaml").read_text(encoding="utf-8")
-    assert "workflow: Διέλαση και Βαφή" in other and "archived: true" in other
+    # The list names no workflow (not a confirmed field): a line that runs a template is imported as the
+    # steps it runs, and its route is never sent again unless someone changes it.
+    assert "{workstation: ΔΙΕΛΑΣΗ}" in other and "{workstation: ΣΥΣΚΕΥΑΣΙΑ}" in other and "archived: true" in other
 
     assert repo.run("validate").returncode == 0
     assert repo.run("fmt", "--check").returncode == 0  # written in the house style
@@ -60,12 +62,18 @@ def test_import_then_plan_is_empty_then_an_edit_is_exactly_one_change(tmp_path: 
     assert plan.returncode == 0, plan.stdout
     assert "No changes." in plan.stdout
 
-    repo.edit("manifests/work-orders/ERP-100.yaml", "comments: από το ERP", "comments: από το ERP, επείγον")
+    # The work order's comments are not in the list, so import could not write them; a line's are.
+    assert "από το ERP" not in wo
+    repo.edit("manifests/work-orders/ERP-100.yaml", "description: Γραμμή", "description: Γραμμή, επείγον")
     edited = repo.run("plan", "--detailed-exitcode")
     assert edited.returncode == 2
     assert "Plan: 0 to create, 1 to update, 0 to archive, 0 to delete, 0 blocked." in edited.stdout
-    assert '~ comments: "από το ERP" -> "από το ERP, επείγον"' in edited.stdout
-    assert repo.run("apply", "--auto-approve").returncode == 0
+    assert '~ description: "Γραμμή" -> "Γραμμή, επείγον"' in edited.stdout
+    applied = repo.run("apply", "--auto-approve")
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert repo.emulator.stored("lines")["900"]["description"] == "Γραμμή, επείγον"
+    # Comments the list could not show stay as Epoptia had them: a line row never sends what nobody owns.
+    assert repo.emulator.stored("workorders")["ERP-100"]["comments"] == "από το ERP"
     assert repo.run("plan", "--detailed-exitcode").returncode == 0
 
 

@@ -181,19 +181,35 @@ class Epoptia:
         # for a line that exists (requiring them is the cautious side where a real tenant is unknown).
         wo_row = rows.as_object(row.get("workorder"), "workorder")
         wo_id = rows.ident(wo_row.get("id"), "workorder.id")
-        client_id = rows.ident(rows.as_object(row.get("client"), "client").get("id"), "client.id")
-        product_id = rows.ident(rows.as_object(row.get("product"), "product").get("id"), "product.id")
+        client_id = self._known("client", rows.as_object(row.get("client"), "client"))
+        product_id = self._known("product", rows.as_object(row.get("product"), "product"))
         quantity = rows.whole_number(row.get("quantity"), "quantity")
         status = rows.line_status(row["production_status"], "production_status") if "production_status" in row else None
-        if self.store.get("client", client_id) is None:
-            raise RowError(f"unknown client {client_id!r}; add it first")
         product = self.store.get("product", product_id)
-        if product is None:
-            raise RowError(f"unknown product {product_id!r}; add it first")
+        assert product is not None
         fields = {**rows.given(row, LINE_FIELDS), "product_id": product_id}
         route = self._route(row, product, keep_if_left_out=exists)
         return LineRow(line_id, wo_id, rows.given(wo_row, WORK_ORDER_FIELDS), client_id, product, quantity, status,
                        route, fields)
+
+    def _known(self, kind: str, ref: dict[str, Any]) -> str:
+        """The id of the client or product a row names: by its id, or else by its name.
+
+        Epoptia's own list names clients and products only by name, so a row that names one
+        by a name Epoptia knows finds it even when the id is not one Epoptia was given.
+        """
+        name = ref.get("name")
+        if ref.get("id") in (None, "") and name:
+            ident = None
+        else:
+            ident = rows.ident(ref.get("id"), f"{kind}.id")
+            if self.store.get(kind, ident) is not None:
+                return ident
+        if isinstance(name, str) and name:
+            matches = [doc["id"] for doc in self.store.all(kind) if doc.get("name") == name]
+            if len(matches) == 1:
+                return matches[0]
+        raise RowError(f"unknown {kind} {ident if ident is not None else name!r}; add it first")
 
     def _route(self, row: dict[str, Any], product: dict[str, Any], *, keep_if_left_out: bool) -> Route | None:
         """What the row asks the line to run; rule 3 and 4 live here and in _own_workflow."""

@@ -57,12 +57,47 @@ def _files(files: list[dict[str, Any]] | None) -> list[dict[str, str]]:
     return [{"id": "", "name": f["name"], "type": _text(f.get("type")), "path": f["url"]} for f in files or []]
 
 
+# Our line fields -> (Epoptia's name, how a value goes on the wire, what "nothing" is there).
+_LINE_FIELDS: dict[str, tuple[str, Any, Any]] = {
+    "code": ("workorderline_code", _text, ""),
+    "description": ("description", _text, ""),
+    "target_day": ("target_day", _text, ""),
+    "comments": ("comments", _text, ""),
+    "over_under_percentage": ("overUnderPercentage", lambda v: v, ""),
+    "tags": ("wol_tag", lambda tags: [{"id": "", "name": t} for t in tags], []),
+    "files": ("files", _files, []),
+    "bom": ("bom", lambda v: v, []),
+    "custom_fields": ("customFields", _custom_fields, []),
+}
+_WORK_ORDER_FIELDS: dict[str, tuple[str, Any, Any]] = {
+    "code": ("code", _text, ""),
+    "comments": ("comments", _text, ""),
+    "files": ("files", _files, []),
+}
+
+
+def _owned_fields(payload: dict[str, Any], previous: dict[str, Any] | None,
+                  fields: dict[str, tuple[str, Any, Any]]) -> dict[str, Any]:
+    """The fields a manifest sets, and "nothing" for those it stopped setting; a field nobody set is left
+    out, so Epoptia keeps what someone typed there (its docs: any field may be left out)."""
+    row = {}
+    for ours, (wire, put, nothing) in fields.items():
+        if ours in payload:
+            row[wire] = put(payload[ours])
+        elif previous is not None and ours in previous:
+            row[wire] = nothing
+    return row
+
+
 def line_row(line_id: str, line: dict[str, Any], wo_id: str, wo: dict[str, Any], *, archived: bool,
-             workflows: WorkflowIndex | None, client_name: str | None = None,
-             product_name: str | None = None, send_route: bool = True) -> dict[str, Any]:
+             workflows: WorkflowIndex | None, client_name: str | None = None, product_name: str | None = None,
+             send_route: bool = True, previous: dict[str, Any] | None = None,
+             previous_wo: dict[str, Any] | None = None) -> dict[str, Any]:
     """One line of the upsert body, carrying its work order, as in Epoptia's own example.
 
-    The status is sent only when the manifest sets it (or to archive): the shop
+    Only owned fields travel: what the manifests set, and "nothing" where they
+    stopped setting something (``previous``: the payload last applied). The
+    status is sent only when the manifest sets it (or to archive): the shop
     floor runs it otherwise, and a comment edit must never move a released line
     back to standby. Clients and products travel by id and by name, since the
     list knows them by name only. The route (workflow or routing) is sent only
@@ -72,18 +107,9 @@ def line_row(line_id: str, line: dict[str, Any], wo_id: str, wo: dict[str, Any],
     """
     row: dict[str, Any] = {
         "workorderline_id": line_id,
-        "workorderline_code": _text(line.get("code")),
-        "description": _text(line.get("description")),
         "quantity": line.get("quantity"),
-        "target_day": _text(line.get("target_day")),
-        "comments": _text(line.get("comments")),
-        "overUnderPercentage": line.get("over_under_percentage", ""),
-        "wol_tag": [{"id": "", "name": t} for t in line.get("tags", [])],
-        "files": _files(line.get("files")),
-        "workorder": {"id": wo_id, "code": _text(wo.get("code")), "comments": _text(wo.get("comments")),
-                      "files": _files(wo.get("files"))},
-        "bom": line.get("bom", []),
-        "customFields": _custom_fields(line.get("custom_fields")),
+        **_owned_fields(line, previous, _LINE_FIELDS),
+        "workorder": {"id": wo_id, **_owned_fields(wo, previous_wo, _WORK_ORDER_FIELDS)},
     }
     status = "archive" if archived else line.get("status")
     if status is not None:
