@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -54,12 +55,22 @@ class Target(_Config):
     workstations: dict[Annotated[str, Field(min_length=1)], Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
     relay: RelayConfig | None = None
 
+    # http:// sends the API key in clear text: allowed to loopback (an emulator), elsewhere only when said.
+    insecure: bool = False
+
     @model_validator(mode="after")
     def _endpoint_shape(self) -> "Target":
         if self.endpoint != EMULATOR and not self.endpoint.startswith(("https://", "http://")):
             raise ValueError(
                 f"endpoint {self.endpoint!r} must be 'emulator' or a URL such as https://acme.epoptia.io"
             )
+        if self.endpoint.startswith("http://") and not self.insecure:
+            host = urlsplit(self.endpoint).hostname or ""
+            if host not in ("127.0.0.1", "localhost", "::1"):
+                raise ValueError(
+                    f"endpoint {self.endpoint!r} is plain http: the API key would cross the network in clear text; "
+                    "use https://, or set `insecure: true` on the target if you really mean it"
+                )
         return self
 
     @field_validator("profile")
@@ -98,6 +109,9 @@ class Config(_Config):
     manifests: str = "manifests"
     default_target: str
     targets: Annotated[dict[str, Target], Field(min_length=1)]
+    # Paths in this file stay inside the repository (a cloned repository cannot make the reconciler
+    # read or write elsewhere), unless this says otherwise.
+    paths_outside_repository: bool = False
 
     @model_validator(mode="after")
     def _default_exists(self) -> "Config":

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Iterator
 from .config import Config, Target, find_config, load_config
 from .epoptia.profile import WireProfile
 from .errors import ConfigError
+from .fsio import atomic_write
 from .load import load_manifests
 from .resources import Desired
 from .state import StateStore
@@ -44,11 +45,23 @@ class Context:
         config = load_config(path)
         name = target or config.default_target
         if name not in config.targets:
+            from .words import did_you_mean
+
             raise ConfigError(
-                f"unknown target {name!r} in {path}",
+                f"unknown target {name!r} in {path}{did_you_mean(name, config.targets)}",
                 hint=f"known targets: {', '.join(sorted(config.targets))}",
             )
-        return cls(config_path=path, config=config, target_name=name)
+        context = cls(config_path=path, config=config, target_name=name)
+        if not config.paths_outside_repository:
+            context._confine("manifests", context.manifests_dir)
+            context._confine(f"targets.{name}.state", context.root / context.target.state)
+        return context
+
+    def _confine(self, key: str, path: Path) -> None:
+        if not path.resolve().is_relative_to(self.root):
+            raise ConfigError(f"{self.config_path}: {key} points outside the repository ({path.resolve()})",
+                              hint="keep manifests and state inside the repository, or set "
+                              "`paths_outside_repository: true` if that is really meant")
 
     @property
     def root(self) -> Path:
@@ -139,14 +152,28 @@ class Context:
         try:
             return path.read_text().strip()
         except FileNotFoundError:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            key = new_api_key()
-            path.write_text(key)
-            return key
+            pass
+        except OSError as error:
+            raise ConfigError(f"cannot read the built-in emulator's key {path}: {error.strerror}") from None
+        key = new_api_key()
+        try:
+            atomic_write(path, key.encode(), durable=False)
+        except OSError as error:
+            raise ConfigError(f"cannot write the built-in emulator's key {path}: {error.strerror}",
+                              hint=f"{self.work_dir} must be writable") from None
+        return key
 
     def api_key(self) -> str:
+        from .secrets import key_problem, register
+
         key = os.environ.get(self.target.api_key_env, "")
         if key:
+            register(key)
+            problem = key_problem(key)
+            if problem is not None:
+                raise ConfigError(f"the API key in ${self.target.api_key_env} cannot be used: {problem}",
+                                  hint=f"copy the key again from https://<subdomain>.epoptia.io/integrations and set "
+                                  f"{self.target.api_key_env} to exactly the key (in CI: the repository secret)")
             return key
         if self.target.is_emulator:
             return self._emulator_key()

@@ -25,7 +25,7 @@ from .epoptia.reading import observable_part, observed_line
 from .epoptia.results import RowOutcome
 from .epoptia.rows import archive_row, client_row, delete_line_row, delete_work_order_row, line_row, product_row
 from .epoptia.workflows import WorkflowIndex
-from .errors import MappingError
+from .errors import MappingError, StateError
 from .fsio import atomic_write
 from .planning import Action, Plan, Verb
 from .planning.diff import field_changes
@@ -46,7 +46,12 @@ class Journal:
 
     def write(self, operation: Operation, entries: dict[str, dict[str, Any] | None]) -> None:
         record = {"operation": operation.value, "entries": entries}
-        atomic_write(self.path, json.dumps(record, ensure_ascii=False).encode())
+        try:
+            atomic_write(self.path, json.dumps(record, ensure_ascii=False).encode())
+        except OSError as error:
+            raise StateError(f"cannot write the apply journal {self.path}: {error.strerror}",
+                             hint="nothing of this batch was sent; free the disk or fix the permissions, "
+                             "then run again") from None
 
     def read(self) -> dict[str, Any] | None:
         try:

@@ -253,8 +253,13 @@ def write_into_place(imported: Imported, out: Path) -> Path:
                             hint="choose a new --out folder, or move the existing manifests away")
     staging = out.parent / f".{out.name}.import-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
-    for rel, (header, docs) in imported.files.items():
-        path = staging / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(render_file(header, docs), encoding="utf-8")
+    try:
+        for rel, (header, docs) in imported.files.items():
+            path = staging / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(render_file(header, docs), encoding="utf-8")
+    except OSError as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise ImportRefused(f"cannot write the imported manifests next to {out}: {error.strerror}",
+                            hint="nothing was written; free the disk or fix the folder's permissions") from None
     return staging

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import hashlib
+import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Callable, Literal, NamedTuple, Union
 
@@ -26,6 +27,8 @@ from pydantic import (
     Discriminator,
     Field,
     StrictBool,
+    StrictFloat,
+    StrictInt,
     StringConstraints,
     Tag,
     WithJsonSchema,
@@ -62,24 +65,67 @@ def split_address(addr: str) -> tuple[Kind, str]:
 
 def _erp_id(value: Any) -> Any:
     # ERP ids are often numeric (131319) but are identities, not numbers: keep them
-    # as text so 00123 and 123 stay different and JSON round trips are exact.
+    # as text so JSON round trips are exact. A YAML integer with a leading zero
+    # (0412) is refused by the loader, so the text a person wrote is never lost.
     if isinstance(value, bool):
-        return value  # let the str validator reject it with a type error
+        raise ValueError("an id is text or a whole number, not true/false")
     if isinstance(value, int):
+        if value < 0:
+            raise ValueError("an id written as a number is a whole number 0 or more; quote it if it is text")
         return str(value)
+    if isinstance(value, float):
+        raise ValueError("an id is text or a whole number; quote it if it has a decimal point")
     return value
+
+
+def _clean_id(value: str) -> str:
+    # An id is compared exactly on every plan: a trailing space, a line break or an invisible
+    # zero-width character would make a resource that never converges.
+    if "/" in value or not value.isprintable() or any(c.isspace() for c in value):
+        raise ValueError("an id has no spaces, line breaks, control or invisible characters, and no '/'")
+    return value
+
+
+_INVISIBLE = {"Cc", "Cf", "Cs", "Co", "Cn"}
+
+
+def _visible(allowed: str) -> Callable[[str], str]:
+    """Text without control or invisible characters (other than ``allowed``, e.g. line breaks in comments)."""
+    def check(value: str) -> str:
+        bad = next((c for c in value if c not in allowed and unicodedata.category(c) in _INVISIBLE), None)
+        if bad is not None:
+            raise ValueError(f"contains an invisible or control character (U+{ord(bad):04X}); remove it")
+        if value and not allowed and value.isspace():
+            raise ValueError("is only blanks; write a name, or leave the field out")
+        return value
+
+    return check
 
 
 ErpId = Annotated[
     str,
     BeforeValidator(_erp_id),
-    StringConstraints(min_length=1, max_length=64, pattern=r"^[^\s/][^/]*$"),
+    StringConstraints(min_length=1, max_length=64),
+    AfterValidator(_clean_id),
     # The schema says what the validator accepts: ids are often written as numbers.
-    WithJsonSchema({"anyOf": [{"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"^[^\s/][^/]*$"},
+    WithJsonSchema({"anyOf": [{"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"^[^\s/]+$"},
                               {"type": "integer", "minimum": 0}]}),
 ]
-Text = Annotated[str, StringConstraints(max_length=4000)]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+Text = Annotated[str, StringConstraints(max_length=4000), AfterValidator(_visible("\n\t"))]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(_visible(""))]
+
+
+def _not_a_number(value: Any) -> Any:
+    # YAML reads 86400 as a number; a due day is a date, never seconds since 1970.
+    if isinstance(value, (int, float)) and not isinstance(value, bool) or isinstance(value, bool):
+        raise ValueError("is not a date; write it as YYYY-MM-DD")
+    return value
+
+
+Day = Annotated[dt.date, BeforeValidator(_not_a_number)]
+# Numbers travel as JSON numbers: kept well inside what every JSON reader takes exactly (2**53).
+MAX_AMOUNT = 10**12
+Quantity = Annotated[StrictInt, Field(gt=0, le=MAX_AMOUNT)]  # a whole number: true, "24" and 24.0 are refused
 
 
 def _scalar_text(value: Any) -> Any:
@@ -96,8 +142,10 @@ def _tidy_number(value: int | float) -> int | float:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-Amount = Annotated[Union[int, float], Field(gt=0, allow_inf_nan=False), AfterValidator(_tidy_number)]
-Percent = Annotated[Union[int, float], Field(ge=0, le=100, allow_inf_nan=False), AfterValidator(_tidy_number)]
+Amount = Annotated[Union[StrictInt, StrictFloat], Field(gt=0, le=MAX_AMOUNT, allow_inf_nan=False),
+                   AfterValidator(_tidy_number)]
+Percent = Annotated[Union[StrictInt, StrictFloat], Field(ge=0, le=100, allow_inf_nan=False),
+                    AfterValidator(_tidy_number)]
 
 FieldValue = Annotated[
     str, BeforeValidator(_scalar_text), StringConstraints(max_length=4000),
@@ -198,7 +246,7 @@ class Client(_Model):
 class Product(_Model):
     kind: Literal["Product"] = "Product"
     id: ErpId
-    name: Annotated[str, StringConstraints(min_length=1, max_length=150)]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=150), AfterValidator(_visible(""))]
     code: Name | None = None
     active: StrictBool | None = None
     workflow: Name | None = None
@@ -216,10 +264,10 @@ def _routing_form(value: Any) -> str:
 class WorkOrderLine(_Model):
     id: ErpId
     product: ErpId
-    quantity: Annotated[int, Field(gt=0)]
+    quantity: Quantity
     code: Name | None = None
     description: Text | None = None
-    target_day: dt.date | None = None
+    target_day: Day | None = None
     status: LineStatus | None = None  # sent only when set: otherwise the shop floor runs it
     comments: Text = ""
     over_under_percentage: Percent | None = None

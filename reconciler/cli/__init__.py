@@ -24,6 +24,7 @@ import click
 
 from .. import __version__
 from ..errors import ReconcilerError
+from ..secrets import RedactingStream, redact
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -89,7 +90,7 @@ def cli(ctx: click.Context, config: Path | None) -> None:
 
 def _report_bug() -> None:
     """A bug: the traceback goes to a file we name, never to the terminal (unless RECONCILER_DEBUG is set)."""
-    text = traceback.format_exc()
+    text = redact(traceback.format_exc())
     if os.environ.get("RECONCILER_DEBUG"):
         sys.stderr.write(text)
     try:
@@ -112,6 +113,7 @@ def main(argv: list[str] | None = None) -> None:
     # Cycles are still collected, only less often.
     gc.freeze()
     gc.set_threshold(100_000, 50, 100)
+    sys.stdout, sys.stderr = RedactingStream(sys.stdout), RedactingStream(sys.stderr)
     try:
         code = cli.main(args=argv, prog_name="reconciler", standalone_mode=False)
     except ReconcilerError as error:

@@ -13,6 +13,7 @@ from ..commands.doctor import doctor as doctor_of_target
 from ..commands.drift import drift_of_target
 from ..commands.imports import ImportRequest, import_from_tenant
 from ..render.describe import drift_sections
+from ..secrets import register
 from . import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, Obj
 from .options import format_option, target_option
 from .terminal import TerminalHooks
@@ -86,6 +87,8 @@ def _control(action: str, help_: str, quantity: bool = False) -> click.Command:
     def command(obj: Obj, workstation: str, line_id: str | None, token: str | None, target: str | None,
                 quantity: float | None = None) -> int:
         context = obj.context(target)
+        if token:
+            register(token)
         workstation_id = context.workstation_id(workstation)
         with context.connect() as client:
             result = client.control(action, workstation_id, quantity=quantity, line_id=line_id, operator_token=token)
@@ -125,6 +128,7 @@ def operator() -> None:
 @click.pass_obj
 def operator_login(obj: Obj, username: str, password: str, target: str | None) -> int:
     """Log an operator in; prints the token to pass as --token or $EPOPTIA_OPERATOR_TOKEN."""
+    register(password)
     with obj.context(target).connect() as client:
         click.echo(client.login(username, password))
     return EXIT_OK
@@ -136,6 +140,7 @@ def operator_login(obj: Obj, username: str, password: str, target: str | None) -
 @click.pass_obj
 def operator_logout(obj: Obj, token: str, target: str | None) -> int:
     """End an operator session."""
+    register(token)
     with obj.context(target).connect() as client:
         client.logout(token)
     click.echo("Logged out.")

@@ -52,7 +52,14 @@ class Halt:
     def set(self, status: int, request: str, reason: str) -> None:
         info = {"at": timestamp(), "status": status,
                 "request": request, "reason": reason, "pid": os.getpid()}
-        atomic_write(self.path, json.dumps(info, indent=2).encode())
+        try:
+            atomic_write(self.path, json.dumps(info, indent=2).encode())
+        except OSError as error:
+            raise HaltedError(
+                f"Epoptia answered HTTP {status} to {request} ({reason}); the halt file {self.path} could not be "
+                f"written ({error.strerror}), so other processes are not stopped",
+                hint="stop every job that talks to this target until you know Epoptia is not blocking this address; "
+                "fix the disk or permissions of the halt folder") from None
 
     def clear(self) -> bool:
         try:

@@ -95,7 +95,10 @@ def validation_problems(
         elif kind == "missing":
             out.append((loc[:-1], f"missing required field {name!r} in {where}", False))
         elif kind in ("value_error", "assertion_error"):
-            out.append((loc, str(item["ctx"].get("error", item["msg"])), False))
+            message = str(item["ctx"].get("error", item["msg"]))
+            if loc and isinstance(loc[-1], str):  # a field's own check: say which field
+                message = f"{_dotted(loc)}: {message} (got {short(item['input'])})"
+            out.append((loc, message, False))
         else:
             message = item["msg"]
             if kind.startswith("date"):

@@ -170,9 +170,11 @@ def parse_text(file: str, text: str) -> FileResult:
 
 
 def _line_of_offset(content: bytes, offset: int) -> tuple[int, int]:
+    """Line and column (in characters, as editors count them) of a byte offset."""
     before = content[:offset]
     line = before.count(b"\n") + 1
-    return line, offset - (before.rfind(b"\n") + 1) + 1
+    start = before.rfind(b"\n") + 1
+    return line, len(content[start:offset].decode("utf-8", errors="replace")) + 1
 
 
 def parse_path(path: str, file: str) -> FileResult:

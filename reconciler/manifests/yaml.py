@@ -338,6 +338,10 @@ def _cache_for(limits: Limits) -> dict[str, Any]:
     return cache
 
 
+# A decimal integer written with a leading zero (0412, -007): in manifests almost always an id or a code
+# whose zeros matter, so it is refused rather than silently read as 412.
+_LEADING_ZERO = re.compile(r"^[-+]?0[0-9_]*[0-9]$")
+
 _CACHES: dict[int, dict[str, Any]] = {}
 _CACHE_ENTRIES = 100_000
 _CACHE_TEXT = 100  # longer texts are rarely repeated
@@ -350,6 +354,9 @@ def _plain(value: str, ev: Any, errors: list[YamlError], limits: Limits, cache: 
     else:
         tag = _resolve_tag(value)
     try:
+        if tag == _INT and _LEADING_ZERO.match(value):
+            raise _Bad(f"the number {value} has a leading zero, which YAML drops ({value} would be read as "
+                       f"{int(value.replace('_', ''))}); quote it ('{value}') if it is an id or a code")
         obj = _scalar(tag, value, limits)
     except _Bad as bad:
         errors.append(bad.at(*_mark(ev)))

@@ -243,10 +243,13 @@ class StateStore:
     @contextmanager
     def lock(self, operation: str) -> Iterator[str]:
         """Hold the state lock for the duration; yields the lock id."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(self.lock_path), timeout=0)
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             lock.acquire()
+        except OSError as error:
+            raise StateError(f"cannot lock state {self.path}: {error.strerror} ({self.lock_path})",
+                             hint="the state's folder must be writable by whoever runs the reconciler") from None
         except Timeout:
             raise StateLockedError(
                 f"state {self.path} is locked: {self._describe_holder()}",
