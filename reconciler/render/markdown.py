@@ -171,7 +171,7 @@ class _Comment:
 
         return Section([full, short, lambda: ""], name="production summary")
 
-    def listed(self, heading: str, intro: str, actions: Sequence[Action],
+    def listed(self, name: str, heading: str, intro: str, actions: Sequence[Action],
                detail: Callable[[Action], str], reason: Callable[[Action], str]) -> Section:
         """Blocked actions, or deletions and archives: every one named, whatever the budget allows."""
         if not actions:
@@ -191,9 +191,9 @@ class _Comment:
                 groups[reason(a)][owner].append(a.id if a.kind is Kind.WORK_ORDER_LINE else a.address)
             out = [head.rstrip("\n"), ""]
             for why, owners in groups.items():
-                parts = [(f"{_md(owner)}: " if owner else "") + ", ".join(_md(i) for i in ids_)
-                         for owner, ids_ in owners.items()]
-                out.append(f"- {_md(why)}: " + "; ".join(parts))
+                out.append(f"- **{_md(why)}** ({sum(len(i) for i in owners.values()):,}):")
+                out += [f"  - {_md(owner) + ': ' if owner else ''}{', '.join(_md(i) for i in ids_)}"
+                        for owner, ids_ in owners.items()]
             return "\n".join(out)
 
         def tally() -> str:
@@ -206,7 +206,7 @@ class _Comment:
                 out.append(f"- {_md(why)}: {_plural(len(items), 'resource')} in {_plural(len(orders), 'work order')}")
             return "\n".join(out)
 
-        return Section([full, one_line, ids, tally], must=2, name=heading)
+        return Section([full, one_line, ids, tally], must=2, name=name)
 
     def blocked(self) -> Section:
         def detail(a: Action) -> str:
@@ -215,7 +215,7 @@ class _Comment:
                     f"*Advice:* {_md(a.blocked.advice, code=True)}.")
 
         return self.listed(
-            "#### :no_entry: Blocked",
+            "blocked actions", "#### :no_entry: Blocked",
             "Refused because production has started (or the target cannot do it); the plan fails until the "
             "manifests change as advised, or the rest is applied with `--skip-blocked`.",
             self.plan.blocked, detail, lambda a: a.blocked.reason.value if a.blocked else "")
@@ -224,7 +224,7 @@ class _Comment:
         actions = [a for a in self.plan.runnable if a.verb in (Verb.DELETE, Verb.ARCHIVE)]
         words = {Verb.DELETE: "deleted", Verb.ARCHIVE: "archived"}
         return self.listed(
-            "#### :wastebasket: Deleted and archived",
+            "deletions and archives", "#### :wastebasket: Deleted and archived",
             "Deleted lines leave Epoptia; archived lines stay in its history.",
             actions, lambda a: f"{words[a.verb]}: {self.line(a)}", lambda a: words[a.verb])
 
@@ -275,12 +275,13 @@ class _Comment:
     def drift(self) -> list[Section]:
         out = []
         for heading, lines in drift_sections(self.plan.drift):
+            name = "production progress" if heading.startswith("Production progress") else "changes made in Epoptia"
             count = sum(1 for line in lines if not line.startswith(" "))
             out.append(Section([
                 lambda heading=heading, lines=lines: (f"<details><summary>{_html(heading)}</summary>\n\n"
                                                       + _code("\n".join(lines)) + "\n\n</details>"),
                 lambda heading=heading, count=count: f"_{_md(heading)} {_plural(count, 'line')}; listed in the full plan._",
-            ], name=heading))
+            ], name=name))
         return out
 
     # ---------------------------------------------------------------- the whole
@@ -332,7 +333,7 @@ class _Comment:
     def _assemble(self, top: str, first: list[Section], routes: list[Section], groups: list[Section],
                   pairs: list[tuple[str, list[Action]]], drift: list[Section], ordered: list[Section]) -> str:
         parts = [top]
-        hidden = [actions for section, (_, actions) in zip(groups, pairs) if not section.text()]
+        hidden = [actions for section, (_, actions) in zip(groups, pairs, strict=True) if not section.text()]
         if any(not s.full and s.text(0) for s in ordered):
             parts.append(SHORTENED.format(what=self._what_was_cut(ordered, groups, len(hidden))))
         parts += [s.text() for s in first if s.text()]
@@ -358,7 +359,7 @@ class _Comment:
             what.append(f"{_plural(hidden, 'work order')} only counted")
         others = [s.name for s in ordered if s not in groups and not s.full and s.text(0)]
         if others:
-            what.append("shortened: " + ", ".join(_md(n.split(": ")[-1].lstrip("# ")) for n in others))
+            what.append("shortened: " + ", ".join(_md(n) for n in others))
         return "; ".join(what)
 
 
