@@ -32,11 +32,7 @@ _PHASE_WORDS = {
     Phase.WRITE: ("Applying", "rows"),
     Phase.READ_BACK: ("Reading back", "pages"),
 }
-_PHASE_DONE = {
-    Phase.REFRESH: "Read {n} of lines from Epoptia.",
-    Phase.WRITE: "Sent {n} to Epoptia.",
-    Phase.READ_BACK: "Read back {n} of lines.",
-}
+
 HEARTBEAT = 10.0  # seconds between progress lines of one phase in a log
 
 
@@ -46,10 +42,13 @@ def use_color(stream: TextIO | None = None) -> bool:
 
 
 def progress_line(phase: Phase, done: int, total: int | None, *, finished: bool) -> str:
-    """'Reading Epoptia: 12 of 100 pages...' while a phase runs; 'Read 100 pages of lines from Epoptia.' after."""
+    """'Reading Epoptia: 12 of 100 pages...' while a phase runs; 'Reading Epoptia: 100 pages, done.' after.
+
+    Every line starts with the phase's title and a colon, so a workflow can tell progress from warnings.
+    """
     title, unit = _PHASE_WORDS[phase]
     if finished:
-        return _PHASE_DONE[phase].format(n=f"{done:,} {unit[:-1] if done == 1 else unit}")
+        return f"{title}: {done:,} {unit[:-1] if done == 1 else unit}, done."
     of = f" of {total:,}" if total is not None else ""
     return f"{title}: {done:,}{of} {unit}..."
 
