@@ -130,7 +130,7 @@ def test_markdown_golden(every_kind_plan: Plan) -> None:
     assert text.index("**Plan:") < text.index("Blocked") < text.index("Deleted and archived") < text.index("<details>")
     # The shared routing's change is drawn once, not once per line that uses it.
     assert text.count("#lt;νέα#gt;") == 1 and "used by 3 lines of 2 work orders" in text
-    assert "| due week |" in text and "| workstation | due day | pieces |" in text
+    assert "| due week |" in text and "| workstation | due day | net pieces |" in text
 
 
 def test_json_golden_round_trips(every_kind_plan: Plan) -> None:

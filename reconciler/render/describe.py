@@ -270,7 +270,7 @@ def _routing_lines(action: Action, routes: RouteChanges | None, *, steps: bool, 
         head += f" {value(renamed.before)} -> {value(renamed.after)}"
     if shared is not None and shared.shared:
         lines = len(shared.actions)
-        yield ChangeLine("~", f"{head}: {counts(aligned)} (the same change for {lines} lines; shown once {shared_at})")
+        yield ChangeLine("~", f"{head}: {counts(aligned)} (shared by {lines} lines; see {shared_at})")
         return
     yield ChangeLine("~", f"{head}: {counts(aligned)}")
     if steps:

@@ -209,7 +209,12 @@ def station_rows(g: Glance, year: str | None = None, *, top: int = _TOP) -> tupl
     """(workstation, due day, net pcs) for the largest changes of load, by day; and how many more there are."""
     ranked = sorted(g.stations.items(), key=lambda kv: (-abs(kv[1]), kv[0][1] or "", kv[0][0]))
     shown = sorted(ranked[:top], key=lambda kv: (kv[0][1] or "9999", kv[0][0]))
-    rows = [(ws, day(due, year) if due else "no due day", _pcs(pcs, sign=True)) for (ws, due), pcs in shown]
+    # Workstations of one route that change alike on a day share a row: "LASER, ΒΑΦΕΙΟ | Fri 11 Dec | −20 pcs".
+    merged: dict[tuple[str | None, float], list[str]] = {}
+    for (ws, due), pcs in shown:
+        merged.setdefault((due, pcs), []).append(ws)
+    rows = [(", ".join(stations), day(due, year) if due else "no due day", _pcs(pcs, sign=True))
+            for (due, pcs), stations in merged.items()]
     return rows, max(0, len(ranked) - top)
 
 

@@ -137,7 +137,7 @@ class _Comment:
         lines = []
         for action in actions:
             lines.append(f"{symbol(action)} {self.namer.title(action, in_group=in_group)}")
-            for line in change_lines(action, self.routes, self.namer.year, shared_at="under Routing changes"):
+            for line in change_lines(action, self.routes, self.namer.year, shared_at="Routing changes"):
                 pad = "          " if line.depth else "      "
                 lines.append(f"{line.sign if line.sign != ' ' else ' '}{pad}{line.text}")
         return _code("\n".join(lines), "diff")
@@ -155,11 +155,11 @@ class _Comment:
             out = [heading, "", *(f"- {_md(s)}" for s in said)]
             weeks = week_rows(g, self.namer.year)
             if weeks:
-                out += ["", "| due week | lines in | lines out | pieces |", "|---|---:|---:|---:|"]
+                out += ["", "| due week | lines in | lines out | net pieces |", "|---|---:|---:|---:|"]
                 out += [f"| {w} | {i} | {o} | {p} |" for w, i, o, p in weeks]
             stations, more = station_rows(g, self.namer.year)
             if stations:
-                out += ["", "| workstation | due day | pieces |", "|---|---|---:|"]
+                out += ["", "| workstation | due day | net pieces |", "|---|---|---:|"]
                 out += [f"| {_md(ws)} | {when} | {pcs} |" for ws, when, pcs in stations]
                 if more:
                     out += ["", f"_…and {_plural(more, 'more workstation-day')} with smaller changes._"]
@@ -310,8 +310,9 @@ class _Comment:
             return "\n".join(head) + "\n\n" + "\n\n".join(s.text() for s in sections if s.text()) + "\n"
         head.append(f"**{summary_line(plan.summary)}**")
         head.extend(f"\n{_md(note)}" for note in summary_notes(plan))
-        head += ["", f"_{_md(source_line(plan))}_"]
         top = "\n".join(head)
+        # Where the plan comes from matters to whoever runs it, less to a planner: it closes the comment.
+        source = "<sub>" + _html(source_line(plan)).replace("\n", "<br>") + "</sub>"
 
         routes = [self.route(c) for c in self.routes.shared]
         pairs = self.groups()
@@ -319,24 +320,27 @@ class _Comment:
         first = [self.blocked(), self.removals(), self.glance()]
         drift = self.drift()
         ordered = [*first, *routes, *groups, *drift]
-        budget = limit - len(top) - _SHORTENED_ROOM
+        budget = limit - len(top) - len(source) - _SHORTENED_ROOM
         for _ in range(8):
             for section in ordered:
                 section.tier = len(section.tiers) - 1
             fit(ordered, budget)
-            text = self._assemble(top, first, routes, groups, pairs, drift, ordered)
+            text = self._assemble(top, first, routes, groups, pairs, drift, ordered, source)
             if len(text) <= limit:
                 return text
             budget -= len(text) - limit + 500  # what the estimate missed (it never should)
         return text
 
     def _assemble(self, top: str, first: list[Section], routes: list[Section], groups: list[Section],
-                  pairs: list[tuple[str, list[Action]]], drift: list[Section], ordered: list[Section]) -> str:
+                  pairs: list[tuple[str, list[Action]]], drift: list[Section], ordered: list[Section],
+                  source: str) -> str:
         parts = [top]
         hidden = [actions for section, (_, actions) in zip(groups, pairs, strict=True) if not section.text()]
         if any(not s.full and s.text(0) for s in ordered):
             parts.append(SHORTENED.format(what=self._what_was_cut(ordered, groups, len(hidden))))
-        parts += [s.text() for s in first if s.text()]
+        # Shown in reading order: the production summary first; budgeted after blocked and removed lines.
+        blocked, removals, production = first
+        parts += [s.text() for s in (production, blocked, removals) if s.text()]
         if any(s.text() for s in routes):
             parts.append("#### Routing changes shared by several lines")
             parts += [s.text() for s in routes if s.text()]
@@ -347,6 +351,7 @@ class _Comment:
                          f"{_plural(sum(len(a) for a in hidden), 'change')}, not shown here to stay within GitHub's "
                          "limit (see the note at the top)._")
         parts += [s.text() for s in drift if s.text()]
+        parts.append(source)
         return "\n\n".join(parts) + "\n"
 
     @staticmethod

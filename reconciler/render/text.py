@@ -51,7 +51,7 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
         out.append("")
     for action in plan.actions:
         out.append(paint(f"  {symbol(action)} {namer.title(action)}", fg=_colour(action), bold=True))
-        for line in change_lines(action, routes, namer.year):
+        for line in change_lines(action, routes, namer.year, shared_at="Routing changes above"):
             if line.depth:  # a step of an aligned routing
                 out.append(paint(f"          {line.sign} {line.text}", fg=_STEP_COLOURS.get(line.sign)))
             elif line.sign == " ":
