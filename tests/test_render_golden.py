@@ -13,9 +13,9 @@ import pytest
 
 from reconciler.planning import Drift, DriftCause, FieldChange, Plan, RefreshScope, Verb, make_plan
 from reconciler.planning.planner import Tenant
-from reconciler.state import ResourceState
-from reconciler.resources import Kind
 from reconciler.render import Format, render, render_markdown
+from reconciler.resources import Kind
+from reconciler.state import ResourceState
 
 from .planfixtures import FACTORY, NOW, applied, desired, not_started, started
 
@@ -53,10 +53,12 @@ NEW_STEP = """  - {workstation: 'ΥΑΛΟΘΕΤΗΣΗ "Β" [#2]; <νέα>'}\n"""
 
 AFTER = (
     FACTORY.replace("quantity: 200", "quantity: 250")
-    .replace("  - {workstation: ΜΟΝΤΑΖ 1, job_task: Πλαίσιο}", NEW_STEP + "  - {workstation: ΜΟΝΤΑΖ 1, job_task: Πλαίσιο}")
+    .replace("  - {workstation: ΜΟΝΤΑΖ 1, job_task: Πλαίσιο}",
+             NEW_STEP + "  - {workstation: ΜΟΝΤΑΖ 1, job_task: Πλαίσιο}")
     .replace("comments: πρώτη παρτίδα", "comments: δεύτερη παρτίδα")
     .replace("    workflow: Συναρμολόγηση", "    workflow: Συναρμολόγηση\n    archived: true")
-    .replace("  - {id: C-2, name: Θερμοπρόσοψη ΟΕ}", "  - {id: C-2, name: Θερμοπρόσοψη ΟΕ}\n  - {id: C-3, name: Nordic Glazing AB}")
+    .replace("  - {id: C-2, name: Θερμοπρόσοψη ΟΕ}",
+             "  - {id: C-2, name: Θερμοπρόσοψη ΟΕ}\n  - {id: C-3, name: Nordic Glazing AB}")
     + """\
 ---
 kind: WorkOrder

@@ -59,7 +59,8 @@ def test_without_a_terminal_each_phase_is_one_line_with_counts_and_long_phases_s
     with TerminalHooks() as hooks:
         hooks.progress(Phase.REFRESH, 1, 3)
         hooks.progress(Phase.REFRESH, 2, 3)
-    assert capsys.readouterr().err.splitlines() == ["Reading Epoptia: 1 of 3 pages...", "Reading Epoptia: 2 of 3 pages...",
+    assert capsys.readouterr().err.splitlines() == ["Reading Epoptia: 1 of 3 pages...",
+                                                    "Reading Epoptia: 2 of 3 pages...",
                                                     "Reading Epoptia: 2 pages, done."]
 
 

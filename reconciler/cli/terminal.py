@@ -70,7 +70,7 @@ class TerminalHooks:
         self._said_at = 0.0
 
     # -- Ctrl-C: finish the request in flight, stop between batches; a second Ctrl-C stops now
-    def __enter__(self) -> "TerminalHooks":
+    def __enter__(self) -> TerminalHooks:
         def handler(signum: int, frame: Any) -> None:
             if self._stop:
                 raise KeyboardInterrupt

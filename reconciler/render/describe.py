@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any, Iterator, NamedTuple
+from collections.abc import Iterator
+from typing import Any, NamedTuple
 
 from ..planning.plan import Action, Drift, DriftCause, Plan, RefreshScope, Summary, Verb
 from ..resources import Kind
@@ -164,7 +165,7 @@ class Namer:
         return ", ".join(parts)
 
     def title(self, action: Action, *, in_group: bool = False) -> str:
-        """'WorkOrderLine/131319 will be updated: 200 × Προφίλ 60x40 for Κατασκευαστική Αιγαίου ΑΕ, WO-1, due Fri 4 Dec'.
+        """'WorkOrderLine/131319 will be updated: 200 × Προφίλ 60x40 for Κατασκευαστική ΑΕ, WO-1, due Fri 4 Dec'.
 
         ``in_group``: under its work order's heading, which already names the work order and client.
         """
@@ -279,7 +280,8 @@ def _routing_lines(action: Action, routes: RouteChanges | None, *, steps: bool, 
 
 
 def source_line(plan: Plan) -> str:
-    where = f"Target {plan.target!r}, state serial {plan.serial}" + (f", lineage {plan.lineage}" if plan.lineage else "")
+    where = f"Target {plan.target!r}, state serial {plan.serial}"
+    where += f", lineage {plan.lineage}" if plan.lineage else ""
     if plan.refresh is RefreshScope.FULL:
         how = f"refreshed from Epoptia (all {plan.pages_read} page(s) of lines)"
     elif plan.refresh is RefreshScope.TARGETED:
@@ -303,7 +305,8 @@ def drift_sections(drift: tuple[Drift, ...]) -> list[tuple[str, list[str]]]:
             owned.append(f"    {c.path}: applied {value(c.before)}, Epoptia has {value(c.after)}")
     sections = []
     if owned:
-        sections.append(("Changed in Epoptia outside the reconciler (this plan puts the manifests' values back):", owned))
+        sections.append(("Changed in Epoptia outside the reconciler (this plan puts the manifests' values back):",
+                         owned))
     if progress:
         sections.append(("Production progress since the last refresh (the shop floor's; information only):", progress))
     return sections

@@ -196,7 +196,8 @@ def sentences(g: Glance, year: str | None = None, *, top: int = _TOP) -> list[st
         if earlier:
             words.append(f"{_lines(earlier)} move{'s' if earlier == 1 else ''} to an earlier week")
         if other:
-            words.append(f"{_lines(other)} gain{'s' if other == 1 else ''} or lose{'s' if other == 1 else ''} a due day")
+            s_ = "s" if other == 1 else ""
+            words.append(f"{_lines(other)} gain{s_} or lose{s_} a due day")
         out.append("; ".join(words) + f" ({detail})")
     if g.quantity[0]:
         out.append(f"quantity changes on {_lines(g.quantity[0])}: {_pcs(g.quantity[1], sign=True)} in all")

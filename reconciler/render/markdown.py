@@ -280,7 +280,8 @@ class _Comment:
             out.append(Section([
                 lambda heading=heading, lines=lines: (f"<details><summary>{_html(heading)}</summary>\n\n"
                                                       + _code("\n".join(lines)) + "\n\n</details>"),
-                lambda heading=heading, count=count: f"_{_md(heading)} {_plural(count, 'line')}; listed in the full plan._",
+                lambda heading=heading, count=count: (f"_{_md(heading)} {_plural(count, 'line')}; listed in the full "
+                                                      "plan._"),
             ], name=name))
         return out
 

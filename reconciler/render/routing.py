@@ -177,8 +177,9 @@ class RouteChange(NamedTuple):
 
     @property
     def title(self) -> str:
-        return f"Routing {self.name}" if self.name else "Routing " + " → ".join(step_name(s) for s in self.after[:3]) + (
-            " → …" if len(self.after) > 3 else "")
+        if self.name:
+            return f"Routing {self.name}"
+        return "Routing " + " → ".join(step_name(s) for s in self.after[:3]) + (" → …" if len(self.after) > 3 else "")
 
     @property
     def shared(self) -> bool:

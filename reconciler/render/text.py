@@ -6,10 +6,10 @@ import click
 
 from ..planning.plan import Action, Plan, Verb
 from .describe import (
+    Namer,
     change_lines,
     drift_sections,
     no_changes_line,
-    Namer,
     source_line,
     summary_line,
     summary_notes,
