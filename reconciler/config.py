@@ -54,6 +54,8 @@ class Target(_Config):
     # Workstation names -> Epoptia ids, for `station` and the relay (the list names workstations only).
     workstations: dict[Annotated[str, Field(min_length=1)], Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
     relay: RelayConfig | None = None
+    # A production tenant: an apply that deletes or archives asks for the target's name, not just `yes`.
+    protected: bool = False
 
     # http:// sends the API key in clear text: allowed to loopback (an emulator), elsewhere only when said.
     insecure: bool = False

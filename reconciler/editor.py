@@ -1,8 +1,11 @@
-"""Editor and pre-commit support: a JSON Schema of the manifests, and a formatter.
+"""Editor and pre-commit support: JSON Schemas of the manifests and of reconciler.yaml, and a formatter.
 
-The schema comes from the same pydantic models that validate manifests, so an
-editor (through yaml-language-server) completes and checks exactly what
-`reconciler validate` accepts, short of cross-file references.
+The schemas come from the same pydantic models that validate manifests and the
+configuration, so an editor (through yaml-language-server) completes and checks
+exactly what `reconciler validate` accepts, short of cross-file references.
+Pydantic writes some numeric bounds with its own keywords (``ge``, ``le``: on
+a union of int and float); they are rewritten to JSON Schema's ``minimum``,
+``maximum``, ``exclusiveMinimum`` and ``exclusiveMaximum``, which editors check.
 """
 
 from __future__ import annotations
@@ -20,6 +23,23 @@ from .manifests.yaml import YamlError, load_all
 from .resources import MODELS
 
 SCHEMA_ID = "https://epoptia-reconciler.local/manifest.schema.json"
+CONFIG_SCHEMA_ID = "https://epoptia-reconciler.local/reconciler.schema.json"
+_KEYWORDS = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "exclusiveMaximum"}
+
+
+def standard(node: Any) -> Any:
+    """The schema with pydantic's own bound keywords replaced by JSON Schema's (property names are left alone)."""
+    if isinstance(node, list):
+        return [standard(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {}
+    for key, value in node.items():
+        if key in ("properties", "$defs", "patternProperties"):
+            out[key] = {name: standard(sub) for name, sub in value.items()}
+        else:
+            out[_KEYWORDS.get(key, key) if isinstance(value, (int, float)) else key] = standard(value)
+    return out
 
 
 def manifest_schema() -> dict[str, Any]:
@@ -36,22 +56,43 @@ def manifest_schema() -> dict[str, Any]:
         item = {**item, "properties": {k: v for k, v in schema["properties"].items() if k != "kind"},
                 "required": [r for r in schema["required"] if r != "kind"]}
         definitions[f"{kind.value}Item"] = item
-        variants.append({"$ref": f"#/$defs/{kind.value}"})
-        variants.append({
+        items = {
             "type": "object",
             "properties": {"kind": {"const": kind.value},
                            "items": {"type": "array", "items": {"$ref": f"#/$defs/{kind.value}Item"}}},
             "required": ["kind", "items"],
             "additionalProperties": False,
+        }
+        # Chosen by `kind`, then by the presence of `items`, so an editor reports the field that is
+        # wrong ("vat_rate: 240 is greater than 100"), not "matches none of 8 alternatives".
+        variants.append({
+            "if": {"properties": {"kind": {"const": kind.value}}, "required": ["kind"]},
+            "then": {"if": {"required": ["items"]}, "then": items, "else": {"$ref": f"#/$defs/{kind.value}"}},
         })
-    return {
+    return standard({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
         "title": "Epoptia Reconciler manifest",
         "description": f"One YAML document: {', '.join(k.value for k in MODELS)}, or `kind` with `items`.",
-        "oneOf": variants,
+        "type": "object",
+        "required": ["kind"],
+        "properties": {"kind": {"enum": [k.value for k in MODELS]}},
+        "allOf": variants,
         "$defs": definitions,
-    }
+    })
+
+
+def config_schema() -> dict[str, Any]:
+    """reconciler.yaml: where the manifests are and the targets (endpoint, key variable, state, throttle ...)."""
+    from .config import Config
+
+    schema = Config.model_json_schema(ref_template="#/$defs/{model}")
+    return standard({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": CONFIG_SCHEMA_ID,
+        "title": "Epoptia Reconciler configuration (reconciler.yaml)",
+        **{k: v for k, v in schema.items() if k != "title"},
+    })
 
 
 def house_style() -> YAML:

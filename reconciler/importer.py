@@ -60,7 +60,8 @@ def _flow(value: Any) -> Any:
     """Short mappings and lists of plain values on one line, as a person writes them."""
     if isinstance(value, dict):
         m = CommentedMap((k, _flow(v)) for k, v in value.items())
-        if len(value) <= 3 and all(not isinstance(v, (dict, list)) and not _needs_block(v) for v in value.values()):
+        if len(value) <= 3 and all(not isinstance(v, (dict, list)) and not _needs_block(v) and not _needs_block(k)
+                                   for k, v in value.items()):
             m.fa.set_flow_style()
         return m
     if isinstance(value, list):

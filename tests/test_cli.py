@@ -13,7 +13,7 @@ from .conftest import run_cli, write
 def test_validate_the_sample(sample_repo: Path) -> None:
     result = run_cli("validate", cwd=sample_repo)
     assert result.returncode == 0, result.stderr
-    assert result.stdout == "Valid: 8 files, 3 Client, 5 Product, 4 WorkOrder, 11 WorkOrderLine, 2 Routing.\n"
+    assert result.stdout == "Valid: 8 files with 3 clients, 5 products, 2 routings, 4 work orders and 11 lines.\n"
 
 
 def test_plan_of_the_sample_creates_everything(sample_repo: Path) -> None:

@@ -39,7 +39,7 @@ def test_every_reconciler_command_of_the_adoption_walkthrough_runs(tmp_path: Pat
     commands = [c for c in commands if c.startswith("reconciler ")]
     assert commands == ["reconciler workflows", "reconciler import --out manifests", "reconciler validate",
                         "reconciler fmt --check", "reconciler plan --detailed-exitcode",
-                        "reconciler schema --out manifest.schema.json", "reconciler drift --detailed-exitcode"]
+                        "reconciler init", "reconciler drift --detailed-exitcode"]
     for command in commands:
         result = repo.run(*shlex.split(command)[1:])
         assert result.returncode == 0, (command, result.stdout, result.stderr)

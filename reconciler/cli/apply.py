@@ -46,7 +46,10 @@ def apply(obj: Obj, planfile: Path | None, target: str | None, auto_approve: boo
                            selection=Selection(only=only, exclude=exclude), allow_mass_delete=allow_mass_delete,
                            ignore_window=ignore_window, adopt=adopt, refresh_only=refresh_only,
                            refresh=RefreshScope(refresh))
-    with TerminalHooks() as hooks:
+    # With --auto-approve the plan was read before (the pull request's comment, or `reconciler plan`):
+    # its summary line is enough; asking for a yes shows the whole plan.
+    view = "summary" if auto_approve else "full"
+    with TerminalHooks(show_plan=view, protected=context.target.protected) as hooks:
         outcome = apply_target(context, request, hooks)
     if outcome.status is ApplyStatus.NOTHING_TO_APPLY:
         click.echo("Nothing to apply.")
@@ -61,7 +64,7 @@ def apply(obj: Obj, planfile: Path | None, target: str | None, auto_approve: boo
     assert report is not None
     command = "reconciler apply" + (f" --target {context.target_name}" if target or saved else "") + (
         " --skip-blocked" if skip_blocked else "")
-    click.echo(render_report(report, command), nl=False)
+    click.echo(render_report(report, outcome.plan, command), nl=False)
     if report.interrupted:
         return EXIT_INTERRUPTED
     return EXIT_OK if report.complete or (skip_blocked and report.only_blocked_left) else EXIT_ERROR
