@@ -159,7 +159,7 @@ class _Outcomes:
 class Executor:
     def __init__(self, client: EpoptiaClient, store: StateStore, journal: Journal, *,
                  interrupted: Callable[[], bool] = lambda: False,
-                 on_batch: Callable[[str, int, int], None] = lambda what, rows, failed: None,
+                 on_batch: Callable[[int, int], None] = lambda rows_sent, rows_total: None,
                  on_read_back: Callable[[int, int], None] = lambda done, total: None,
                  pages: int | None = None) -> None:
         """``pages``: how many pages the list had when the run began; with the page each line
@@ -206,6 +206,7 @@ class Executor:
         self._save()
         try:
             batches = list(self._batches(runnable))
+            self._rows_total, self._rows_sent = sum(len(rows) for _, rows in batches), 0
         except (MappingError, EpoptiaError) as error:
             report.stopped_by = str(error)
             for a in runnable:
@@ -255,7 +256,6 @@ class Executor:
         self.journal.write(operation, {r.address: r.record for r in rows})
         results = self.client.write(operation, [r.row for r in rows])
         failed_groups: set[str] = set()
-        failures = 0
         for r, result in zip(rows, results):
             ok = result.outcome.succeeded or (
                 result.outcome is RowOutcome.NOT_FOUND and operation is Operation.DELETE_LINES)
@@ -277,7 +277,6 @@ class Executor:
                     sent[r.address] = r.row
                 report.set(r.address, Outcome.DONE)
             else:
-                failures += 1
                 report.set(r.address, Outcome.FAILED, f"{result.outcome.value}: {result.reason}")
                 if r.group:
                     failed_groups.add(r.group)
@@ -288,7 +287,8 @@ class Executor:
                 report.set(r.group, Outcome.DONE)
         self._save()
         self.journal.clear()
-        self.on_batch(operation.value, len(rows), failures)
+        self._rows_sent += len(rows)
+        self.on_batch(self._rows_sent, self._rows_total)
 
     # ------------------------------------------------------------------ building the batches
 

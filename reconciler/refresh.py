@@ -96,7 +96,7 @@ def _keyed(steps: tuple[StepProgress, ...]) -> list[tuple[tuple[str | None, str 
     return out
 
 
-def _progress(before: Observed | None, after: Observed) -> str | None:
+def _progress(before: Observed | None, after: Observed, *, archived_by_us: bool = False) -> str | None:
     old = dict(_keyed(before.steps if before else ()))
     parts = []
     for key, step in _keyed(after.steps):
@@ -106,7 +106,9 @@ def _progress(before: Observed | None, after: Observed) -> str | None:
                 prev is not None and (prev.qty_done, prev.status) != (step.qty_done, step.status)):
             was = f"{_n(prev.qty_done)} → " if prev is not None and prev.qty_done != step.qty_done else ""
             parts.append(f"{step.workstation}: {was}{_n(step.qty_done)} done ({step.status})")
-    if before is not None and before.status != after.status:
+    # The reconciler's own archive is not the shop floor's progress.
+    own_archive = archived_by_us and after.archived
+    if before is not None and before.status != after.status and not own_archive:
         parts.insert(0, f"status {before.status} → {after.status}")
     return "; ".join(parts) if parts else None
 
@@ -144,7 +146,7 @@ def refresh(snapshot: Snapshot, tenant: TenantLines, profile: WireProfile,
             drift.append(Drift(cause=DriftCause.OWNED, kind=Kind.WORK_ORDER_LINE, id=line_id,
                                message=f"line {line_id} was changed in Epoptia", changes=diffs))
             entry = entry.model_copy(update={"payload": payload, "digest": drift_digest(payload)})
-        progress = _progress(have.observed, facts)
+        progress = _progress(have.observed, facts, archived_by_us=have.archived)
         if progress:
             drift.append(Drift(cause=DriftCause.PROGRESS, kind=Kind.WORK_ORDER_LINE, id=line_id,
                                message=f"line {line_id}: {progress}"))

@@ -30,7 +30,7 @@ text = st.one_of(
     st.text(alphabet=string.ascii_letters + string.digits + " -_.:#,'\"[]{}&*!|>%@`ΑΒΓΔαβγδ", min_size=1,
             max_size=20),
 ).filter(lambda s: s.strip() != "")
-name = text.filter(lambda s: len(s) <= 150)
+name = text.filter(lambda s: len(s) <= 150 and s.isprintable())  # names hold no control characters
 erp_id = st.one_of(st.integers(1, 10**9).map(str), st.from_regex(r"[A-Z]{1,3}-0?[0-9]{1,6}", fullmatch=True))
 
 

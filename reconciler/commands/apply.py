@@ -118,15 +118,8 @@ def apply_target(context: Context, request: ApplyRequest, hooks: Hooks) -> Apply
             return ApplyOutcome(ApplyStatus.CANCELLED, plan)
         # What the refresh saw becomes part of the state, whatever happens next.
         current = view.to_state()
-        total = len(plan.runnable)
-        done = 0
-
-        def on_batch(operation: str, rows: int, failed: int) -> None:
-            nonlocal done
-            done += rows
-            hooks.progress(Phase.WRITE, done, total)
-
-        executor = Executor(client, store, context.journal, interrupted=hooks.interrupted, on_batch=on_batch,
+        executor = Executor(client, store, context.journal, interrupted=hooks.interrupted,
+                            on_batch=lambda sent, total: hooks.progress(Phase.WRITE, sent, total),
                             on_read_back=lambda done, total: hooks.progress(Phase.READ_BACK, done, total),
                             pages=planned.tenant.pages if planned.tenant is not None else None)
         report, _ = executor.run(plan, current, recovered=recovered)

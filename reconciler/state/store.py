@@ -247,15 +247,15 @@ class StateStore:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             lock.acquire()
-        except OSError as error:
-            raise StateError(f"cannot lock state {self.path}: {error.strerror} ({self.lock_path})",
-                             hint="the state's folder must be writable by whoever runs the reconciler") from None
-        except Timeout:
+        except Timeout:  # a TimeoutError, so an OSError: it must be caught first
             raise StateLockedError(
                 f"state {self.path} is locked: {self._describe_holder()}",
                 hint="wait for that run to finish; if its process is dead, run "
                 "`reconciler force-unlock LOCK_ID` with the id above",
             ) from None
+        except OSError as error:
+            raise StateError(f"cannot lock state {self.path}: {error.strerror} ({self.lock_path})",
+                             hint="the state's folder must be writable by whoever runs the reconciler") from None
         lock_id = str(uuid.uuid4())
         info = {
             "id": lock_id,
