@@ -43,7 +43,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "halt": ("state", "halt", "The halt that a 403 or 429 from Epoptia puts on every request."),
     "schema": ("repo", "schema", "Print the JSON Schema of manifest documents, for editors."),
     "fmt": ("repo", "fmt", "Format the manifests in one style, keeping comments."),
-    "ci": ("ci", "ci", "Steps of the GitHub workflows (plan comment, state commit)."),
+    "ci": ("ci", "ci", "Steps of the GitHub workflows: the tenant's queue, apply on merge as reviewed, the plan comment."),
     "emulator": ("emulator", "emulator", "A local Epoptia for trying the reconciler without an account."),
 }
 
