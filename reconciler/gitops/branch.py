@@ -35,6 +35,8 @@ from .errors import GitOpsError, StateConflictError
 from .git import Git
 
 DEFAULT_BRANCH = "reconciler-state"
+_MOVED = ("[rejected]", "non-fast-forward", "fetch first", "cannot lock ref", "failed to update ref",
+          "incorrect old value", "stale info")
 Changes = dict[str, bytes | None]  # path -> new content, or None to delete
 
 
@@ -121,7 +123,8 @@ class StateBranch:
         if result.returncode == 0:
             return True
         text = result.stdout + result.stderr
-        if "[rejected]" in text or "non-fast-forward" in text or "fetch first" in text:
+        # Someone else pushed first (or at the same moment: the remote could not lock the ref): try again.
+        if any(sign in text for sign in _MOVED):
             return False
         raise GitOpsError(f"the remote refused the push to {ref or self.name!r}: {text.strip()[-400:]}",
                           hint=f"the job needs `permissions: contents: write`, and no rule on the branch "
