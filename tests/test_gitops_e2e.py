@@ -279,3 +279,20 @@ def test_a_fork_plans_from_the_state_branch_into_the_job_summary_without_failing
     assert [a.name for a in f.hub.artifacts.values()] == [f"epoptia-plan-production-pr{pull.number}"]
     assert not f.hub.leaked_auth
     shutil.rmtree(f.tmp / "runner-plan-1", ignore_errors=True)
+
+
+
+def test_the_request_budget_is_what_the_readme_says(factory: Factory) -> None:
+    """Sample factory, 11 lines, page_size 2: the tenant's list is N = 6 pages."""
+    f = factory
+    f.bootstrap()
+    pull = f.hub.open_pr("wo-0412", {WO12: ("quantity: 24", "quantity: 30")}, "0412: 30")
+    spent = []
+    for job in (lambda: f.plan(pull), lambda: f.apply(f.hub.merge(pull)), lambda: f.apply(event="schedule"),
+                lambda: f.command("drift --detailed-exitcode")):
+        before = f.requests()
+        _ok(job())
+        spent.append(f.requests() - before)
+    # PR: the page of the line it touches. Merge: that page again, all N pages (the reviewed plan's staleness
+    # check), one write, the page read back. Scheduled run with nothing pending: nothing. Night: N pages.
+    assert spent == [1, 1 + 6 + 1 + 1, 0, 6]

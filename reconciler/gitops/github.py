@@ -34,6 +34,7 @@ class GitHubRefused(GitOpsError):
 class GitHub:
     def __init__(self, api_url: str, repository: str, token: str, transport: httpx.BaseTransport | None = None) -> None:
         self.repository = repository
+        self._transport = transport
         self._http = httpx.Client(
             base_url=api_url.rstrip("/"), transport=transport, timeout=30,
             headers={"Authorization": f"Bearer {token}", "Accept": "application/vnd.github+json",
@@ -102,9 +103,12 @@ class GitHub:
         return sorted(found, key=lambda a: (a.get("created_at") or "", a.get("id") or 0), reverse=True)
 
     def artifact_file(self, artifact_id: int, filename: str) -> bytes | None:
-        """One file of an artifact's zip (GitHub answers with a redirect to storage; the token is not sent there)."""
-        response = self._http.get(f"/repos/{self.repository}/actions/artifacts/{artifact_id}/zip",
-                                  follow_redirects=True)
+        """One file of an artifact's zip. GitHub answers with a redirect to storage, which is fetched
+        without the token (whatever its host: the token is for GitHub's API only)."""
+        response = self._http.get(f"/repos/{self.repository}/actions/artifacts/{artifact_id}/zip")
+        if response.status_code in (301, 302, 303, 307, 308) and response.headers.get("Location"):
+            with httpx.Client(timeout=120, transport=self._transport) as storage:
+                response = storage.get(response.headers["Location"], follow_redirects=True)
         self._check(response, f"artifact {artifact_id}", "artifact")
         try:
             with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
