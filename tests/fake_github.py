@@ -23,7 +23,7 @@ import subprocess
 import sys
 import threading
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,7 @@ _HOOK = f"""#!/bin/sh
 while read old new ref; do
   if [ "$ref" = "refs/heads/main" ] && [ -z "${MERGE_ENV}" ]; then
     echo "$ref" >> "$(dirname "$0")/../refused.log"
-    echo "error: GH006: Protected branch update failed for refs/heads/main: changes must be made through a pull request." >&2
+    echo "error: GH006: Protected branch update failed for refs/heads/main: changes must be made through a PR." >&2
     exit 1
   fi
 done
@@ -240,7 +240,8 @@ class FakeGitHub:
 
     def push_main(self, files: dict[str, str], message: str) -> str:
         """A commit on main by an administrator (the initial setup, before protection rules mattered)."""
-        if subprocess.run(["git", "rev-parse", "-q", "--verify", "HEAD"], cwd=self.admin, capture_output=True).returncode == 0:
+        born = subprocess.run(["git", "rev-parse", "-q", "--verify", "HEAD"], cwd=self.admin, capture_output=True)
+        if born.returncode == 0:
             self.git("fetch", "-q", "origin")
             self.git("checkout", "-q", "-B", "main", "origin/main")
         for rel, text in files.items():
@@ -312,8 +313,10 @@ class FakeGitHub:
         action = YAML(typ="safe").load((action_dir / "action.yml").read_text(encoding="utf-8"))
         run_id = next(self._runs)
         token = READ_TOKEN if pull is not None and pull.fork else WRITE_TOKEN
-        pr_event = {"number": pull.number, "head": {"sha": pull.head, "repo": {
-            "full_name": f"stranger/{self.repository.split('/')[1]}" if pull.fork else self.repository}}} if pull else None
+        pr_event = None
+        if pull is not None:
+            head_repo = f"stranger/{self.repository.split('/')[1]}" if pull.fork else self.repository
+            pr_event = {"number": pull.number, "head": {"sha": pull.head, "repo": {"full_name": head_repo}}}
         github = {"token": token, "repository": self.repository, "server_url": "https://github.example",
                   "run_id": str(run_id), "event_name": event,
                   "event": {"pull_request": pr_event} if pr_event else {}}

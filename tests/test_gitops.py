@@ -74,7 +74,8 @@ def test_scripts_take_inputs_through_the_environment_and_the_action_path_from_gi
 
 def test_the_actions_expose_the_reconcilers_options() -> None:
     shared = {"target", "api-key", "api-key-env", "working-directory", "github-token", "state-branch"}
-    assert shared | {"refresh", "skip-blocked", "allow-mass-delete", "only", "exclude"} <= set(ACTIONS["plan"]["inputs"])
+    options = {"refresh", "skip-blocked", "allow-mass-delete", "only", "exclude"}
+    assert shared | options <= set(ACTIONS["plan"]["inputs"])
     assert shared | {"refresh", "skip-blocked", "allow-mass-delete", "only", "exclude", "ignore-window", "approve",
                      "main-branch"} <= set(ACTIONS["apply"]["inputs"])
     assert shared | {"command"} <= set(ACTIONS["run"]["inputs"])
@@ -124,7 +125,8 @@ def test_the_plan_step_run_locally_gives_the_golden_comment(tmp_path: Path, emul
     _git_repo(root)
     assert repo.run("apply", "--auto-approve").returncode == 0
     repo.edit("manifests/work-orders/2026-12/WO-26-0414.yaml", "workstation: ΜΟΝΤΑΖ 2", "workstation: ΜΟΝΤΑΖ 3")
-    repo.edit("manifests/work-orders/2026-12/WO-26-0414.yaml", "comments: Export order", "comments: Export order, 2 crates")
+    repo.edit("manifests/work-orders/2026-12/WO-26-0414.yaml", "comments: Export order",
+              "comments: Export order, 2 crates")
     output = tmp_path / "github_output"
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "NO_COLOR": "1",
            "RECONCILER_KEY_VALUE": emulator.key, "RECONCILER_KEY_NAME": KEY_ENV, "TARGET": "", "PR_NUMBER": "12",

@@ -15,7 +15,7 @@ import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -122,7 +122,8 @@ def test_concurrent_merges_on_a_protected_main_lose_nothing_and_the_next_plan_is
         run = _ok(f.plan(pull))
         assert run.outputs["plan"]["exitcode"] == "2"
         comment = f.hub.comment(pull.number, PLAN_MARKER)
-        assert comment is not None and "Plan: 0 to create, 1 to update, 0 to archive, 0 to delete, 0 blocked." in comment
+        assert comment is not None
+        assert "Plan: 0 to create, 1 to update, 0 to archive, 0 to delete, 0 blocked." in comment
     f.emulator.emulator_post("faults", {"latency_ms": 300})  # an apply that takes a while
     first = f.hub.merge(pulls[0])
     with ThreadPoolExecutor(3) as pool:
@@ -240,7 +241,7 @@ def test_a_merge_outside_the_apply_window_is_applied_by_the_scheduled_job_when_i
     f.bootstrap()
     pull = f.hub.open_pr("wo-0414", {WO14: ("quantity: 60", "quantity: 61")}, "0414: 61")
     _ok(f.plan(pull))
-    opens = datetime.now(timezone.utc) + timedelta(seconds=7)
+    opens = datetime.now(UTC) + timedelta(seconds=7)
     window = ("    apply_windows:\n      timezone: UTC\n"
               f"      allow: [{{from: \"{opens:%H:%M:%S}\", to: \"{opens + timedelta(hours=1):%H:%M:%S}\"}}]\n")
     f.hub.git("checkout", "-q", "-B", "main", "origin/main")
@@ -248,7 +249,7 @@ def test_a_merge_outside_the_apply_window_is_applied_by_the_scheduled_job_when_i
     merged = f.hub.merge(pull)
     before = f.requests()
     pending = _ok(f.apply(merged))  # not a failure: waiting for the window is what was asked
-    assert datetime.now(timezone.utc) < opens, "the machine was too slow for this test's window"
+    assert datetime.now(UTC) < opens, "the machine was too slow for this test's window"
     assert "Pending: merged outside the apply windows" in (f.hub.comment(pull.number, APPLY_MARKER) or "")
     assert "outside the apply windows" in pending.summary and f.requests() == before
     assert [(m["commit"], m["status"]) for m in json.loads(f.branch_file("pending") or "{}")["merges"]] == [
@@ -257,7 +258,7 @@ def test_a_merge_outside_the_apply_window_is_applied_by_the_scheduled_job_when_i
     before = f.requests()
     quiet = f.apply(event="schedule")  # the scheduled job, still outside the window: nothing sent
     assert not quiet.failed and f.requests() == before
-    time.sleep(max(0.0, (opens - datetime.now(timezone.utc)).total_seconds()) + 0.5)
+    time.sleep(max(0.0, (opens - datetime.now(UTC)).total_seconds()) + 0.5)
     _ok(f.apply(event="schedule"))
     assert f.line("131340")["quantity"] == 61 and f.branch_file("pending") is None
     assert "Applied as reviewed" in (f.hub.comment(pull.number, APPLY_MARKER) or "")

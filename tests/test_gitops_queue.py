@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import subprocess
 import threading
@@ -57,7 +58,7 @@ def test_one_job_at_a_time_across_clones(tmp_path: Path) -> None:
     for thread in threads:
         thread.join()
     spans = sorted((start, end) for _, start, end in held)
-    assert len(spans) == 3 and all(a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:]))
+    assert len(spans) == 3 and all(a_end <= b_start for (_, a_end), (b_start, _) in itertools.pairwise(spans))
     assert queue(clone(tmp_path, "check")).current() is None
 
 
@@ -129,7 +130,8 @@ def test_a_write_is_made_again_on_the_tip_when_someone_pushed_first(tmp_path: Pa
 
     tip = ours.update(build, "ours\n")
     assert len(attempts) == 2 and attempts[0] != attempts[1]
-    assert ours.read(tip, "state/production.lease.json") == b"{}" and ours.read(tip, "state/production.json") == b"ours\n"
+    assert ours.read(tip, "state/production.lease.json") == b"{}"
+    assert ours.read(tip, "state/production.json") == b"ours\n"
 
 
 def test_the_queue_is_given_back_and_the_halt_recorded_when_the_command_fails(tmp_path: Path) -> None:

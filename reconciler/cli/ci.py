@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 
@@ -45,7 +46,8 @@ def _queue(context: Any, options: dict[str, Any]) -> Any:
     git = Git.at(context.root, options["remote"])
     state = context.state_store.path.resolve()
     if not state.is_relative_to(git.cwd):
-        raise ConfigError(f"the state file {state} of target {context.target_name!r} is outside the repository {git.cwd}",
+        raise ConfigError(f"the state file {state} of target {context.target_name!r} is outside the repository "
+                          f"{git.cwd}",
                           hint="CI keeps states on a branch of the manifests repository: use a path inside it")
     return TenantQueue(StateBranch(git, options["remote"], options["state_branch"]),
                        TargetFiles(state.relative_to(git.cwd).as_posix()), context.target_name,
@@ -118,7 +120,8 @@ def ci_run(obj: Obj, ci_target: str | None, job: str | None, read_only: bool, ar
 @ci.command("apply")
 @target_option
 @click.option("--approve", default=None, metavar="DIGEST",
-              help="Apply the plan on main with this digest (shown where a merge was held), instead of the reviewed one.")
+              help="Apply the plan on main with this digest (shown where a merge was held) instead of the "
+              "reviewed one.")
 @click.option("--skip-blocked", is_flag=True, help="Apply everything else and leave blocked actions undone.")
 @only_option
 @exclude_option

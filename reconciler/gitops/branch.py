@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from ..state.layout import serialise
 from ..state.values import State
@@ -119,7 +119,8 @@ class StateBranch:
 
     def push(self, commit: str, ref: str | None = None) -> bool:
         """Push without force; False when the branch moved since (someone else pushed), an error otherwise."""
-        result = self.git.attempt("push", "--porcelain", "--quiet", self.remote, f"{commit}:refs/heads/{ref or self.name}")
+        target = f"refs/heads/{ref or self.name}"
+        result = self.git.attempt("push", "--porcelain", "--quiet", self.remote, f"{commit}:{target}")
         if result.returncode == 0:
             return True
         text = result.stdout + result.stderr
@@ -168,7 +169,7 @@ def merge_states(base: bytes | None, ours: bytes, theirs: bytes | None, *, where
     conflicts = []
     for addr in set(mine.resources) | set(origin.resources):
         was, now, there = origin.resources.get(addr), mine.resources.get(addr), other.resources.get(addr)
-        if now == was or now == there:
+        if now in (was, there):
             continue
         if there != was:
             conflicts.append(addr)

@@ -29,9 +29,10 @@ import io
 import json
 import shutil
 import tarfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..clock import timestamp
 from ..commands.apply import ApplyRequest, ApplyStatus, apply_target
@@ -59,7 +60,7 @@ def artifact_name(target: str, pr: int) -> str:
     return f"epoptia-plan-{target}-pr{pr}"
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):
     APPLIED = "applied"  # the reviewed plan (or the approved one) was applied
     NOTHING = "nothing"  # the merge changes nothing in Epoptia
     DIFFERENT = "different"  # the plan now is not the plan reviewed: held for a person
@@ -163,7 +164,8 @@ class Drain:
             except GitOpsError as error:
                 self.notice(f"Warning: {error.message}")
                 pulls = []
-            merged = [p for p in pulls if p.get("merge_commit_sha") == commit] or [p for p in pulls if p.get("merged_at")]
+            merged = ([p for p in pulls if p.get("merge_commit_sha") == commit]
+                      or [p for p in pulls if p.get("merged_at")])
             if merged:
                 pr, head = int(merged[0]["number"]), (merged[0].get("head") or {}).get("sha")
         if pr is None:
@@ -227,13 +229,15 @@ class Drain:
         window = context.window_check()
         if window is not None and not window.allowed and not request.ignore_window:
             return Step(merge, Status.WINDOW, window.message)
-        fresh = plan_target(context, PlanRequest(selection=request.selection, allow_mass_delete=request.allow_mass_delete,
-                                                 refresh=request.refresh), self.hooks).plan
+        wanted = PlanRequest(selection=request.selection, allow_mass_delete=request.allow_mass_delete,
+                             refresh=request.refresh)
+        fresh = plan_target(context, wanted, self.hooks).plan
         if context.halt.read() is not None:
             return Step(merge, Status.HALTED, "Epoptia answered 403 or 429 while planning; requests are halted",
                         fresh=fresh)
         if not fresh.refreshed and request.refresh is not RefreshScope.NONE:
-            return Step(merge, Status.FAILED, "Epoptia could not be read, so nothing was planned against it", fresh=fresh)
+            return Step(merge, Status.FAILED, "Epoptia could not be read, so nothing was planned against it",
+                        fresh=fresh)
         if not fresh.actions:
             return Step(merge, Status.NOTHING, fresh=fresh)
         digest = plan_digest(fresh)

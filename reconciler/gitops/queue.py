@@ -20,9 +20,9 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Callable
+from datetime import UTC, datetime, timedelta
 
 from ..clock import timestamp
 from .branch import Changes, StateBranch, TargetFiles, merge_states
@@ -62,7 +62,7 @@ class Lease:
             return cls(**json.loads(raw))
         except (ValueError, TypeError):
             # Unreadable: treat it as a lease held by someone unknown, expiring in a minute, so nothing races it.
-            soon = timestamp(datetime.now(timezone.utc) + timedelta(minutes=1))
+            soon = timestamp(datetime.now(UTC) + timedelta(minutes=1))
             return cls("?", "?", "?", "unknown (unreadable lease file)", "?", soon)
 
     def expired(self, now: datetime) -> bool:
@@ -113,7 +113,7 @@ class TenantQueue:
         while True:
             tip = self.branch.fetch()
             other = Lease.parse(self.branch.read(tip, self.files.lease))
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             if other is not None and not other.expired(now):
                 if time.monotonic() > deadline:
                     raise QueueBusyError(

@@ -147,7 +147,7 @@ def step_markdown(step: Step, target: str, *, main: str = "main", plan_limit: in
         lines += ["", "Once Epoptia confirms the address is not blocked, clear the halt (for every job) with "
                   "`gh workflow run epoptia-halt-clear.yml`, or `reconciler ci run -- halt clear` from a checkout."]
     if step.comparison is not None and not step.comparison.identical:
-        lines += ["", "**What differs from the reviewed plan:**", ""] + difference_lines(step.comparison)
+        lines += ["", "**What differs from the reviewed plan:**", "", *difference_lines(step.comparison)]
     if step.status in (Status.DIFFERENT, Status.STALE, Status.UNREVIEWED):
         lines += approve_lines(step, target, main)
     if step.fresh is not None and step.status.held:

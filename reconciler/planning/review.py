@@ -27,7 +27,7 @@ from typing import Any
 from .plan import Action, Plan
 
 
-class Difference(str, enum.Enum):
+class Difference(enum.StrEnum):
     """How one action of the fresh plan differs from the reviewed one (codes; words live in the renderer)."""
 
     ADDED = "added"  # the fresh plan has it, the review did not
@@ -39,7 +39,7 @@ class Difference(str, enum.Enum):
     BLOCKED = "blocked"  # blocked now and not then, or the other way round, or for another reason
 
 
-class PlanDifference(str, enum.Enum):
+class PlanDifference(enum.StrEnum):
     """Differences of the plans as a whole."""
 
     TARGET = "target"
