@@ -206,6 +206,9 @@ def test_a_reviewed_plan_that_no_longer_holds_is_not_applied_but_shown_then_appr
     assert "Not applied: the plan on main differs from the plan reviewed here" in comment
     assert "`WorkOrderLine/131331`" in comment and "`quantity` reviewed 300, now 320" in comment
     assert _digest(comment) in held.summary and "gh workflow run epoptia-apply.yml --ref main -f approve=" in comment
+    before = f.requests()
+    again = _ok(f.apply(event="schedule"))  # the schedule leaves a held merge to a person: no red run, no requests
+    assert "Still held for a person" in again.summary and f.requests() == before
     assert f.line("131331")["comments"] == "Ανοδίωση 15 μm." and f.line("131331")["quantity"] == 320
     pending = json.loads(f.branch_file("pending") or "{}")
     assert [m["status"] for m in pending["merges"]] == ["different"]

@@ -114,6 +114,8 @@ class DrainOutcome:
     target: str
     steps: tuple[Step, ...] = ()
     applied: str | None = None  # the last commit of main whose manifests are applied
+    # A merge held for a person by an earlier run, left alone since nothing changed (no approval, no new merge).
+    still_held: dict[str, Any] | None = None
 
     @property
     def held(self) -> bool:
@@ -281,10 +283,17 @@ class Drain:
 
     def run(self, request: DrainRequest) -> DrainOutcome:
         head = self._main_tip(request.main)
-        applied = self._applied(self.branch.fetch())
+        tip = self.branch.fetch()
+        applied = self._applied(tip)
         if applied == head and not request.approve:
             self.notice(f"Nothing pending: main ({head[:12]}) is applied to {self.target!r}.")
             return DrainOutcome(self.target, (), applied)
+        held_before = _held(self.branch.read(tip, self.files.pending), head)
+        if held_before is not None and not request.approve:
+            # Planning it again would hold it again (and spend requests): it waits for a person.
+            self.notice(f"Still held for a person: {held_before['commit'][:12]} ({held_before['status']}); "
+                        "approve its plan or change the manifests.")
+            return DrainOutcome(self.target, (), applied, still_held=held_before)
         held = self.queue.acquire("apply")
         steps: list[Step] = []
         carried = dict(held.branch)
@@ -313,8 +322,8 @@ class Drain:
                 break
             return DrainOutcome(self.target, tuple(steps), applied)
         finally:
-            self.queue.record(held, carried, self._message(steps), extra={self.files.pending: _pending(steps)},
-                              release=True)
+            self.queue.record(held, carried, self._message(steps),
+                              extra={self.files.pending: _pending(steps, head)}, release=True)
 
     def _record(self, held: Held, carried: dict[str, bytes | None], merge: Merge, step: Step) -> None:
         record = {"commit": merge.commit, "pr": merge.pr, "title": merge.title, "at": timestamp(),
@@ -347,10 +356,24 @@ def _clear_except(folder: Path, keep: Path) -> None:
             entry.unlink()
 
 
-def _pending(steps: list[Step]) -> bytes | None:
+_WAITS_FOR_A_PERSON = (Status.DIFFERENT.value, Status.STALE.value, Status.UNREVIEWED.value)
+
+
+def _held(raw: bytes | None, head: str) -> dict[str, Any] | None:
+    """The merge an earlier run held for a person, if main has not moved since (a new merge is looked at anew)."""
+    try:
+        pending = json.loads(raw) if raw else None
+        first = pending["merges"][0] if pending and pending.get("head") == head else None
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None
+    return first if isinstance(first, dict) and first.get("status") in _WAITS_FOR_A_PERSON else None
+
+
+def _pending(steps: list[Step], head: str | None = None) -> bytes | None:
     waiting = [s for s in steps if s.status not in (Status.APPLIED, Status.NOTHING)]
     if not waiting:
         return None
     rows = [{"commit": s.merge.commit, "pr": s.merge.pr, "title": s.merge.title, "status": s.status.value,
              "why": s.message, "digest": s.digest} for s in waiting]
-    return (json.dumps({"updated": timestamp(), "merges": rows}, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    record = {"updated": timestamp(), "head": head, "merges": rows}
+    return (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode("utf-8")

@@ -161,6 +161,13 @@ def step_markdown(step: Step, target: str, *, main: str = "main", plan_limit: in
 
 def summary_markdown(outcome: DrainOutcome, *, main: str = "main") -> str:
     lines = [f"## Epoptia apply to `{outcome.target}`", ""]
+    if outcome.still_held is not None:
+        held = outcome.still_held
+        pr = f" (#{held.get('pr')})" if held.get("pr") else ""
+        lines.append(f"Still held for a person: merge `{str(held.get('commit'))[:12]}`{pr}, {held.get('status')}: "
+                     f"{held.get('why')}. Approve its plan (digest `{held.get('digest')}`) or change the manifests; "
+                     "the reasons are on the pull request.")
+        return "\n".join(lines) + "\n"
     if not outcome.steps:
         lines.append(f"Nothing pending: `{main}` is applied" + (f" (at `{outcome.applied[:12]}`)." if outcome.applied
                                                                  else "."))
