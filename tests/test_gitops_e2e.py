@@ -133,6 +133,7 @@ def test_concurrent_merges_on_a_protected_main_lose_nothing_and_the_next_plan_is
             assert time.monotonic() < deadline and not running.done(), running.result().log() if running.done() else ""
             time.sleep(0.05)
         later = [f.hub.merge(pulls[1]), f.hub.merge(pulls[2])]  # ...while two more merges land on main
+        assert f.branch_file("lease") is not None and not running.done(), "the merges did not land during the apply"
         waiting = [pool.submit(f.apply, sha) for sha in later]
         runs = [running.result(), *(w.result() for w in waiting)]
     for run in runs:
