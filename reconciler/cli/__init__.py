@@ -45,7 +45,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "init": ("init", "init", "Start a repository: reconciler.yaml, schemas, editor settings, pre-commit, workflows."),
     "schema": ("repo", "schema", "Print the JSON Schema of manifests (or of reconciler.yaml), for editors."),
     "fmt": ("repo", "fmt", "Format the manifests in one style, keeping comments."),
-    "ci": ("ci", "ci", "Steps of the GitHub workflows (plan comment, state commit)."),
+    "ci": ("ci", "ci", "Steps of the GitHub workflows: the tenant's queue, apply on merge as reviewed, the plan comment."),
     "emulator": ("emulator", "emulator", "A local Epoptia for trying the reconciler without an account."),
 }
 
