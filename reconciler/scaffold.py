@@ -82,7 +82,7 @@ def vscode_settings() -> str:
 PRE_COMMIT = """\
 repos:
   - repo: https://github.com/OWNER/epoptia-reconciler
-    rev: main
+    rev: v0.1.0
     hooks:
       - id: reconciler-validate
       - id: reconciler-fmt
@@ -92,15 +92,24 @@ PLAN_WORKFLOW = """\
 # .github/workflows/epoptia-plan.yml
 name: epoptia-plan
 on: pull_request
-permissions:
-  contents: read
-  pull-requests: write
+permissions: {}
+concurrency:
+  group: epoptia-plan-${{ github.event.pull_request.number }}
+  cancel-in-progress: true
 jobs:
   plan:
+    name: plan
     runs-on: ubuntu-latest
+    timeout-minutes: 90
+    environment: epoptia-plan
+    permissions:
+      contents: write        # the tenant's queue (and a halt) on the reconciler-state branch
+      pull-requests: write   # the plan comment
     steps:
-      - uses: actions/checkout@v4
-      - uses: OWNER/epoptia-reconciler/.github/actions/plan@main
+      - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2
+        with:
+          persist-credentials: false
+      - uses: OWNER/epoptia-reconciler/.github/actions/plan@V0_1_0_COMMIT # v0.1.0
         with:
           api-key: ${{ secrets.EPOPTIA_API_KEY }}
 """
@@ -111,20 +120,104 @@ name: epoptia-apply
 on:
   push:
     branches: [main]
+  schedule:
+    - cron: "*/30 * * * *"   # applies the merges that waited for an apply window
+  workflow_dispatch:
+    inputs:
+      approve:
+        description: Digest of a held plan to apply (from the merged pull request's comment)
+        required: false
+        default: ""
+      skip-blocked:
+        description: Apply the rest of an approved plan that has blocked actions
+        type: boolean
+        default: false
+permissions: {}
 concurrency:
   group: epoptia-apply-production
   cancel-in-progress: false
-permissions:
-  contents: write
 jobs:
   apply:
+    name: apply
     runs-on: ubuntu-latest
+    timeout-minutes: 90
+    environment: epoptia-production
+    permissions:
+      contents: write        # the state on the reconciler-state branch
+      pull-requests: write   # what was applied, or why not, on each merged pull request
+      actions: read          # the plan each pull request saved
     steps:
-      - uses: actions/checkout@v4
-      - uses: OWNER/epoptia-reconciler/.github/actions/apply@main
+      - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2
+        with:
+          fetch-depth: 0     # the apply walks main's history from the last merge it applied
+          persist-credentials: false
+      - uses: OWNER/epoptia-reconciler/.github/actions/apply@V0_1_0_COMMIT # v0.1.0
         with:
           api-key: ${{ secrets.EPOPTIA_API_KEY }}
+          approve: ${{ inputs.approve }}
+          skip-blocked: ${{ inputs.skip-blocked }}
 """
+
+DRIFT_WORKFLOW = """\
+# .github/workflows/epoptia-drift.yml
+name: epoptia-drift
+on:
+  schedule:
+    - cron: "17 2 * * *"
+  workflow_dispatch:
+permissions: {}
+concurrency:
+  group: epoptia-drift-production
+  cancel-in-progress: false
+jobs:
+  drift:
+    name: drift
+    runs-on: ubuntu-latest
+    timeout-minutes: 90
+    environment: epoptia-production
+    permissions:
+      contents: write        # the tenant's queue, and a halt should Epoptia answer 403 or 429
+    steps:
+      - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2
+        with:
+          persist-credentials: false
+      - uses: OWNER/epoptia-reconciler/.github/actions/run@V0_1_0_COMMIT # v0.1.0
+        with:
+          command: drift --detailed-exitcode
+          api-key: ${{ secrets.EPOPTIA_API_KEY }}
+"""
+
+HALT_CLEAR_WORKFLOW = """\
+# .github/workflows/epoptia-halt-clear.yml   (gh workflow run epoptia-halt-clear.yml)
+name: epoptia-halt-clear
+on: workflow_dispatch
+permissions: {}
+concurrency:
+  group: epoptia-halt-clear-production
+  cancel-in-progress: false
+jobs:
+  clear:
+    name: clear the halt
+    runs-on: ubuntu-latest
+    timeout-minutes: 90
+    environment: epoptia-production
+    permissions:
+      contents: write        # the halt lives on the reconciler-state branch
+    steps:
+      - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2
+        with:
+          persist-credentials: false
+      - uses: OWNER/epoptia-reconciler/.github/actions/run@V0_1_0_COMMIT # v0.1.0
+        with:
+          command: halt clear
+"""
+
+WORKFLOWS = {
+    ".github/workflows/epoptia-plan.yml": PLAN_WORKFLOW,
+    ".github/workflows/epoptia-apply.yml": APPLY_WORKFLOW,
+    ".github/workflows/epoptia-drift.yml": DRIFT_WORKFLOW,
+    ".github/workflows/epoptia-halt-clear.yml": HALT_CLEAR_WORKFLOW,
+}
 
 
 def files(endpoint: str | None, target: str, schemas: dict[str, str]) -> dict[str, str]:
@@ -136,6 +229,5 @@ def files(endpoint: str | None, target: str, schemas: dict[str, str]) -> dict[st
         CONFIG_SCHEMA: schemas["config"],
         ".vscode/settings.json": vscode_settings(),
         ".pre-commit-config.yaml": PRE_COMMIT,
-        ".github/workflows/epoptia-plan.yml": PLAN_WORKFLOW,
-        ".github/workflows/epoptia-apply.yml": APPLY_WORKFLOW,
+        **WORKFLOWS,
     }

@@ -11,7 +11,7 @@ import jsonschema
 from ruamel.yaml import YAML
 
 from reconciler.editor import config_schema, manifest_schema
-from reconciler.scaffold import APPLY_WORKFLOW, PLAN_WORKFLOW, PRE_COMMIT
+from reconciler.scaffold import PRE_COMMIT, WORKFLOWS
 
 from .conftest import ROOT, run_cli
 
@@ -42,7 +42,7 @@ def test_init_writes_a_repository_that_validates_and_keeps_what_exists(tmp_path:
 def test_the_scaffold_writes_what_the_readme_shows() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```yaml\n(.*?)```", readme, re.S)
-    for text in (PLAN_WORKFLOW, APPLY_WORKFLOW, PRE_COMMIT):
+    for text in (*WORKFLOWS.values(), PRE_COMMIT):
         assert text in blocks, text.splitlines()[0]
 
 
