@@ -120,7 +120,8 @@ def format_tree(root: Path, *, check: bool) -> list[Path]:
     """Files whose formatting differs; rewritten unless ``check``."""
     changed = []
     problems = []
-    for path in discover(root):
+    for name in discover(root):
+        path = Path(name)
         text = path.read_text(encoding="utf-8")
         try:
             load_all(text)  # the bounded loader first: the round-trip writer has no limits of its own

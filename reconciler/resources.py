@@ -445,6 +445,16 @@ class Desired:
     def __len__(self) -> int:
         return self._size if self._size is not None and callable(self._index) else len(self.index)
 
+    def __contains__(self, addr: object) -> bool:
+        return addr in self.rows
+
+    def entry(self, addr: str) -> DesiredEntry | None:
+        """One resource's index entry, without building the index of all of them."""
+        if self._rows is None or not callable(self._index):
+            return self.index.get(addr)
+        row = self.rows.get(addr)
+        return DesiredEntry(*row[:5]) if row is not None else None
+
     @property
     def unreadable(self) -> int:
         """How many are clients and products, which Epoptia gives no read of."""

@@ -153,9 +153,9 @@ class _Planner:
     def _lines_of(self, work_order: str) -> list[str]:
         if self._children is None:
             self._children = {}
-            for addr, entry in self.state.index.items():
-                if entry.parent is not None:
-                    self._children.setdefault(entry.parent, []).append(addr)
+            for addr, row in self.state.rows.items():  # rows in IndexEntry's order: [1] is the parent
+                if row[1] is not None:
+                    self._children.setdefault(row[1], []).append(addr)
         return self._children.get(work_order, [])
 
     def running(self, kind: Kind, erp_id: str, have: ResourceState, *, launched: bool = False
@@ -166,7 +166,8 @@ class _Planner:
         if kind is Kind.WORK_ORDER:
             out = []
             for addr in self._lines_of(erp_id):
-                entry = self.state.index[addr]
+                entry = self.state.entry(addr)
+                assert entry is not None
                 if (entry.launched if launched else entry.started) and not entry.archived:
                     out.append((split_address(addr)[1], self.state[addr]))
             return out
@@ -201,7 +202,7 @@ class _Planner:
         if not erp_id:
             return None
         addr = address(kind, str(erp_id))
-        res = self.desired.resources[addr] if addr in self.desired.index else None
+        res = self.desired.resources[addr] if addr in self.desired else None
         entry = self.state.get(addr) if res is None and addr in self.state else None
         payload = res.payload if res is not None else (entry.payload if entry is not None else {})
         return payload.get("name") or str(erp_id)
@@ -214,7 +215,7 @@ class _Planner:
         if kind is Kind.WORK_ORDER:
             return Label(work_order=erp_id, client=self._name(Kind.CLIENT, payload.get("client")))
         wo_addr = address(Kind.WORK_ORDER, parent) if parent else None
-        wo = self.desired.resources[wo_addr] if wo_addr and wo_addr in self.desired.index else None
+        wo = self.desired.resources[wo_addr] if wo_addr and wo_addr in self.desired else None
         wo_payload = wo.payload if wo is not None else (
             self.state[wo_addr].payload if wo_addr is not None and wo_addr in self.state else {})
         steps = (payload.get("routing") or {}).get("steps") or []
@@ -229,7 +230,7 @@ class _Planner:
 
 
     def want(self, addr: str, want: DesiredResource) -> None:
-        entry = self.state.index.get(addr)
+        entry = self.state.entry(addr)
         if entry is None:
             existing = self.tenant.existing.get(addr)
             if existing is not None and not self.adopt:

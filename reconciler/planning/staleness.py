@@ -20,7 +20,7 @@ def stale_reasons(plan: Plan, current: Snapshot, target: str) -> list[str]:
         return [f"the plan was made from another state file (lineage {plan.lineage}, now {current.lineage})"]
     reasons = []
     for action in plan.actions:
-        entry = current.index.get(action.address)
+        entry = current.entry(action.address)
         now_digest = entry.digest if entry is not None else None
         if action.verb in (Verb.CREATE, Verb.ADOPT) or (action.prior_digest is None and entry is None):
             if entry is not None:

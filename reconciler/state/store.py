@@ -74,11 +74,11 @@ class StateStore:
             whole = self._parse_whole(bytes(raw))
             self._check_backup(whole.lineage, whole.serial)
             return self._with_wal(whole.snapshot())
-        lineage, serial, index, spans, meta, rows = indexed
+        lineage, serial, index, span, meta, rows = indexed
         self._check_backup(lineage, serial)
 
         def load(addr: str) -> ResourceState:
-            start, end = spans()[addr]
+            start, end = span(addr)
             try:
                 return ResourceState.model_validate_json(raw[start:end])
             except ValidationError as error:
@@ -88,7 +88,9 @@ class StateStore:
                                        size=meta["count"], rows=rows))
 
     def _index(self, raw: Any, info: os.stat_result) -> Any:
-        """(lineage, serial, index, spans, meta) of the file, where index and spans decode on first use.
+        """(lineage, serial, index, span, meta, rows) of the file; the index and rows decode on first use.
+
+        ``span(addr)`` is where the entry's JSON is in the file, so one entry is parsed without the rest.
 
         From the local cache when the file did not change since it was last indexed; else built, with
         every entry validated once, and cached. None when the file is not in the layout this module writes.
@@ -103,7 +105,7 @@ class StateStore:
                 rows = functools.cache(lambda: orjson.loads(cached_rows))  # bytes in hand; decoded if needed
                 return (meta["lineage"], meta["serial"],
                         lambda: {addr: IndexEntry(*row[:5]) for addr, row in rows().items()},
-                        functools.cache(lambda: {addr: (row[5], row[6]) for addr, row in rows().items()}), meta, rows)
+                        lambda addr: rows()[addr][5:7], meta, rows)
             fast = index_lines(bytes(raw))
             if fast is None:
                 return None
@@ -117,7 +119,7 @@ class StateStore:
                     "fingerprint": fingerprint((a, e.digest, e.archived) for a, e in index.items())}
             put_blob(db, name, key, orjson.dumps({addr: [*entry, *spans[addr]] for addr, entry in index.items()}))
             put_blob(db, name + ":meta", key, orjson.dumps(meta))
-            return lineage, serial, index, lambda: spans, meta, None
+            return lineage, serial, index, spans.__getitem__, meta, None
         finally:
             if db is not None:
                 db.close()

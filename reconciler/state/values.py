@@ -162,17 +162,24 @@ class Snapshot:
         return self._size if self._size is not None and callable(self._index) else len(self.index)
 
     def __contains__(self, addr: object) -> bool:
-        return addr in self.index
+        return addr in self.rows
+
+    def entry(self, addr: str) -> IndexEntry | None:
+        """One resource's index entry, without building the index of all of them."""
+        if not callable(self._index):
+            return self._index.get(addr)
+        row = self.rows.get(addr)
+        return IndexEntry(*row[:5]) if row is not None else None
 
     def __getitem__(self, addr: str) -> ResourceState:
-        if addr not in self.index:
+        if addr not in self:
             raise KeyError(addr)
         if addr not in self._loaded:
             self._loaded[addr] = self._load(addr)
         return self._loaded[addr]
 
     def get(self, addr: str) -> ResourceState | None:
-        return self[addr] if addr in self.index else None
+        return self[addr] if addr in self else None
 
     def overlay(self, changes: dict[str, ResourceState | None], serial: int | None = None) -> "Snapshot":
         """This snapshot with some entries replaced (or removed, for None): e.g. what a refresh saw."""
