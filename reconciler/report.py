@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 
-from pydantic import BaseModel, ConfigDict
+from .frozen import FrozenValue
 
 
 class Outcome(str, enum.Enum):
@@ -20,8 +20,8 @@ class Outcome(str, enum.Enum):
     NOT_ATTEMPTED = "not-attempted"  # the run stopped before it
 
 
-class _Value(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class _Value(FrozenValue):
+    """Frozen, and light (see ``FrozenValue``): a plan or report may hold 100,000 of them."""
 
 
 class ResourceOutcome(_Value):

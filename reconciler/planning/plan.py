@@ -14,9 +14,10 @@ import enum
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
 from ..errors import PlanError
+from ..frozen import FrozenValue
 from ..resources import Kind, address
 from ..windows import WindowCheck
 
@@ -52,8 +53,8 @@ class BlockReason(str, enum.Enum):
     EXISTS_UNMANAGED = "exists-in-epoptia"  # Epoptia has it, the state does not: adopt, never create twice
 
 
-class _Value(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class _Value(FrozenValue):
+    """Frozen, and light (see ``FrozenValue``): a plan or report may hold 100,000 of them."""
 
 
 class FieldChange(_Value):
