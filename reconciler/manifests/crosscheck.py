@@ -30,6 +30,7 @@ from .positions import Locator
 _KINDS = {kind.value: kind for kind in Kind}
 _ROUTING = Kind.ROUTING.value
 _REFERRED = {Kind.CLIENT.value, Kind.PRODUCT.value, Kind.ROUTING.value}  # kinds others name
+_LINE_PREFIX = f"{Kind.WORK_ORDER_LINE.value}/"
 
 # index value: [kind, id, digest, archived, parent, file, position in the file's entries]
 IndexRow = list[Any]
@@ -164,7 +165,12 @@ def update_check(previous: dict[str, Any], files: list[FileParts]
 
 
 class LazyResources(Mapping[str, DesiredResource]):
-    """DesiredResource by address, built when first asked for from the index and the file it lives in."""
+    """DesiredResource by address, built when first asked for from the index and the file it lives in.
+
+    What others refer to (work orders, clients, products, routings) is kept once built; a line is
+    asked for once per plan, so it is built each time and not kept: at 100,000 lines to create,
+    keeping them took 100 MB.
+    """
 
     def __init__(self, rows: Mapping[str, Any], build: Callable[[str], DesiredResource]) -> None:
         self._rows, self._build = rows, build
@@ -175,7 +181,9 @@ class LazyResources(Mapping[str, DesiredResource]):
         if found is None:
             if addr not in self._rows:
                 raise KeyError(addr)
-            found = self._built[addr] = self._build(addr)
+            found = self._build(addr)
+            if not addr.startswith(_LINE_PREFIX):
+                self._built[addr] = found
         return found
 
     def __contains__(self, addr: object) -> bool:
