@@ -15,13 +15,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from .clock import timestamp
 from .epoptia.errors import CommandNotFoundError, EpoptiaError
 from .epoptia.listing import TenantLines, read_list
 from .epoptia.profile import Operation, WireProfile
-from .epoptia.reading import observable_part, observed_line
+from .epoptia.reading import WireLine, observable_part, observed_line
 from .epoptia.results import RowOutcome
 from .epoptia.rows import archive_row, client_row, delete_line_row, delete_work_order_row, line_row, product_row
 from .epoptia.workflows import WorkflowIndex
@@ -32,7 +32,7 @@ from .planning.diff import field_changes
 from .refresh import LineMatcher, names_of, observe
 from .report import ApplyReport, Mismatch, Outcome, ResourceOutcome
 from .resources import Kind, address, split_address
-from .state import ResourceState, State, StateStore
+from .state import IndexEntry, ResourceState, Snapshot, StateStore
 
 if TYPE_CHECKING:  # the HTTP client is imported only by commands that talk to Epoptia
     from .epoptia.client import EpoptiaClient
@@ -68,10 +68,11 @@ class Journal:
             pass
 
 
-def recover(journal: Journal, resources: dict[str, ResourceState], tenant: TenantLines,
-            profile: WireProfile) -> list[str]:
-    """After a crash: settle the journalled batch against what Epoptia has. Returns what was found.
+def recover(journal: Journal, state: Snapshot, tenant: TenantLines,
+            profile: WireProfile) -> tuple[dict[str, ResourceState | None], list[str]]:
+    """After a crash: settle the journalled batch against what Epoptia has.
 
+    Returns the entries to lay over the state (None: remove it) and what was found.
     A write is recorded as done only where the list can show it: a created line
     that is there, an update whose observable fields now read as sent, an
     archive or a delete that shows. An update of write-only fields cannot be
@@ -81,53 +82,140 @@ def recover(journal: Journal, resources: dict[str, ResourceState], tenant: Tenan
     """
     record = journal.read()
     if record is None:
-        return []
+        return {}, []
     operation = record.get("operation")
-    view = State(resources=resources).snapshot()
-    matcher, names = LineMatcher(view, profile), names_of(view)
+    matcher, names = LineMatcher(state, profile), names_of(state)
     by_addr = {addr: line for line in tenant.by_id.values() if (addr := matcher.line(line)) is not None}
+    changes: dict[str, ResourceState | None] = {}
+
+    def current(addr: str) -> ResourceState | None:
+        if addr in changes:
+            return changes[addr]
+        return state.peek(addr) if addr in state else None
+
+    def record_as(addr: str, entry: ResourceState | None) -> None:
+        if entry != current(addr):
+            changes[addr] = entry
+
     notes = []
     for addr, intended in (record.get("entries") or {}).items():
         kind = split_address(addr)[0]
         wire = by_addr.get(addr) if kind is Kind.WORK_ORDER_LINE else None
         if operation == Operation.UPSERT_LINES.value and kind is Kind.WORK_ORDER_LINE and intended:
-            previous = resources.get(addr)
+            previous = current(addr)
             if wire is None:
                 continue
             seen = observed_line(wire, intended["payload"], profile, names, matcher.work_order(wire))
             visible = previous is None or (observable_part(previous.payload, profile)
                                            != observable_part(intended["payload"], profile))
             if seen == intended["payload"] and visible:
-                resources[addr] = ResourceState.model_validate(intended)
+                record_as(addr, ResourceState.model_validate(intended))
                 notes.append(f"{addr}: the interrupted write had gone through; recorded")
             elif seen == intended["payload"]:
                 notes.append(f"{addr}: whether the interrupted write went through cannot be read back "
                              "(it changed write-only fields); it is sent again")
-        elif operation == Operation.ARCHIVE_LINES.value and wire is not None and addr in resources:
+        elif operation == Operation.ARCHIVE_LINES.value and wire is not None and current(addr) is not None:
             if wire.archived:
-                resources[addr] = resources[addr].model_copy(update={"archived": True})
+                record_as(addr, current(addr).model_copy(update={"archived": True}))  # type: ignore[union-attr]
                 notes.append(f"{addr}: the interrupted archive had gone through; recorded")
         elif operation == Operation.DELETE_LINES.value and kind is Kind.WORK_ORDER_LINE and wire is None:
-            if resources.pop(addr, None) is not None:
+            if current(addr) is not None:
+                changes[addr] = None
                 notes.append(f"{addr}: the interrupted delete had gone through; recorded")
     journal.clear()
-    return notes
+    return changes, notes
 
 
-class _Entries(dict[str, ResourceState]):
-    """The state's entries during a run, remembering which changed since they were last saved."""
+class _Entries:
+    """The state's entries during a run: the view the run started from, and what the run changed over it.
 
-    def __init__(self, entries: dict[str, ResourceState]) -> None:
-        super().__init__(entries)
-        self.changed: set[str] = set()
+    A changed entry is kept as its JSON (what the write-ahead file and the state
+    file hold) and parsed again when asked for; only the few changed since the
+    last ``settle`` are models. At 100,000 created lines, models of every entry
+    (and a copy of the whole state to start from) took gigabytes.
+    """
 
-    def __setitem__(self, addr: str, entry: ResourceState) -> None:
-        super().__setitem__(addr, entry)
-        self.changed.add(addr)
+    _SETTLE_EVERY = 1000  # models held before they are turned into JSON
 
-    def pop(self, addr: str, *default: Any) -> Any:  # type: ignore[override]
-        self.changed.add(addr)
-        return super().pop(addr, *default)
+    def __init__(self, base: Snapshot, saved: dict[str, tuple[IndexEntry, bytes] | None] | None = None) -> None:
+        self.base = base
+        self._saved: dict[str, tuple[IndexEntry, bytes] | None] = dict(saved or {})
+        self._pending: dict[str, ResourceState | None] = {}
+        self._unsaved: set[str] = set()  # changed since the last save to the write-ahead file
+        self._lines_of: dict[str, str] | None = None
+
+    def get(self, addr: str) -> ResourceState | None:
+        if addr in self._pending:
+            return self._pending[addr]
+        if addr in self._saved:
+            found = self._saved[addr]
+            return None if found is None else ResourceState.model_validate_json(found[1])
+        return self.base.peek(addr) if addr in self.base else None
+
+    def __contains__(self, addr: str) -> bool:
+        if addr in self._pending:
+            return self._pending[addr] is not None
+        if addr in self._saved:
+            return self._saved[addr] is not None
+        return addr in self.base
+
+    def __getitem__(self, addr: str) -> ResourceState:
+        found = self.get(addr)
+        if found is None:
+            raise KeyError(addr)
+        return found
+
+    def __setitem__(self, addr: str, entry: ResourceState | None) -> None:
+        self._pending[addr] = entry
+        self._unsaved.add(addr)
+        if len(self._pending) >= self._SETTLE_EVERY:
+            self.settle()
+
+    def pop(self, addr: str) -> None:
+        self[addr] = None
+
+    def settle(self) -> None:
+        """Turn the models changed since the last call into JSON."""
+        for addr, entry in self._pending.items():
+            self._saved[addr] = None if entry is None else (IndexEntry.of(entry), entry.model_dump_json().encode())
+        self._pending.clear()
+
+    def unsaved(self) -> list[tuple[str, bytes | None]]:
+        """What changed since the last call, as the write-ahead file takes it."""
+        self.settle()
+        out = [(addr, None if (found := self._saved[addr]) is None else found[1]) for addr in self._unsaved]
+        self._unsaved.clear()
+        return out
+
+    def frozen(self) -> _Entries:
+        """The entries as they are now, unchanged by what happens to these later."""
+        self.settle()
+        return _Entries(self.base, self._saved)
+
+    def first_line_of(self, work_order: str) -> str | None:
+        """The first line of a work order, in the state's order (of frozen entries, which do not change)."""
+        if self._lines_of is None:
+            self._lines_of = {}
+            for addr, entry in self.view(None, 0).index.items():
+                if entry.parent is not None and addr.startswith(f"{Kind.WORK_ORDER_LINE.value}/"):
+                    self._lines_of.setdefault(entry.parent, addr)
+        return self._lines_of.get(work_order)
+
+    def view(self, lineage: str | None, serial: int) -> Snapshot:
+        """The entries as a Snapshot: indexed at once, each parsed when asked for."""
+        self.settle()
+        index = dict(self.base.index)
+        for addr, found in self._saved.items():
+            if found is None:
+                index.pop(addr, None)
+            else:
+                index[addr] = found[0]
+
+        def entry_json(addr: str) -> bytes:
+            found = self._saved.get(addr)
+            return found[1] if found is not None else self.base.entry_json(addr)
+
+        return Snapshot(lineage, serial, index, self.__getitem__, raw=entry_json)
 
 
 @dataclass
@@ -180,18 +268,18 @@ class Executor:
 
     # ------------------------------------------------------------------ the run
 
-    def run(self, plan: Plan, state: State, *, recovered: tuple[str, ...] = ()) -> tuple[ApplyReport, State]:
+    def run(self, plan: Plan, state: Snapshot, *, recovered: tuple[str, ...] = ()) -> ApplyReport:
         """Carry out ``plan`` from ``state`` (the refreshed view); the state file holds the result however it ends."""
         report = _Outcomes()
         self.lineage, self.serial = state.lineage, state.serial
-        self.resources = _Entries(state.resources)
+        self.resources = _Entries(state)
         try:
             self._run(plan, report)
         finally:
             # One full write at the end, whatever happened: it folds the per-batch saves in.
             self._save()
-            written = self.store.write(State(lineage=self.lineage, serial=self.serial, resources=dict(self.resources)))
-        return report.freeze(recovered), written
+            self.store.write_snapshot(self.resources.view(self.lineage, self.serial))
+        return report.freeze(recovered)
 
     def _run(self, plan: Plan, report: _Outcomes) -> None:
         for action in plan.blocked:
@@ -204,17 +292,21 @@ class Executor:
                 self.resources[action.address] = ResourceState.model_validate(self._record(action, action.parent))
                 report.set(action.address, Outcome.DONE)
         self._save()
+        # Rows are built from the entries as they are now, batch by batch as they are sent (all of
+        # them at once took hundreds of megabytes at 100,000 lines). Building them all once first,
+        # and dropping them, finds what cannot be mapped before anything is sent.
+        self._before = self.resources.frozen()
+        self._names: dict[str, str | None] = {}
         try:
-            batches = list(self._batches(runnable))
-            self._rows_total, self._rows_sent = sum(len(rows) for _, rows in batches), 0
+            self._rows_total, self._rows_sent = sum(len(rows) for _, rows in self._batches(runnable)), 0
         except (MappingError, EpoptiaError) as error:
             report.stopped_by = str(error)
             for a in runnable:
                 if a.verb is not Verb.ADOPT:
                     report.set(a.address, Outcome.NOT_ATTEMPTED, "not sent")
             return
-        sent: dict[str, dict[str, Any]] = {}
-        for operation, rows in batches:
+        sent: dict[str, None] = {}  # the lines written, in order, for the read-back
+        for operation, rows in self._batches(runnable):
             if self.interrupted():
                 report.interrupted = True
                 report.stopped_by = "interrupted (Ctrl-C)"
@@ -240,19 +332,18 @@ class Executor:
             return
         for action in runnable:
             if action.verb is Verb.FORGET:
-                self.resources.pop(action.address, None)
+                self.resources.pop(action.address)
                 report.set(action.address, Outcome.DONE)
         if sent:
             self._read_back(sent, report)
 
     def _save(self) -> None:
         """After each batch: append what changed to the state's write-ahead file (cheap at any size)."""
-        changes = {addr: self.resources.get(addr) for addr in self.resources.changed}
-        self.resources.changed.clear()
+        changes = self.resources.unsaved()
         if changes:
             self.lineage, self.serial = self.store.append(self.lineage, self.serial, changes)
 
-    def _send(self, operation: Operation, rows: list[_Row], report: _Outcomes, sent: dict[str, dict[str, Any]]) -> None:
+    def _send(self, operation: Operation, rows: list[_Row], report: _Outcomes, sent: dict[str, None]) -> None:
         self.journal.write(operation, {r.address: r.record for r in rows})
         results = self.client.write(operation, [r.row for r in rows])
         failed_groups: set[str] = set()
@@ -260,12 +351,12 @@ class Executor:
             ok = result.outcome.succeeded or (
                 result.outcome is RowOutcome.NOT_FOUND and operation is Operation.DELETE_LINES)
             if ok:
+                previous = self.resources.get(r.address) if r.record is not None else None
                 if r.record is None:
-                    self.resources.pop(r.address, None)
-                elif r.address in self.resources and operation is Operation.ARCHIVE_LINES:
-                    self.resources[r.address] = self.resources[r.address].model_copy(update={"archived": True})
+                    self.resources.pop(r.address)
+                elif previous is not None and operation is Operation.ARCHIVE_LINES:
+                    self.resources[r.address] = previous.model_copy(update={"archived": True})
                 else:
-                    previous = self.resources.get(r.address)
                     entry = ResourceState.model_validate(r.record)
                     if previous is not None:
                         entry = entry.model_copy(update={"observed": previous.observed,
@@ -274,7 +365,7 @@ class Executor:
                         entry = entry.model_copy(update={"epoptia_id": result.epoptia_id})
                     self.resources[r.address] = entry
                 if operation is Operation.UPSERT_LINES:
-                    sent[r.address] = r.row
+                    sent[r.address] = None
                 report.set(r.address, Outcome.DONE)
             else:
                 report.set(r.address, Outcome.FAILED, f"{result.outcome.value}: {result.reason}")
@@ -292,32 +383,46 @@ class Executor:
 
     # ------------------------------------------------------------------ building the batches
 
-    def _batches(self, actions: list[Action]) -> Iterable[tuple[Operation, list[_Row]]]:
+    def _batches(self, actions: list[Action]) -> Iterator[tuple[Operation, list[_Row]]]:
+        """The batches to send, each built as it is asked for, from the entries as the run began."""
         size = self.client.profile.batch_size
         upserts = (Verb.CREATE, Verb.UPDATE)
-        phases: list[tuple[Operation, list[_Row]]] = [
-            (Operation.UPSERT_CLIENTS, [self._client(a) for a in actions if a.kind is Kind.CLIENT and a.verb in upserts]),
-            (Operation.UPSERT_PRODUCTS, [self._product(a) for a in actions
-                                         if a.kind is Kind.PRODUCT and a.verb in upserts]),
-            (Operation.UPSERT_LINES, self._line_rows(actions)),
-            (Operation.ARCHIVE_LINES, [_Row(a.address, archive_row(a.id), {}) for a in actions if a.verb is Verb.ARCHIVE]),
-            (Operation.DELETE_LINES, [self._delete(a) for a in actions if a.verb is Verb.DELETE]),
+        phases: list[tuple[Operation, Callable[[], Iterator[_Row]]]] = [
+            (Operation.UPSERT_CLIENTS, lambda: (self._client(a) for a in actions
+                                                if a.kind is Kind.CLIENT and a.verb in upserts)),
+            (Operation.UPSERT_PRODUCTS, lambda: (self._product(a) for a in actions
+                                                 if a.kind is Kind.PRODUCT and a.verb in upserts)),
+            (Operation.UPSERT_LINES, lambda: self._line_rows(actions)),
+            (Operation.ARCHIVE_LINES, lambda: (_Row(a.address, archive_row(a.id), {}) for a in actions
+                                               if a.verb is Verb.ARCHIVE)),
+            (Operation.DELETE_LINES, lambda: (self._delete(a) for a in actions if a.verb is Verb.DELETE)),
         ]
         for operation, rows in phases:
-            for start in range(0, len(rows), size):
-                yield operation, rows[start:start + size]
+            batch: list[_Row] = []
+            for row in rows():
+                batch.append(row)
+                if len(batch) == size:
+                    yield operation, batch
+                    batch = []
+            if batch:
+                yield operation, batch
 
     def _record(self, action: Action, parent: str | None = None, archived: bool = False) -> dict[str, Any]:
         return {"digest": action.digest, "parent": parent, "archived": archived, "observed": None,
                 "payload": action.payload}
 
     def _previous_payload(self, addr: str) -> dict[str, Any] | None:
-        previous = self.resources.get(addr)
+        previous = self._before.get(addr)
         return previous.payload if previous is not None else None
 
     def _name(self, kind: Kind, erp_id: Any) -> str | None:
-        entry = self.resources.get(address(kind, str(erp_id))) if erp_id else None
-        return entry.payload.get("name") if entry is not None else None
+        if not erp_id:
+            return None
+        addr = address(kind, str(erp_id))
+        if addr not in self._names:  # a few hundred clients and products, named on every line
+            entry = self._before.get(addr)
+            self._names[addr] = entry.payload.get("name") if entry is not None else None
+        return self._names[addr]
 
     def _client(self, action: Action) -> _Row:
         row = client_row(action.id, action.payload or {}, self._previous_payload(action.address))
@@ -333,7 +438,7 @@ class Executor:
         row = delete_line_row(action.id) if action.kind is Kind.WORK_ORDER_LINE else delete_work_order_row(action.id)
         return _Row(action.address, row, None)
 
-    def _line_rows(self, actions: list[Action]) -> list[_Row]:
+    def _line_rows(self, actions: list[Action]) -> Iterator[_Row]:
         """Rows of the upsert: each work order's lines together, each row carrying its work order."""
         groups: dict[str, dict[str, Any]] = {}
         for a in actions:
@@ -343,7 +448,6 @@ class Executor:
                 groups.setdefault(a.id, {"wo": None, "lines": []})["wo"] = a
             elif a.kind is Kind.WORK_ORDER_LINE:
                 groups.setdefault(a.parent or "", {"wo": None, "lines": []})["lines"].append(a)
-        rows: list[_Row] = []
         for wo_id, group in groups.items():
             wo_action: Action | None = group["wo"]
             wo_addr = address(Kind.WORK_ORDER, wo_id)
@@ -352,32 +456,30 @@ class Executor:
             if wo_payload is None:
                 raise MappingError(f"work order {wo_id} is neither in the plan nor in the state",
                                    hint="plan again without --only/--exclude for it")
-            entries: list[tuple[str, dict[str, Any], bool, dict[str, Any] | None, bool]] = []
+            entries: list[tuple[str, dict[str, Any], bool, dict[str, Any] | None, bool, dict[str, Any] | None]] = []
             for a in group["lines"]:
-                previous = self.resources.get(a.address)
+                previous = self._before.get(a.address)
                 archived = bool(previous and previous.archived)
                 route = a.verb is Verb.CREATE or any(c.path.startswith(("routing", "workflow")) for c in a.changes)
-                entries.append((a.id, a.payload or {}, archived, self._record(a, wo_id, archived), route))
+                entries.append((a.id, a.payload or {}, archived, self._record(a, wo_id, archived), route,
+                                previous.payload if previous is not None else None))
             if not entries:
                 # A change to the work order alone still travels on one of its lines, as applied.
-                carrier = next((addr for addr, res in self.resources.items()
-                                if res.parent == wo_id and addr.startswith("WorkOrderLine/")), None)
+                carrier = self._before.first_line_of(wo_id)
                 if carrier is None:
                     raise MappingError(f"work order {wo_id} has no line to carry its change")
-                res = self.resources[carrier]
+                res = self._before[carrier]
                 entries.append((split_address(carrier)[1], res.payload, res.archived, res.model_dump(mode="json"),
-                                False))
+                                False, res.payload))
             group_record = self._record(wo_action) if wo_action is not None else None
-            for line_id, payload, archived, record, route in entries:
+            for line_id, payload, archived, record, route, previous_payload in entries:
                 row = line_row(line_id, payload, wo_id, wo_payload, archived=archived,
                                workflows=self.workflows() if route and payload.get("workflow") else None,
                                client_name=self._name(Kind.CLIENT, wo_payload.get("client")),
                                product_name=self._name(Kind.PRODUCT, payload.get("product")), send_route=route,
-                               previous=self._previous_payload(address(Kind.WORK_ORDER_LINE, line_id)),
-                               previous_wo=wo_previous)
-                rows.append(_Row(address(Kind.WORK_ORDER_LINE, line_id), row, record,
-                                 group=wo_addr if wo_action else None, group_record=group_record))
-        return rows
+                               previous=previous_payload, previous_wo=wo_previous)
+                yield _Row(address(Kind.WORK_ORDER_LINE, line_id), row, record,
+                           group=wo_addr if wo_action else None, group_record=group_record)
 
     # ------------------------------------------------------------------ verification
 
@@ -400,27 +502,48 @@ class Executor:
             pages |= set(range(last, last + -(-new // size) + 1))
         return pages
 
-    def _read_back(self, sent: dict[str, dict[str, Any]], report: _Outcomes) -> None:
-        """Do not trust a 200: read the touched lines back and compare what the list shows with what was sent."""
+    def _read_back(self, sent: dict[str, None], report: _Outcomes) -> None:
+        """Do not trust a 200: read the touched lines back and compare what the list shows with what was sent.
+
+        Each line is compared as its page comes, and only what differs is kept: a read-back of
+        100,000 created lines holds one page at a time.
+        """
         touched = [addr for addr in sent if addr in self.resources]
-        view = State(resources=self.resources).snapshot()
-        matcher, names = LineMatcher(view, self.client.profile), names_of(view)
-        tenant = read_list(self.client, pages=self._touched_pages(touched), on_page=self.on_read_back)
-        found = {addr: line for line in tenant.by_id.values() if (addr := matcher.line(line)) is not None}
-        if not set(touched) <= set(found):  # lines moved between pages: read everything
-            tenant = read_list(self.client, on_page=self.on_read_back)
-            found = {addr: line for line in tenant.by_id.values() if (addr := matcher.line(line)) is not None}
+        wanted = set(touched)
+        view = self.resources.view(self.lineage, self.serial)
+        profile = self.client.profile
+        matcher, names = LineMatcher(view, profile), names_of(view)
+        before = self.resources.frozen()  # to undo what a partial read saw, if a full one must follow
         seen_at = timestamp()
+
+        def read(pages: set[int] | None) -> tuple[set[str], dict[str, str]]:
+            found: set[str] = set()
+            differs: dict[str, str] = {}
+
+            def compare(order: int, line: WireLine) -> None:
+                addr = matcher.line(line)
+                if addr is None or addr not in wanted:
+                    return
+                found.add(addr)
+                entry = self.resources[addr]
+                observed = observed_line(line, entry.payload, profile, names, matcher.work_order(line))
+                differs.pop(addr, None)  # a later row of the line replaces what an earlier one showed
+                if observed != entry.payload:
+                    differs[addr] = ", ".join(f"{c.path}: sent {c.before!r}, Epoptia has {c.after!r}"
+                                              for c in field_changes(entry.payload, observed))
+                self.resources[addr] = entry.model_copy(update={"observed": observe(line, seen_at)})
+
+            read_list(self.client, pages=pages, on_page=self.on_read_back, each=compare, keep=lambda line: False)
+            return found, differs
+
+        found, differs = read(self._touched_pages(touched))
+        if not wanted <= found:  # lines moved between pages: read everything
+            for addr in found:
+                self.resources[addr] = before[addr]
+            found, differs = read(None)
         for addr in touched:
-            entry = self.resources[addr]
-            got = found.get(addr)
-            if got is None:
+            if addr not in found:
                 report.mismatches.append(Mismatch(address=addr, detail="not found in Epoptia after the write"))
-                continue
-            observed = observed_line(got, entry.payload, self.client.profile, names, matcher.work_order(got))
-            if observed != entry.payload:
-                changes = ", ".join(f"{c.path}: sent {c.before!r}, Epoptia has {c.after!r}"
-                                    for c in field_changes(entry.payload, observed))
-                report.mismatches.append(Mismatch(address=addr, detail=changes))
-            self.resources[addr] = entry.model_copy(update={"observed": observe(got, seen_at)})
+            elif addr in differs:
+                report.mismatches.append(Mismatch(address=addr, detail=differs[addr]))
         self._save()

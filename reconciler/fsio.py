@@ -10,11 +10,13 @@ old file as it was and no temporary file behind.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 
-def atomic_write(path: Path, data: bytes, *, durable: bool = True, backup: Path | None = None) -> None:
-    """Replace ``path`` with ``data`` atomically.
+def atomic_write(path: Path, data: bytes | Iterable[bytes], *, durable: bool = True,
+                 backup: Path | None = None) -> None:
+    """Replace ``path`` with ``data`` (bytes, or pieces of them written as they come) atomically.
 
     ``durable`` fsyncs the file and its folder, for files that must survive a
     power cut (state, journal); caches skip it. ``backup``, when given, receives
@@ -24,8 +26,12 @@ def atomic_write(path: Path, data: bytes, *, durable: bool = True, backup: Path 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
+        with open(tmp, "wb", buffering=1 << 20) as fh:
+            if isinstance(data, bytes):
+                fh.write(data)
+            else:
+                for piece in data:
+                    fh.write(piece)
             if durable:
                 fh.flush()
                 os.fsync(fh.fileno())

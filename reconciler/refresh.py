@@ -67,7 +67,7 @@ class LineMatcher:
             for addr in snapshot.index:
                 kind = split_address(addr)[0]
                 if kind in (Kind.WORK_ORDER_LINE, Kind.WORK_ORDER):
-                    epoptia_id = snapshot[addr].epoptia_id
+                    epoptia_id = snapshot.peek(addr).epoptia_id  # read and let go: there may be 100,000
                     if epoptia_id is not None:
                         self.by_epoptia[f"{kind.value}/{epoptia_id}"] = addr
 
@@ -117,30 +117,52 @@ def _n(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
-def refresh(snapshot: Snapshot, tenant: TenantLines, profile: WireProfile,
-            now: dt.datetime | None = None) -> Refresh:
-    seen_at = timestamp(now)
-    names = names_of(snapshot)
-    matcher = LineMatcher(snapshot, profile)
-    wanted = {addr for addr in snapshot.index if addr.startswith(f"{Kind.WORK_ORDER_LINE.value}/")}
-    changes: dict[str, ResourceState | None] = {}
-    drift: list[Drift] = []
-    work_orders: dict[str, WireLine] = {}
-    for line in tenant.by_id.values():
-        addr = matcher.line(line)
-        if addr is None or addr not in wanted:
-            continue  # not ours: Epoptia holds more than the repository manages
-        wanted.discard(addr)
+class Refresher:
+    """The refresh, one line at a time, as the list is read (a ``LineSink``).
+
+    Nothing of a line is kept unless it changes the state or drifted: at
+    100,000 lines, holding every row and every state entry it was compared with
+    took gigabytes. Each entry is parsed for the comparison and let go.
+    """
+
+    def __init__(self, snapshot: Snapshot, profile: WireProfile, now: dt.datetime | None = None) -> None:
+        self.snapshot, self.profile = snapshot, profile
+        self.seen_at = timestamp(now)
+        self.names = names_of(snapshot)
+        self.matcher = LineMatcher(snapshot, profile)
+        prefix = f"{Kind.WORK_ORDER_LINE.value}/"
+        self.unseen = {addr for addr in snapshot.index if addr.startswith(prefix)}  # managed lines not in the list yet
+        # addr -> (order in the list, the entry to lay over the state or None, what drifted): only where something did
+        self.lines: dict[str, tuple[int, ResourceState | None, list[Drift]]] = {}
+        # work order id -> (id of the first of its lines in the list, the order of that line, what it changes)
+        self.work_orders: dict[str, tuple[str, int, tuple[ResourceState, Drift | None] | None]] = {}
+
+    def __call__(self, order: int, line: WireLine) -> None:
+        addr = self.matcher.line(line)
+        if addr is None or addr not in self.snapshot:
+            return  # not ours: Epoptia holds more than the repository manages
+        if not addr.startswith(f"{Kind.WORK_ORDER_LINE.value}/"):
+            return
+        self.unseen.discard(addr)
+        have = self.snapshot.peek(addr)
+        self.lines.pop(addr, None)  # a later row of the line replaces what an earlier one found
+        found = self._line(addr, have, line)
+        if found is not None:
+            self.lines[addr] = (order, *found)
+        if have.parent is not None:
+            carrier = self.work_orders.get(have.parent)
+            if carrier is None or (carrier[0] == line.line_id and carrier[1] == order):
+                self.work_orders[have.parent] = (line.line_id, order, self._work_order(have.parent, line))
+
+    def _line(self, addr: str, have: ResourceState, line: WireLine) -> tuple[ResourceState | None, list[Drift]] | None:
         line_id = split_address(addr)[1]
-        have = snapshot[addr]
-        facts = observe(line, seen_at)
+        facts = observe(line, self.seen_at)
         if have.observed is not None and (have.observed.fingerprint(), have.observed.page) == (
                 facts.fingerprint(), facts.page):
             facts = have.observed  # the time alone is not a change: the entry, and the state file, stay as they are
-        payload = observed_line(line, have.payload, profile, names, matcher.work_order(line))
-        if have.parent is not None:
-            work_orders.setdefault(have.parent, line)
+        payload = observed_line(line, have.payload, self.profile, self.names, self.matcher.work_order(line))
         entry = have.model_copy(update={"observed": facts, "archived": have.archived or facts.archived})
+        drift: list[Drift] = []
         if payload != have.payload:
             diffs = tuple(field_changes(have.payload, payload))
             drift.append(Drift(cause=DriftCause.OWNED, kind=Kind.WORK_ORDER_LINE, id=line_id,
@@ -150,30 +172,55 @@ def refresh(snapshot: Snapshot, tenant: TenantLines, profile: WireProfile,
         if progress:
             drift.append(Drift(cause=DriftCause.PROGRESS, kind=Kind.WORK_ORDER_LINE, id=line_id,
                                message=f"line {line_id}: {progress}"))
-        if entry != have:
-            changes[addr] = entry
+        changed = entry != have
+        if not changed and not drift:
+            return None
+        return (entry if changed else None), drift
 
-    # Only a read of every page can tell that a line is gone.
-    for addr in sorted(wanted) if tenant.complete else ():
-        line_id = split_address(addr)[1]
-        changes[addr] = None
-        drift.append(Drift(cause=DriftCause.MISSING, kind=Kind.WORK_ORDER_LINE, id=line_id,
-                           message=f"line {line_id} is no longer in Epoptia (deleted outside the reconciler)"))
-
-    for wo_id, line in work_orders.items():
+    def _work_order(self, wo_id: str, line: WireLine) -> tuple[ResourceState, Drift | None] | None:
         addr = address(Kind.WORK_ORDER, wo_id)
-        have = snapshot.get(addr)
+        have = self.snapshot.peek(addr) if addr in self.snapshot else None
         if have is None:
-            continue
+            return None
         update: dict[str, Any] = {}
-        if matcher.by_epoptia is not None and have.epoptia_id is None and line.work_order_id is not None:
+        if self.matcher.by_epoptia is not None and have.epoptia_id is None and line.work_order_id is not None:
             update["epoptia_id"] = line.work_order_id  # learnt from its line: write answers name lines only
-        payload = observed_work_order(line, have.payload, profile, names)
+        payload = observed_work_order(line, have.payload, self.profile, self.names)
+        drift = None
         if payload != have.payload:
-            drift.append(Drift(cause=DriftCause.OWNED, kind=Kind.WORK_ORDER, id=wo_id,
-                               message=f"work order {wo_id} was changed in Epoptia",
-                               changes=tuple(field_changes(have.payload, payload))))
+            drift = Drift(cause=DriftCause.OWNED, kind=Kind.WORK_ORDER, id=wo_id,
+                          message=f"work order {wo_id} was changed in Epoptia",
+                          changes=tuple(field_changes(have.payload, payload)))
             update.update(payload=payload, digest=drift_digest(payload))
-        if update:
-            changes[addr] = have.model_copy(update=update)
-    return Refresh(changes=changes, drift=tuple(drift))
+        return (have.model_copy(update=update), drift) if update else None
+
+    def result(self, complete: bool) -> Refresh:
+        """What the read showed; ``complete``: every page was read, so a managed line not seen is gone."""
+        changes: dict[str, ResourceState | None] = {}
+        drift: list[Drift] = []
+        for addr, (_, entry, found) in sorted(self.lines.items(), key=lambda item: item[1][0]):
+            if entry is not None:
+                changes[addr] = entry
+            drift.extend(found)
+        # Only a read of every page can tell that a line is gone.
+        for addr in sorted(self.unseen) if complete else ():
+            line_id = split_address(addr)[1]
+            changes[addr] = None
+            drift.append(Drift(cause=DriftCause.MISSING, kind=Kind.WORK_ORDER_LINE, id=line_id,
+                               message=f"line {line_id} is no longer in Epoptia (deleted outside the reconciler)"))
+        for wo_id, (_, _, found_wo) in self.work_orders.items():
+            if found_wo is not None:
+                entry, wo_drift = found_wo
+                if wo_drift is not None:
+                    drift.append(wo_drift)
+                changes[address(Kind.WORK_ORDER, wo_id)] = entry
+        return Refresh(changes=changes, drift=tuple(drift))
+
+
+def refresh(snapshot: Snapshot, tenant: TenantLines, profile: WireProfile,
+            now: dt.datetime | None = None) -> Refresh:
+    """The refresh of a read whose lines were kept (see ``Refresher`` for one that streams)."""
+    refresher = Refresher(snapshot, profile, now)
+    for order, line in enumerate(tenant.by_id.values()):
+        refresher(order, line)
+    return refresher.result(tenant.complete)

@@ -8,14 +8,16 @@ from typing import TYPE_CHECKING
 
 from ..context import Context
 from ..epoptia.listing import TenantLines, read_list
+from ..epoptia.reading import WireLine
 from ..errors import PlanError, ReconcilerError, StalePlanError
 from ..executor import Executor, recover
 from ..planning import Plan, RefreshScope, Selection
 from ..planning.staleness import stale_reasons
+from ..refresh import LineMatcher
 from ..report import ApplyReport
-from ..state import State
+from ..state import Snapshot
 from .hooks import BLOCKED_HINT, Hooks, Phase
-from .plan import Planned, PlanRequest, plan_against_tenant, read_tenant, refreshed
+from .plan import Planned, PlanRequest, plan_against_tenant, read_refreshed, read_tenant
 
 if TYPE_CHECKING:  # the HTTP client is imported only by commands that talk to Epoptia
     from ..epoptia.client import EpoptiaClient
@@ -47,30 +49,36 @@ class ApplyOutcome:
     report: ApplyReport | None = None
 
 
-def _read_for_recovery(context: Context, client: EpoptiaClient, state: State, hooks: Hooks) -> TenantLines:
-    """The pages holding the journalled lines, or every page when their place is not known."""
-    record = context.journal.read() or {}
+def _read_for_recovery(context: Context, client: EpoptiaClient, state: Snapshot, hooks: Hooks) -> TenantLines:
+    """The journalled lines: from the pages holding them, or from every page when their place is not known."""
+    entries = (context.journal.read() or {}).get("entries") or {}
+    matcher = LineMatcher(state, context.profile)
+
+    def journalled(line: WireLine) -> bool:
+        return matcher.line(line) in entries
+
     pages: set[int] = set()
-    for addr in record.get("entries") or {}:
-        entry = state.resources.get(addr)
+    for addr in entries:
+        entry = state.peek(addr) if addr in state else None
         page = entry.observed.page if entry is not None and entry.observed is not None else None
         if page is None:
-            return read_tenant(client, hooks)  # a create in flight: new lines are listed last, read it all
+            # A create in flight: new lines are listed last, read it all (keeping only what the journal names).
+            return read_tenant(client, hooks, keep=journalled)
         pages.add(page)
-    return read_list(client, pages=pages, on_page=lambda done, total: hooks.progress(Phase.REFRESH, done, total))
+    return read_list(client, pages=pages, on_page=lambda done, total: hooks.progress(Phase.REFRESH, done, total),
+                     keep=journalled)
 
 
-def _saved(context: Context, saved: Plan, state: State, client: EpoptiaClient, hooks: Hooks) -> Planned:
+def _saved(context: Context, saved: Plan, state: Snapshot, client: EpoptiaClient, hooks: Hooks) -> Planned:
     """A reviewed plan, if nothing it touches moved since (read everything: a saved plan is checked whole)."""
-    tenant = read_tenant(client, hooks)
-    view, _ = refreshed(context, state.snapshot(), tenant)
+    tenant, view, result = read_refreshed(context, state, client, hooks)
     reasons = stale_reasons(saved, view, context.target_name)
     if reasons:
         raise StalePlanError(
             "the saved plan is stale:\n" + "\n".join(f"  - {r}" for r in reasons),
             hint="make a new plan with `reconciler plan --out PLANFILE` and review it again",
         )
-    return Planned(saved, view, tenant)
+    return Planned(saved, view, tenant, moved=bool(result.changes))
 
 
 def apply_target(context: Context, request: ApplyRequest, hooks: Hooks) -> ApplyOutcome:
@@ -82,15 +90,17 @@ def apply_target(context: Context, request: ApplyRequest, hooks: Hooks) -> Apply
     desired = context.load_desired() if saved is None else None
     store = context.state_store
     with store.lock("apply"), context.connect() as client:
-        state = store.read()
+        # The state is read as a snapshot, entries parsed when needed: never all of them at once.
+        state = store.snapshot()
         if context.journal.read() is not None:
-            resources = dict(state.resources)
-            notes = recover(context.journal, resources, _read_for_recovery(context, client, state, hooks),
-                            context.profile)
+            changes, notes = recover(context.journal, state, _read_for_recovery(context, client, state, hooks),
+                                     context.profile)
             for note in notes:
                 hooks.notice(f"Recovered: {note}")
-            if resources != state.resources:
-                state = store.write(state.model_copy(update={"resources": resources}))
+            if changes:
+                lineage, serial = store.write_snapshot(state.overlay(changes))
+                state = state.overlay(changes, serial=serial)
+                state.lineage = lineage
             recovered = tuple(notes)
         else:
             recovered = ()
@@ -101,7 +111,8 @@ def apply_target(context: Context, request: ApplyRequest, hooks: Hooks) -> Apply
             wanted = PlanRequest(selection=request.selection, allow_mass_delete=request.allow_mass_delete,
                                  adopt=request.adopt, refresh_only=request.refresh_only)
             scope = RefreshScope.FULL if request.refresh_only else request.refresh
-            planned = plan_against_tenant(context, desired, state.snapshot(), client, hooks, wanted, scope)
+            planned = plan_against_tenant(context, desired, state, client, hooks, wanted, scope)
+            del desired  # the plan holds what it needs of the manifests
         plan, view = planned.plan, planned.view
         hooks.planned(plan)
         if plan.blocked and not request.skip_blocked:
@@ -110,18 +121,16 @@ def apply_target(context: Context, request: ApplyRequest, hooks: Hooks) -> Apply
             if plan.refresh_only and not request.auto_approve and not hooks.confirm(plan):
                 return ApplyOutcome(ApplyStatus.CANCELLED, plan)
             # Nothing to send: what the refresh saw is recorded, so drift is "since the last refresh".
-            recorded = view.to_state()
-            if recorded.resources != state.resources:
-                store.write(recorded)
+            if planned.moved:
+                store.write_snapshot(view)
             return ApplyOutcome(ApplyStatus.REFRESHED if plan.refresh_only else ApplyStatus.NOTHING_TO_APPLY, plan)
         if not request.auto_approve and not hooks.confirm(plan):
             return ApplyOutcome(ApplyStatus.CANCELLED, plan)
         # What the refresh saw becomes part of the state, whatever happens next.
-        current = view.to_state()
         executor = Executor(client, store, context.journal, interrupted=hooks.interrupted,
                             on_batch=lambda sent, total: hooks.progress(Phase.WRITE, sent, total),
                             on_read_back=lambda done, total: hooks.progress(Phase.READ_BACK, done, total),
                             pages=planned.tenant.pages if planned.tenant is not None else None)
-        report, _ = executor.run(plan, current, recovered=recovered)
+        report = executor.run(plan, view, recovered=recovered)
     return ApplyOutcome(ApplyStatus.APPLIED, plan, report)
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from ..context import Context
 from ..planning import Drift
 from .hooks import Hooks
-from .plan import read_tenant, refreshed
+from .plan import read_refreshed
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,5 @@ class DriftOutcome:
 def drift_of_target(context: Context, hooks: Hooks) -> DriftOutcome:
     snapshot = context.state_store.snapshot()
     with context.connect() as client:
-        tenant = read_tenant(client, hooks)
-    _, result = refreshed(context, snapshot, tenant)
+        _, _, result = read_refreshed(context, snapshot, client, hooks)
     return DriftOutcome(drift=result.drift, managed=len(snapshot))

@@ -5,19 +5,20 @@ from __future__ import annotations
 import functools
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..clock import timestamp
 from ..context import Context
 from ..epoptia.errors import EpoptiaError, HaltedError, UnreachableError
-from ..epoptia.listing import TenantLines, read_list
+from ..epoptia.listing import LineSink, TenantLines, read_list
 from ..epoptia.profile import Operation, WireProfile
-from ..epoptia.reading import observed_line, observed_work_order
+from ..epoptia.reading import WireLine, observed_line, observed_work_order
 from ..fsio import atomic_write
 from ..planning import Plan, RefreshScope, Selection, Verb, make_plan
 from ..planning.planner import Tenant, WorkflowNames
-from ..refresh import LineMatcher, Refresh, names_of, observe, refresh
+from ..refresh import LineMatcher, Refresh, Refresher, names_of, observe, refresh
 from ..resources import Desired, Kind, address
 from ..state import ResourceState, Snapshot, drift_digest
 from .hooks import Hooks, Phase
@@ -54,9 +55,14 @@ _NEEDS: dict[Operation, tuple[tuple[Kind, Verb], ...]] = {
 }
 
 
-def read_tenant(client: EpoptiaClient, hooks: Hooks) -> TenantLines:
-    """Every line of the tenant, page by page, reporting progress and the rows that could not be used."""
-    tenant = read_list(client, on_page=lambda done, total: hooks.progress(Phase.REFRESH, done, total))
+def read_tenant(client: EpoptiaClient, hooks: Hooks, *, each: LineSink | None = None,
+                keep: Callable[[WireLine], bool] | None = None) -> TenantLines:
+    """Every line of the tenant, page by page, reporting progress and the rows that could not be used.
+
+    ``each`` and ``keep`` as for ``read_list``: by default every line is kept.
+    """
+    tenant = read_list(client, on_page=lambda done, total: hooks.progress(Phase.REFRESH, done, total),
+                       each=each, keep=keep)
     if tenant.problems:
         named = "; ".join(f"page {p.page}: {p.message}" for p in tenant.problems[:_PROBLEMS_NAMED])
         more = f" (and {len(tenant.problems) - _PROBLEMS_NAMED} more)" if len(tenant.problems) > _PROBLEMS_NAMED else ""
@@ -68,6 +74,16 @@ def refreshed(context: Context, snapshot: Snapshot, tenant: TenantLines) -> tupl
     """The state with what Epoptia has laid over it."""
     result = refresh(snapshot, tenant, context.profile)
     return snapshot.overlay(result.changes), result
+
+
+def read_refreshed(context: Context, snapshot: Snapshot, client: EpoptiaClient, hooks: Hooks, *,
+                   keep: Callable[[WireLine], bool] = lambda line: False) -> tuple[TenantLines, Snapshot, Refresh]:
+    """Read every page and refresh as the pages come, so the list is never held whole (at 100,000 lines it
+    took more memory than the rest of a plan); the read keeps only the lines ``keep`` asks for."""
+    refresher = Refresher(snapshot, context.profile)
+    tenant = read_tenant(client, hooks, each=refresher, keep=keep)
+    result = refresher.result(tenant.complete)
+    return tenant, snapshot.overlay(result.changes), result
 
 
 def unavailable(profile: WireProfile, target: str) -> dict[tuple[Kind, Verb], str]:
@@ -122,9 +138,9 @@ def existing_in_tenant(desired: Desired, view: Snapshot, tenant: TenantLines,
     out: dict[str, ResourceState] = {}
     for line_id, line in tenant.by_id.items():
         addr = address(Kind.WORK_ORDER_LINE, line_id)
-        want = desired.resources.get(addr)
-        if want is None or addr in view:
+        if addr in view or addr not in desired:  # the state's own first: it is the common case, and cheap
             continue
+        want = desired.resources[addr]
         payload = observed_line(line, want.payload, profile, names, matcher.work_order(line))
         out[addr] = ResourceState(digest=drift_digest(payload), parent=want.parent, payload=payload,
                                   observed=observe(line, "adopted"))
@@ -179,6 +195,15 @@ class Planned:
     plan: Plan
     view: Snapshot  # the state with what was read laid over it
     tenant: TenantLines | None
+    moved: bool = False  # the view differs from the state: what was read is worth recording
+
+
+def unmanaged_wanted(desired: Desired, snapshot: Snapshot) -> Callable[[WireLine], bool]:
+    """Lines the manifests want that the state does not know (what ``existing_in_tenant`` looks at)."""
+    def wanted(line: WireLine) -> bool:
+        addr = address(Kind.WORK_ORDER_LINE, line.line_id)
+        return addr not in snapshot and addr in desired
+    return wanted
 
 
 def _touched_lines(plan: Plan, snapshot: Snapshot) -> set[str] | None:
@@ -221,6 +246,7 @@ def plan_against_tenant(context: Context, desired: Desired, snapshot: Snapshot, 
         draft = target_plan(context, desired, snapshot, None, request=request,
                             tenant=Tenant(unavailable=unavailable(context.profile, context.target_name)))
         touched = _touched_lines(draft, snapshot)
+        del draft  # at 100,000 lines to create, a plan is hundreds of megabytes: the next one replaces it
         if touched is not None:
             pages = {snapshot[addr].observed.page for addr in touched}  # type: ignore[union-attr]
             tenant = read_list(client, pages=pages,
@@ -232,14 +258,15 @@ def plan_against_tenant(context: Context, desired: Desired, snapshot: Snapshot, 
                 facts = tenant_facts(context, desired, view, None, client)
                 plan = target_plan(context, desired, view, result, request=request, tenant=facts,
                                    scope=RefreshScope.TARGETED, pages_read=len(pages))
-                return Planned(plan, view, tenant)
+                return Planned(plan, view, tenant, moved=bool(result.changes))
             hooks.notice("A line this plan touches is not where it was last seen; reading every page.")
-    tenant = read_tenant(client, hooks)
-    view, result = refreshed(context, snapshot, tenant)
+    # Of every page, only the lines the state does not know are kept (existing_in_tenant's): the rest is
+    # refreshed as it is read.
+    tenant, view, result = read_refreshed(context, snapshot, client, hooks, keep=unmanaged_wanted(desired, snapshot))
     facts = tenant_facts(context, desired, view, tenant, client)
     plan = target_plan(context, desired, view, result, request=request, tenant=facts, scope=RefreshScope.FULL,
                        pages_read=tenant.pages)
-    return Planned(plan, view, tenant)
+    return Planned(plan, view, tenant, moved=bool(result.changes))
 
 
 def plan_target(context: Context, request: PlanRequest, hooks: Hooks) -> PlanOutcome:

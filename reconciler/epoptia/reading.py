@@ -236,27 +236,71 @@ def read_rows(rows: Any, page: int = 0) -> tuple[list[WireLine], list[RowProblem
     return lines, problems
 
 
-def merge_duplicates(lines: list[WireLine]) -> tuple[dict[str, WireLine], list[RowProblem]]:
-    """One line per id. The same line on two pages is normal; two rows that disagree are reported,
-    and the one that shows more progress wins, so a started line is never taken for an idle one."""
-    by_id: dict[str, WireLine] = {}
-    problems: list[RowProblem] = []
-    for line in lines:
-        seen = by_id.get(line.line_id)
+class Repeats:
+    """One line per id, decided row by row, so that a read of the list never needs all its rows at once.
+
+    The same line on two pages is normal; two rows that disagree are reported,
+    and the one that shows more progress wins, so a started line is never taken
+    for an idle one. Of each id only a small summary of the row in use is kept
+    (its page, its progress and a hash of its data), not the row itself: at
+    100,000 lines the rows would take hundreds of megabytes.
+    """
+
+    def __init__(self) -> None:
+        # id -> (order of its first row, page of the row in use, its progress, hash of its data)
+        self._seen: dict[str, tuple[int, int, tuple[bool, bool, float], int]] = {}
+        self.problems: list[RowProblem] = []
+
+    def offer(self, line: WireLine) -> int | None:
+        """Where the line's id first appeared (0, 1, 2...) when this row is the one to use: the first row
+        of its id, or a later one with more progress, which replaces the earlier. None: keep the earlier."""
+        seen = self._seen.get(line.line_id)
         if seen is None:
+            order = len(self._seen)
+            self._seen[line.line_id] = (order, line.page, _progress(line), _data_hash(line))
+            return order
+        order, page, progress, data = seen
+        this = _data_hash(line)
+        if data == this:
+            return None
+        self.problems.append(RowProblem(line.page, line.line_id,
+                                        f"line {line.line_id} appears on pages {page} and {line.page} with "
+                                        "different data; the row with more progress is used"))
+        if _progress(line) <= progress:
+            return None
+        self._seen[line.line_id] = (order, line.page, _progress(line), this)
+        return order
+
+    def ids(self) -> frozenset[str]:
+        return frozenset(self._seen)
+
+
+def merge_duplicates(lines: list[WireLine]) -> tuple[dict[str, WireLine], list[RowProblem]]:
+    """One line per id (see ``Repeats``), in the order the ids first appear."""
+    by_id: dict[str, WireLine] = {}
+    repeats = Repeats()
+    for line in lines:
+        if repeats.offer(line) is not None:
             by_id[line.line_id] = line
-            continue
-        if (seen.status, seen.steps, seen.fields) != (line.status, line.steps, line.fields):
-            problems.append(RowProblem(line.page, line.line_id,
-                                       f"line {line.line_id} appears on pages {seen.page} and {line.page} with "
-                                       "different data; the row with more progress is used"))
-            if _progress(line) > _progress(seen):
-                by_id[line.line_id] = line
-    return by_id, problems
+    return by_id, repeats.problems
 
 
 def _progress(line: WireLine) -> tuple[bool, bool, float]:
     return (line.launched, line.started, sum(s.qty_done for s in line.steps))
+
+
+def _data_hash(line: WireLine) -> int:
+    """Equal for rows whose status, steps and fields are equal (==, so 200 and 200.0 are alike, and the
+    order of a mapping's keys does not matter)."""
+    return hash(_canonical((line.status, line.steps, line.fields)))
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return tuple(sorted((str(k), _canonical(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return tuple(_canonical(v) for v in value)
+    return value
 
 
 # ----------------------------------------------------------------------------- in our terms

@@ -32,7 +32,7 @@ def stale_reasons(plan: Plan, current: Snapshot, target: str) -> list[str]:
         if now_digest != action.prior_digest:
             reasons.append(f"{action.address} changed since this plan was made (another apply, or a change in Epoptia)")
             continue
-        observed = current[action.address].observed
+        observed = current.peek(action.address).observed  # read and let go: a plan may touch 100,000
         fingerprint = observed.fingerprint() if observed is not None else None
         if fingerprint != action.observed_fingerprint:
             kind = "line" if action.kind is Kind.WORK_ORDER_LINE else action.kind.value

@@ -17,8 +17,11 @@ line without parsing the payloads.
 
 from __future__ import annotations
 
+import io
 import json
 import re
+from collections.abc import Callable, Iterable, Iterator
+from typing import BinaryIO
 
 from .values import IndexEntry, State
 
@@ -33,15 +36,24 @@ _FOOTER = b"  }\n}\n"
 
 
 def serialise(state: State) -> bytes:
-    head = (
-        f'{{\n  "format_version": {state.format_version},\n  "lineage": {json.dumps(state.lineage)},\n'
-        f'  "serial": {state.serial},\n  "resources": {{\n'
+    return b"".join(serialise_entries(state.format_version, state.lineage, state.serial, sorted(state.resources),
+                                      lambda addr: state.resources[addr].model_dump_json().encode()))
+
+
+def serialise_entries(format_version: int, lineage: str | None, serial: int, addresses: Iterable[str],
+                      entry_json: Callable[[str], bytes]) -> Iterator[bytes]:
+    """The file above in pieces, one entry at a time (``addresses`` sorted; ``entry_json`` gives each
+    entry's JSON), so a state of 100,000 lines is written without being held whole."""
+    yield (
+        f'{{\n  "format_version": {format_version},\n  "lineage": {json.dumps(lineage)},\n'
+        f'  "serial": {serial},\n  "resources": {{\n'
     ).encode()
-    lines = [
-        b"    " + json.dumps(addr, ensure_ascii=False).encode() + b": " + state.resources[addr].model_dump_json().encode()
-        for addr in sorted(state.resources)
-    ]
-    return head + b",\n".join(lines) + (b"\n" if lines else b"") + _FOOTER
+    first = True
+    for addr in addresses:
+        key = json.dumps(addr, ensure_ascii=False).encode()
+        yield (b"" if first else b",\n") + b"    " + key + b": " + entry_json(addr)
+        first = False
+    yield (b"" if first else b"\n") + _FOOTER
 
 
 def header(raw: bytes) -> tuple[str | None, int] | None:
@@ -50,19 +62,30 @@ def header(raw: bytes) -> tuple[str | None, int] | None:
     return (json.loads(head.group(1)), int(head.group(2))) if head else None
 
 
-def index_lines(raw: bytes) -> tuple[str | None, int, dict[str, IndexEntry], dict[str, tuple[int, int]]] | None:
-    """Index a file in the layout above without parsing its payloads; None if it is not in that layout."""
-    head = _HEADER.match(raw)
-    if head is None or not raw.endswith(_FOOTER):
+def index_lines(source: bytes | BinaryIO, check: Callable[[str, bytes], None] | None = None
+                ) -> tuple[str | None, int, dict[str, IndexEntry], dict[str, tuple[int, int]]] | None:
+    """Index a file in the layout above without parsing its payloads; None if it is not in that layout.
+
+    ``source`` is the file's bytes, or the file itself, read line by line (a 100 MB state is then
+    never held whole). ``check(addr, entry_json)`` sees each entry as it is read.
+    """
+    fh = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
+    head_raw = b"".join(fh.readline() for _ in range(5))
+    head = _HEADER.match(head_raw)
+    if head is None or head.end() != len(head_raw):
         return None
     lineage = json.loads(head.group(1))
     index: dict[str, IndexEntry] = {}
     spans: dict[str, tuple[int, int]] = {}
-    position, end = head.end(), len(raw) - len(_FOOTER)
+    position = len(head_raw)
     loads = json.loads
-    while position < end:
-        newline = raw.index(b"\n", position)
-        match = _ENTRY.fullmatch(raw, position, newline)
+    while True:
+        line = fh.readline()
+        if line == _FOOTER[:4]:  # "  }\n": the footer, which must end the file
+            if fh.readline() != _FOOTER[4:] or fh.read(1):
+                return None
+            break
+        match = _ENTRY.fullmatch(line, 0, len(line) - 1) if line.endswith(b"\n") else None
         if match is None:
             return None
         addr_raw = match.group(1)
@@ -77,8 +100,9 @@ def index_lines(raw: bytes) -> tuple[str | None, int, dict[str, IndexEntry], dic
         status = match.group(7)
         launched = started or (status is not None and status not in (b'"standby"', b'""'))
         index[addr] = IndexEntry(match.group(3).decode(), parent, match.group(5) == b"true", started, launched)
-        spans[addr] = match.span(2)
-        position = newline + 1
+        start, end = match.span(2)
+        spans[addr] = (position + start, position + end)
+        if check is not None:
+            check(addr, line[start:end])
+        position += len(line)
     return lineage, int(head.group(2)), index, spans
-
-

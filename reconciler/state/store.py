@@ -9,10 +9,11 @@ from __future__ import annotations
 import getpass
 import functools
 import json
-import mmap
 import os
 import socket
 import uuid
+import weakref
+from collections.abc import Iterable
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -26,8 +27,8 @@ from ..errors import StateError, StateLockedError
 from ..fsio import atomic_write
 from ..localcache import get_blob, open_cache, put_blob
 from ..resources import fingerprint
-from .layout import header, index_lines, serialise
-from .values import IndexEntry, ResourceState, Snapshot, State
+from .layout import header, index_lines, serialise, serialise_entries
+from .values import STATE_FORMAT_VERSION, IndexEntry, ResourceState, Snapshot, State
 
 
 class StateStore:
@@ -58,42 +59,55 @@ class StateStore:
     def snapshot(self) -> Snapshot:
         """The current state for planning: indexed at once, entries parsed on demand."""
         try:
-            with open(self.path, "rb") as fh:
-                info = os.fstat(fh.fileno())
-                # Mapped, not read: a 50 MB state costs only the pages of the entries a plan looks at.
-                raw: Any = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if info.st_size else b""
+            fd = os.open(self.path, os.O_RDONLY)
         except FileNotFoundError:
             return self._with_wal(State().snapshot())
         except OSError as error:
             raise StateError(f"cannot read state file {self.path}: {error.strerror}",
                              hint="check the file's permissions") from None
-        indexed = self._index(raw, info)
-        if indexed is None:
-            # Not in the layout this module writes (edited by hand, or damaged):
-            # parse and validate it whole, which also names what is wrong.
-            whole = self._parse_whole(bytes(raw))
-            self._check_backup(whole.lineage, whole.serial)
-            return self._with_wal(whole.snapshot())
-        lineage, serial, index, span, meta, rows = indexed
-        self._check_backup(lineage, serial)
+        try:
+            info = os.fstat(fd)
+            indexed = self._index(fd, info)
+            if indexed is None:
+                # Not in the layout this module writes (edited by hand, or damaged):
+                # parse and validate it whole, which also names what is wrong.
+                with open(fd, "rb", closefd=False) as fh:
+                    whole = self._parse_whole(fh.read())
+                self._check_backup(whole.lineage, whole.serial)
+                os.close(fd)
+                return self._with_wal(whole.snapshot())
+            lineage, serial, index, span, meta, rows = indexed
+            self._check_backup(lineage, serial)
+        except BaseException:
+            os.close(fd)
+            raise
+
+        # Each entry is read from the file when asked for (the descriptor keeps this version of the file, even
+        # once a write replaces it): a plan that looks at a few entries reads a few, and a pass over all of them
+        # holds one at a time (a mapped file would keep every page it touched, 100 MB at 100,000 lines).
+        def entry_json(addr: str) -> bytes:
+            start, end = span(addr)
+            return os.pread(fd, end - start, start)
 
         def load(addr: str) -> ResourceState:
-            start, end = span(addr)
             try:
-                return ResourceState.model_validate_json(raw[start:end])
+                return ResourceState.model_validate_json(entry_json(addr))
             except ValidationError as error:
                 raise self._corrupt(error, prefix=("resources", addr)) from None
 
-        return self._with_wal(Snapshot(lineage, serial, index, load, fingerprint=meta["fingerprint"],
-                                       size=meta["count"], rows=rows))
+        snapshot = Snapshot(lineage, serial, index, load, fingerprint=meta["fingerprint"], size=meta["count"],
+                            rows=rows, raw=entry_json)
+        weakref.finalize(snapshot, os.close, fd)
+        return self._with_wal(snapshot)
 
-    def _index(self, raw: Any, info: os.stat_result) -> Any:
+    def _index(self, fd: int, info: os.stat_result) -> Any:
         """(lineage, serial, index, span, meta, rows) of the file; the index and rows decode on first use.
 
         ``span(addr)`` is where the entry's JSON is in the file, so one entry is parsed without the rest.
 
-        From the local cache when the file did not change since it was last indexed; else built, with
-        every entry validated once, and cached. None when the file is not in the layout this module writes.
+        From the local cache when the file did not change since it was last indexed; else built, reading
+        the file line by line, with every entry validated once, and cached. None when the file is not in
+        the layout this module writes.
         """
         db = open_cache(self.cache_dir / "state.sqlite") if self.cache_dir is not None else None
         name, key = f"state-index:{self.path.resolve()}", f"{info.st_size}:{info.st_mtime_ns}:{info.st_ino}"
@@ -106,15 +120,23 @@ class StateStore:
                 return (meta["lineage"], meta["serial"],
                         lambda: {addr: IndexEntry(*row[:5]) for addr, row in rows().items()},
                         lambda addr: rows()[addr][5:7], meta, rows)
-            fast = index_lines(bytes(raw))
+            invalid: list[tuple[str, ValidationError]] = []
+
+            def check(addr: str, entry: bytes) -> None:  # every entry validated once, when the file is new to us
+                if not invalid:
+                    try:
+                        ResourceState.model_validate_json(entry)
+                    except ValidationError as error:
+                        invalid.append((addr, error))
+
+            with open(fd, "rb", closefd=False, buffering=1 << 20) as fh:
+                fast = index_lines(fh, check)
             if fast is None:
                 return None
+            if invalid:
+                addr, error = invalid[0]
+                raise self._corrupt(error, prefix=("resources", addr)) from None
             lineage, serial, index, spans = fast
-            for addr, (start, end) in spans.items():  # every entry validated once, when the file is new to us
-                try:
-                    ResourceState.model_validate_json(raw[start:end])
-                except ValidationError as error:
-                    raise self._corrupt(error, prefix=("resources", addr)) from None
             meta = {"lineage": lineage, "serial": serial, "count": len(index),
                     "fingerprint": fingerprint((a, e.digest, e.archived) for a, e in index.items())}
             put_blob(db, name, key, orjson.dumps({addr: [*entry, *spans[addr]] for addr, entry in index.items()}))
@@ -203,17 +225,22 @@ class StateStore:
         result.lineage = lineage
         return result
 
-    def append(self, lineage: str | None, serial: int, changes: dict[str, ResourceState | None]) -> tuple[str, int]:
-        """Save ``changes`` over state (lineage, serial) as the next serial, by appending them to the
-        write-ahead file; returns the new (lineage, serial). Costs what changed, whatever the state's size."""
+    def append(self, lineage: str | None, serial: int, changes: Iterable[tuple[str, bytes | None]]) -> tuple[str, int]:
+        """Save ``changes`` (address, the entry's JSON or None for a removal) over state (lineage, serial) as
+        the next serial, by appending them to the write-ahead file; returns the new (lineage, serial). Costs
+        what changed, whatever the state's size, and is written as it comes: a save of 100,000 entries is
+        never one 100 MB value."""
         lineage = lineage or str(uuid.uuid4())
         serial += 1
-        record = {"lineage": lineage, "serial": serial,
-                  "changes": {a: None if e is None else e.model_dump(mode="json") for a, e in changes.items()}}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.wal_path, "ab") as fh:
-                fh.write(orjson.dumps(record) + b"\n")
+            with open(self.wal_path, "ab", buffering=1 << 20) as fh:
+                fh.write(orjson.dumps({"lineage": lineage, "serial": serial})[:-1] + b',"changes":{')
+                separator = b""
+                for addr, entry in changes:
+                    fh.write(separator + orjson.dumps(addr) + b":" + (b"null" if entry is None else entry))
+                    separator = b","
+                fh.write(b"}}\n")
                 fh.flush()
                 os.fsync(fh.fileno())
         except OSError as error:
@@ -229,8 +256,21 @@ class StateStore:
         new = state.model_copy(
             update={"lineage": state.lineage or str(uuid.uuid4()), "serial": state.serial + 1}
         )
+        self._replace(serialise(new))
+        return new
+
+    def write_snapshot(self, snapshot: Snapshot) -> tuple[str, int]:
+        """Write what ``snapshot`` holds as the next serial, like ``write(snapshot.to_state())`` but one entry
+        at a time: unchanged entries are copied from the file as they are, none is held longer than its line.
+        Returns the (lineage, serial) written."""
+        lineage, serial = snapshot.lineage or str(uuid.uuid4()), snapshot.serial + 1
+        pieces = serialise_entries(STATE_FORMAT_VERSION, lineage, serial, sorted(snapshot.index), snapshot.entry_json)
+        self._replace(pieces)
+        return lineage, serial
+
+    def _replace(self, data: Any) -> None:
         try:
-            atomic_write(self.path, serialise(new), backup=self.backup_path)
+            atomic_write(self.path, data, backup=self.backup_path)
             if self.wal_path.exists():
                 self.wal_path.unlink()
         except OSError as error:
@@ -238,7 +278,6 @@ class StateStore:
                 f"cannot write state file {self.path}: {error.strerror}",
                 hint="the previous state file is unchanged; fix the problem (disk space, permissions) and run again",
             ) from None
-        return new
 
     # ------------------------------------------------------------------ locking
 

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 from typing import Any, Callable, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from ..resources import DesiredResource, digest, fingerprint
+from ..frozen import FrozenValue
+from ..resources import DesiredResource, digest, fingerprint, update_fingerprint
 
 STATE_FORMAT_VERSION = 1
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class _Frozen(FrozenValue):
+    """Frozen, and light (see ``FrozenValue``): a run may parse 100,000 entries."""
 
 
 class StepProgress(_Frozen):
@@ -133,12 +134,13 @@ class Snapshot:
 
     def __init__(self, lineage: str | None, serial: int, index: dict[str, IndexEntry] | Callable[[], dict[str, IndexEntry]],
                  load: Callable[[str], ResourceState], *, fingerprint: str | None = None, size: int | None = None,
-                 rows: Callable[[], dict[str, Any]] | None = None) -> None:
+                 rows: Callable[[], dict[str, Any]] | None = None, raw: Callable[[str], bytes] | None = None) -> None:
         self.lineage = lineage
         self.serial = serial
         self._index = index
         self._rows = rows
         self._load = load
+        self._raw = raw  # an entry's JSON as the state file holds it, where there is a file to take it from
         self._loaded: dict[str, ResourceState] = {}
         # What every resource is, in one value (see resources.fingerprint); None when not known.
         self.fingerprint = fingerprint
@@ -181,20 +183,59 @@ class Snapshot:
     def get(self, addr: str) -> ResourceState | None:
         return self[addr] if addr in self else None
 
+    def peek(self, addr: str) -> ResourceState:
+        """One entry, parsed for the caller and not kept: for passes over every resource, which would
+        otherwise hold all of them (at 100,000 lines, gigabytes)."""
+        found = self._loaded.get(addr)
+        if found is not None:
+            return found
+        if addr not in self:
+            raise KeyError(addr)
+        return self._load(addr)
+
+    def entry_json(self, addr: str) -> bytes:
+        """One entry as the state file's line holds it: the file's own bytes where they are at hand."""
+        if self._raw is not None:
+            return self._raw(addr)
+        return self.peek(addr).model_dump_json().encode()
+
     def overlay(self, changes: dict[str, ResourceState | None], serial: int | None = None) -> "Snapshot":
-        """This snapshot with some entries replaced (or removed, for None): e.g. what a refresh saw."""
-        index = dict(self.index)
+        """This snapshot with some entries replaced (or removed, for None): e.g. what a refresh saw.
+
+        Its index is built only if asked for, and its fingerprint and size follow from the changes:
+        a refresh that changed no digest still plans nothing without looking at a single entry.
+        """
+        size = len(self)
+        gone: list[tuple[str, str, bool]] = []
+        came: list[tuple[str, str, bool]] = []
         for addr, res in changes.items():
-            if res is None:
-                index.pop(addr, None)
-            else:
-                index[addr] = IndexEntry.of(res)
+            before = self.entry(addr)
+            if before is not None:
+                gone.append((addr, before.digest, before.archived))
+            if res is not None:
+                came.append((addr, res.digest, res.archived))
+            size += (res is not None) - (before is not None)
+        value = update_fingerprint(self.fingerprint, gone, came) if self.fingerprint is not None else None
+
+        def index() -> dict[str, IndexEntry]:
+            out = dict(self.index)
+            for addr, res in changes.items():
+                if res is None:
+                    out.pop(addr, None)
+                else:
+                    out[addr] = IndexEntry.of(res)
+            return out
 
         def load(addr: str) -> ResourceState:
             replaced = changes.get(addr)
-            return replaced if replaced is not None else self[addr]
+            return replaced if replaced is not None else self.peek(addr)
 
-        return Snapshot(self.lineage, self.serial if serial is None else serial, index, load)
+        def raw(addr: str) -> bytes:
+            replaced = changes.get(addr)
+            return replaced.model_dump_json().encode() if replaced is not None else self.entry_json(addr)
+
+        return Snapshot(self.lineage, self.serial if serial is None else serial, index, load, raw=raw,
+                        fingerprint=value, size=size)
 
     def to_state(self) -> State:
         return State(lineage=self.lineage, serial=self.serial, resources={addr: self[addr] for addr in self.index})
