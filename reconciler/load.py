@@ -144,7 +144,8 @@ def _load(root: Path, paths: list[str], cache: ParseCache) -> Desired:
         except OSError as error:
             problems.append(SourceError(file, 1, 1, f"cannot read file: {error.strerror}"))
             continue
-        files.append(FileParts(file, key, cache.payloads(file), load_entries=partial(cache.entries, file)))
+        files.append(FileParts(file, key, cache.payloads(file), load_entries=partial(cache.entries, file),
+                               recent=cache.recent))
 
     invalid: set[str] = set()
     unparsed = False
@@ -155,8 +156,12 @@ def _load(root: Path, paths: list[str], cache: ParseCache) -> Desired:
             unparsed = unparsed or result.unparsed
             continue
         blob = serialise_payloads(result.payloads) if result.blob is None else result.blob
-        cache.put(file, key, stats[file], result.entries, blob)
-        files[slot] = FileParts(file, key, Payloads(blob, items=result.payloads or None), entries=result.entries)
+        # Once in the cache, a file's payloads are read from there again if let go; else its bytes are kept.
+        stored = cache.put(file, key, stats[file], result.entries, blob)
+        items = result.payloads or None
+        payloads = cache.payloads(file, items) if stored else Payloads(blob, items, recent=cache.recent)
+        files[slot] = FileParts(file, key, payloads, entries=result.entries, load_entries=partial(cache.entries, file),
+                                recent=cache.recent)
     if problems:
         # What parsed is still checked across files, so a run reports all its problems at once;
         # references to items that are there but broken are not reported a second time.

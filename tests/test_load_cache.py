@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from reconciler import load
+from reconciler.manifests import cache as parse_cache
 from reconciler.manifests import parse
 from reconciler.errors import ManifestError
 from reconciler.load import load_manifests
@@ -78,6 +79,26 @@ def test_parallel_parse_matches_sequential(sample_repo: Path, monkeypatch) -> No
     assert _snapshot(parallel) == _snapshot(sequential)
     cached = load_manifests(Path("manifests"), cache_dir=Path(".reconciler/cache"))
     assert _snapshot(cached) == _snapshot(sequential)
+
+
+def test_letting_decoded_files_go_changes_nothing(sample_repo: Path, monkeypatch) -> None:
+    """At 100,000 lines only the last files used stay decoded; one at a time must give the same everything."""
+    monkeypatch.chdir(sample_repo)
+    whole = load_manifests(Path("manifests"))
+    monkeypatch.setattr(parse_cache, "RECENT_FILES", 1)
+    for threshold in (10**12, 0):  # a sequential and a parallel cold parse, then the cache
+        monkeypatch.setattr(load, "PARALLEL_PARSE_BYTES", threshold)
+        cache = Path(f".reconciler/cache-{threshold}")
+        assert _snapshot(load_manifests(Path("manifests"), cache_dir=cache)) == _snapshot(whole)
+        assert _snapshot(load_manifests(Path("manifests"), cache_dir=cache)) == _snapshot(whole)
+    (Path("manifests") / "again.yaml").write_text("kind: Client\nid: C-1001\nname: Twice\n", encoding="utf-8")
+    messages = []
+    for recent in (1, 256):
+        monkeypatch.setattr(parse_cache, "RECENT_FILES", recent)
+        with pytest.raises(ManifestError) as caught:
+            load_manifests(Path("manifests"), cache_dir=Path(".reconciler/cache-dup"))
+        messages.append([str(p) for p in caught.value.problems])
+    assert messages[0] == messages[1] and "duplicate client id 'C-1001'" in messages[0][0]
 
 
 def test_parallel_parse_reports_the_same_errors(sample_repo: Path, monkeypatch) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 from ..errors import SourceError
 from ..resources import DesiredEntry, DesiredResource, Kind, combine_digests
 from ..words import did_you_mean
-from .cache import Payloads
+from .cache import Payloads, Recent
 from .messages import KIND_NOUNS
 from .parse import Source
 from .positions import Locator
@@ -39,21 +39,28 @@ RoutingRow = list[Any]
 
 
 class FileParts:
-    """One manifest file's validated entries (decoded only when needed) and payloads."""
+    """One manifest file's validated entries (decoded only when needed, and let go with ``recent``
+    when other files were used since, if they can be decoded again) and payloads."""
 
-    __slots__ = ("_entries", "_load_entries", "key", "name", "payloads")
+    __slots__ = ("_entries", "_load_entries", "_recent", "key", "name", "payloads")
 
     def __init__(self, name: str, key: str, payloads: Payloads, entries: list[Any] | None = None,
-                 load_entries: Callable[[], list[Any]] | None = None) -> None:
+                 load_entries: Callable[[], list[Any]] | None = None, recent: Recent | None = None) -> None:
         self.name, self.key, self.payloads = name, key, payloads
-        self._entries, self._load_entries = entries, load_entries
+        self._entries, self._load_entries, self._recent = entries, load_entries, recent
 
     @property
     def entries(self) -> list[Any]:
         if self._entries is None:
             assert self._load_entries is not None
             self._entries = self._load_entries()
+        if self._recent is not None:
+            self._recent.used(self)
         return self._entries
+
+    def forget(self) -> None:
+        if self._load_entries is not None:
+            self._entries = None
 
 
 Pending = tuple[Source, str, bool]
@@ -68,7 +75,7 @@ def full_check(files: list[FileParts], *, assume: frozenset[str] = frozenset(), 
     may be there is then not reported too (one broken item gives one error).
     """
     pending: list[Pending] = []
-    first_seen: dict[str, tuple[str, Any]] = {}
+    first_seen: dict[str, tuple[str, int]] = {}  # address -> (file, position) of its first declaration
     routings: dict[str, RoutingRow] = {}
     for parts in files:
         for position, entry in enumerate(parts.entries):
@@ -76,7 +83,7 @@ def full_check(files: list[FileParts], *, assume: frozenset[str] = frozenset(), 
             if addr in first_seen:
                 pending.append(_duplicate(parts.name, entry, first_seen[addr][0]))
                 continue
-            first_seen[addr] = (parts.name, entry)
+            first_seen[addr] = (parts.name, position)
             if entry[0] == _ROUTING:
                 routings[entry[1]] = [entry[2], parts.name, position]
     index: dict[str, IndexRow] = {}
@@ -85,7 +92,7 @@ def full_check(files: list[FileParts], *, assume: frozenset[str] = frozenset(), 
     for parts in files:
         for position, entry in enumerate(parts.entries):
             addr = f"{entry[0]}/{entry[1]}"
-            if entry[0] == _ROUTING or first_seen[addr][1] is not entry:
+            if entry[0] == _ROUTING or first_seen[addr] != (parts.name, position):
                 continue
             row = _indexed(parts.name, position, entry, known, routings, pending if references else unchecked)
             if row is not None:
