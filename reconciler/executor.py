@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from .clock import timestamp
 from .epoptia.errors import CommandNotFoundError, EpoptiaError
@@ -33,6 +33,7 @@ from .refresh import LineMatcher, names_of, observe
 from .report import ApplyReport, Mismatch, Outcome, ResourceOutcome
 from .resources import Kind, address, split_address
 from .state import IndexEntry, ResourceState, Snapshot, StateStore
+from .state.store import WriteAhead
 
 if TYPE_CHECKING:  # the HTTP client is imported only by commands that talk to Epoptia
     from .epoptia.client import EpoptiaClient
@@ -126,30 +127,40 @@ def recover(journal: Journal, state: Snapshot, tenant: TenantLines,
     return changes, notes
 
 
+_BASE, _REMOVED = -1, -2  # where an entry was: in the view the run started from, or nowhere
+
+
 class _Entries:
     """The state's entries during a run: the view the run started from, and what the run changed over it.
 
-    A changed entry is kept as its JSON (what the write-ahead file and the state
-    file hold) and parsed again when asked for; only the few changed since the
-    last ``settle`` are models. At 100,000 created lines, models of every entry
-    (and a copy of the whole state to start from) took gigabytes.
+    A changed entry lives in the write-ahead file, where saving it put it, and
+    is read back from there when asked for; only those changed since the last
+    flush are held as models. At 100,000 created lines, models of every entry
+    (and a copy of the whole state to start from) took gigabytes, and their
+    JSON in memory 100 MB.
     """
 
-    _SETTLE_EVERY = 1000  # models held before they are turned into JSON
+    _FLUSH_EVERY = 200  # models held before they go to the open save (a batch, about)
 
-    def __init__(self, base: Snapshot, saved: dict[str, tuple[IndexEntry, bytes] | None] | None = None) -> None:
+    def __init__(self, base: Snapshot, wal: WriteAhead | None,
+                 saved: dict[str, tuple[IndexEntry, int, int] | None] | None = None) -> None:
         self.base = base
-        self._saved: dict[str, tuple[IndexEntry, bytes] | None] = dict(saved or {})
+        self.wal = wal  # None: a frozen copy, which never changes
+        self.lineage, self.serial = base.lineage, base.serial  # of the last save
+        # address -> (index entry, where its JSON is in the write-ahead file, its length); None: removed
+        self._saved: dict[str, tuple[IndexEntry, int, int] | None] = dict(saved or {})
         self._pending: dict[str, ResourceState | None] = {}
-        self._unsaved: set[str] = set()  # changed since the last save to the write-ahead file
         self._lines_of: dict[str, str] | None = None
+        self._wal_read = wal.read if wal is not None else None
+        # Since the last ``checkpoint``: where each entry changed since then was before (an int per entry,
+        # so that a pass over 100,000 entries can be undone without holding their old versions).
+        self._before: dict[str, int] | None = None
 
     def get(self, addr: str) -> ResourceState | None:
         if addr in self._pending:
             return self._pending[addr]
         if addr in self._saved:
-            found = self._saved[addr]
-            return None if found is None else ResourceState.model_validate_json(found[1])
+            return None if self._saved[addr] is None else ResourceState.model_validate_json(self.entry_json(addr))
         return self.base.peek(addr) if addr in self.base else None
 
     def __contains__(self, addr: str) -> bool:
@@ -166,56 +177,103 @@ class _Entries:
         return found
 
     def __setitem__(self, addr: str, entry: ResourceState | None) -> None:
+        assert self.wal is not None, "frozen entries do not change"
         self._pending[addr] = entry
-        self._unsaved.add(addr)
-        if len(self._pending) >= self._SETTLE_EVERY:
-            self.settle()
+        if len(self._pending) >= self._FLUSH_EVERY:
+            self.flush()
 
     def pop(self, addr: str) -> None:
         self[addr] = None
 
-    def settle(self) -> None:
-        """Turn the models changed since the last call into JSON."""
-        for addr, entry in self._pending.items():
-            self._saved[addr] = None if entry is None else (IndexEntry.of(entry), entry.model_dump_json().encode())
+    def entry_json(self, addr: str) -> bytes:
+        found = self._saved.get(addr)
+        if found is None:
+            return self.base.entry_json(addr)
+        assert self._wal_read is not None
+        return self._wal_read(found[1], found[2])
+
+    def flush(self) -> None:
+        """Put the models changed since the last flush into the open save (one is begun if none is)."""
+        if not self._pending or self.wal is None:
+            return
+        if not self.wal.recording:
+            self.wal.begin(self.lineage, self.serial)
+        pending = [(addr, None if e is None else e.model_dump_json().encode()) for addr, e in self._pending.items()]
+        if self._before is not None:
+            for addr, _ in pending:
+                if addr in self._before:
+                    continue
+                if addr not in self._saved:
+                    self._before[addr] = _BASE
+                elif (saved := self._saved[addr]) is None:
+                    self._before[addr] = _REMOVED
+                else:
+                    self._before[addr] = saved[1] << 24 | saved[2]  # an entry is far below 16 MB
+        for (addr, data), offset in zip(pending, self.wal.add(pending), strict=True):
+            entry = self._pending[addr]
+            if entry is None or data is None:
+                self._saved[addr] = None
+                continue
+            index, before = IndexEntry.of(entry), self._saved.get(addr)
+            # The same values as before (a read-back adds what was seen, nothing the index holds): the same
+            # tuple, and the strings it holds, which the plan holds too.
+            self._saved[addr] = (before[0] if before is not None and before[0] == index else index, offset, len(data))
         self._pending.clear()
 
-    def unsaved(self) -> list[tuple[str, bytes | None]]:
-        """What changed since the last call, as the write-ahead file takes it."""
-        self.settle()
-        out = [(addr, None if (found := self._saved[addr]) is None else found[1]) for addr in self._unsaved]
-        self._unsaved.clear()
-        return out
+    def checkpoint(self) -> None:
+        """Remember what entries are from now on, for ``roll_back``."""
+        self.flush()
+        self._before = {}
+
+    def roll_back(self, addrs: Iterable[str]) -> None:
+        """Put these entries back as they were at the checkpoint."""
+        assert self._before is not None
+        self.flush()
+        for addr in addrs:
+            where = self._before.get(addr)
+            if where is None:
+                continue
+            if where == _BASE:
+                self[addr] = self.base.peek(addr) if addr in self.base else None
+            elif where == _REMOVED:
+                self[addr] = None
+            else:
+                assert self._wal_read is not None
+                self[addr] = ResourceState.model_validate_json(self._wal_read(where >> 24, where & 0xFFFFFF))
+
+    def save(self) -> None:
+        """Commit what changed since the last save to the write-ahead file, as the next serial."""
+        self.flush()
+        if self.wal is not None and self.wal.recording:
+            self.lineage, self.serial = self.wal.commit()
 
     def frozen(self) -> _Entries:
         """The entries as they are now, unchanged by what happens to these later."""
-        self.settle()
-        return _Entries(self.base, self._saved)
+        self.flush()
+        frozen = _Entries(self.base, None, self._saved)
+        frozen._wal_read = self._wal_read
+        return frozen
 
     def first_line_of(self, work_order: str) -> str | None:
         """The first line of a work order, in the state's order (of frozen entries, which do not change)."""
         if self._lines_of is None:
             self._lines_of = {}
-            for addr, entry in self.view(None, 0).index.items():
+            for addr, entry in self.view().index.items():
                 if entry.parent is not None and addr.startswith(f"{Kind.WORK_ORDER_LINE.value}/"):
                     self._lines_of.setdefault(entry.parent, addr)
         return self._lines_of.get(work_order)
 
-    def view(self, lineage: str | None, serial: int) -> Snapshot:
-        """The entries as a Snapshot: indexed at once, each parsed when asked for."""
-        self.settle()
+    def view(self) -> Snapshot:
+        """The entries as a Snapshot (of the last save's lineage and serial): indexed at once, each read
+        when asked for."""
+        self.flush()
         index = dict(self.base.index)
         for addr, found in self._saved.items():
             if found is None:
                 index.pop(addr, None)
             else:
                 index[addr] = found[0]
-
-        def entry_json(addr: str) -> bytes:
-            found = self._saved.get(addr)
-            return found[1] if found is not None else self.base.entry_json(addr)
-
-        return Snapshot(lineage, serial, index, self.__getitem__, raw=entry_json)
+        return Snapshot(self.lineage, self.serial, index, self.__getitem__, raw=self.entry_json)
 
 
 @dataclass
@@ -229,19 +287,28 @@ class _Row:
 
 @dataclass
 class _Outcomes:
-    """The report while it is being built; frozen into an ApplyReport at the end."""
+    """The report while it is being built; frozen into an ApplyReport at the end.
 
-    outcomes: dict[str, ResourceOutcome] = field(default_factory=dict)
+    Outcomes are kept as (outcome, detail) pairs until then (most are the one pair "done"): the
+    report's values are built once the run's own memory is let go, not on top of it.
+    """
+
+    outcomes: dict[str, tuple[Outcome, str]] = field(default_factory=dict)
     mismatches: list[Mismatch] = field(default_factory=list)
     stopped_by: str | None = None
     interrupted: bool = False
 
     def set(self, addr: str, outcome: Outcome, detail: str = "") -> None:
-        self.outcomes[addr] = ResourceOutcome(address=addr, outcome=outcome, detail=detail)
+        self.outcomes[addr] = _PLAIN[outcome] if not detail else (outcome, detail)
 
     def freeze(self, recovered: tuple[str, ...]) -> ApplyReport:
-        return ApplyReport(outcomes=tuple(self.outcomes.values()), mismatches=tuple(self.mismatches),
+        outcomes = tuple(ResourceOutcome(address=addr, outcome=outcome, detail=detail)
+                         for addr, (outcome, detail) in self.outcomes.items())
+        return ApplyReport(outcomes=outcomes, mismatches=tuple(self.mismatches),
                            recovered=recovered, stopped_by=self.stopped_by, interrupted=self.interrupted)
+
+
+_PLAIN = {outcome: (outcome, "") for outcome in Outcome}
 
 
 class Executor:
@@ -271,14 +338,17 @@ class Executor:
     def run(self, plan: Plan, state: Snapshot, *, recovered: tuple[str, ...] = ()) -> ApplyReport:
         """Carry out ``plan`` from ``state`` (the refreshed view); the state file holds the result however it ends."""
         report = _Outcomes()
-        self.lineage, self.serial = state.lineage, state.serial
-        self.resources = _Entries(state)
+        wal = self.store.write_ahead()
+        self.resources = _Entries(state, wal)
         try:
             self._run(plan, report)
         finally:
             # One full write at the end, whatever happened: it folds the per-batch saves in.
-            self._save()
-            self.store.write_snapshot(self.resources.view(self.lineage, self.serial))
+            try:
+                self._save()
+                self.store.write_snapshot(self.resources.view())
+            finally:
+                wal.close()
         return report.freeze(recovered)
 
     def _run(self, plan: Plan, report: _Outcomes) -> None:
@@ -339,9 +409,7 @@ class Executor:
 
     def _save(self) -> None:
         """After each batch: append what changed to the state's write-ahead file (cheap at any size)."""
-        changes = self.resources.unsaved()
-        if changes:
-            self.lineage, self.serial = self.store.append(self.lineage, self.serial, changes)
+        self.resources.save()
 
     def _send(self, operation: Operation, rows: list[_Row], report: _Outcomes, sent: dict[str, None]) -> None:
         self.journal.write(operation, {r.address: r.record for r in rows})
@@ -509,11 +577,12 @@ class Executor:
         100,000 created lines holds one page at a time.
         """
         touched = [addr for addr in sent if addr in self.resources]
-        wanted = set(touched)
-        view = self.resources.view(self.lineage, self.serial)
+        wanted = {addr: addr for addr in touched}  # what a row names, as the one string already held
+        view = self.resources.view()
         profile = self.client.profile
         matcher, names = LineMatcher(view, profile), names_of(view)
-        before = self.resources.frozen()  # to undo what a partial read saw, if a full one must follow
+        del view  # its index holds every entry's index values as they were: let them go as entries change
+        self.resources.checkpoint()  # to undo what a partial read saw, if a full one must follow
         seen_at = timestamp()
 
         def read(pages: set[int] | None) -> tuple[set[str], dict[str, str]]:
@@ -521,8 +590,8 @@ class Executor:
             differs: dict[str, str] = {}
 
             def compare(order: int, line: WireLine) -> None:
-                addr = matcher.line(line)
-                if addr is None or addr not in wanted:
+                addr = wanted.get(matcher.line(line) or "")
+                if addr is None:
                     return
                 found.add(addr)
                 entry = self.resources[addr]
@@ -537,9 +606,8 @@ class Executor:
             return found, differs
 
         found, differs = read(self._touched_pages(touched))
-        if not wanted <= found:  # lines moved between pages: read everything
-            for addr in found:
-                self.resources[addr] = before[addr]
+        if not wanted.keys() <= found:  # lines moved between pages: read everything
+            self.resources.roll_back(found)
             found, differs = read(None)
         for addr in touched:
             if addr not in found:

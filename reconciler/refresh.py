@@ -60,7 +60,6 @@ class LineMatcher:
     """Which managed line (and work order) a row of the list is, by the ids the profile says it carries."""
 
     def __init__(self, snapshot: Snapshot, profile: WireProfile) -> None:
-        self.snapshot = snapshot
         self.by_epoptia: dict[str, str] | None = None
         if profile.list_ids is ListIds.EPOPTIA:
             self.by_epoptia = {}

@@ -15,6 +15,7 @@ it can never show as drift, a read-back failure or a blocked change.
 from __future__ import annotations
 
 import re
+from array import array
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -242,37 +243,46 @@ class Repeats:
     The same line on two pages is normal; two rows that disagree are reported,
     and the one that shows more progress wins, so a started line is never taken
     for an idle one. Of each id only a small summary of the row in use is kept
-    (its page, its progress and a hash of its data), not the row itself: at
-    100,000 lines the rows would take hundreds of megabytes.
+    (its page, its progress and a hash of its data), in flat arrays indexed by
+    where the id first appeared, not the row itself: at 100,000 lines the rows
+    took hundreds of megabytes, and a tuple per id still 30.
     """
 
     def __init__(self) -> None:
-        # id -> (order of its first row, page of the row in use, its progress, hash of its data)
-        self._seen: dict[str, tuple[int, int, tuple[bool, bool, float], int]] = {}
+        self._order: dict[str, int] = {}  # id -> where it first appeared (0, 1, 2...): the arrays' index
+        self._page = array("q")
+        self._flags = bytearray()  # launched * 2 + started
+        self._done = array("d")  # quantity done, summed over the steps
+        self._data = array("q")  # hash of the row's data
         self.problems: list[RowProblem] = []
 
     def offer(self, line: WireLine) -> int | None:
         """Where the line's id first appeared (0, 1, 2...) when this row is the one to use: the first row
         of its id, or a later one with more progress, which replaces the earlier. None: keep the earlier."""
-        seen = self._seen.get(line.line_id)
-        if seen is None:
-            order = len(self._seen)
-            self._seen[line.line_id] = (order, line.page, _progress(line), _data_hash(line))
+        launched, started, done = _progress(line)
+        data = _data_hash(line)
+        order = self._order.get(line.line_id)
+        if order is None:
+            order = self._order[line.line_id] = len(self._order)
+            self._page.append(line.page)
+            self._flags.append(launched * 2 + started)
+            self._done.append(done)
+            self._data.append(data)
             return order
-        order, page, progress, data = seen
-        this = _data_hash(line)
-        if data == this:
+        if self._data[order] == data:
             return None
         self.problems.append(RowProblem(line.page, line.line_id,
-                                        f"line {line.line_id} appears on pages {page} and {line.page} with "
-                                        "different data; the row with more progress is used"))
-        if _progress(line) <= progress:
+                                        f"line {line.line_id} appears on pages {self._page[order]} and {line.page} "
+                                        "with different data; the row with more progress is used"))
+        flags = self._flags[order]
+        if (launched, started, done) <= (bool(flags & 2), bool(flags & 1), self._done[order]):
             return None
-        self._seen[line.line_id] = (order, line.page, _progress(line), this)
+        self._page[order], self._flags[order], self._done[order], self._data[order] = (
+            line.page, launched * 2 + started, done, data)
         return order
 
     def ids(self) -> frozenset[str]:
-        return frozenset(self._seen)
+        return frozenset(self._order)
 
 
 def merge_duplicates(lines: list[WireLine]) -> tuple[dict[str, WireLine], list[RowProblem]]:

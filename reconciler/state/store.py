@@ -13,7 +13,6 @@ import os
 import socket
 import uuid
 import weakref
-from collections.abc import Iterable
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -225,29 +224,9 @@ class StateStore:
         result.lineage = lineage
         return result
 
-    def append(self, lineage: str | None, serial: int, changes: Iterable[tuple[str, bytes | None]]) -> tuple[str, int]:
-        """Save ``changes`` (address, the entry's JSON or None for a removal) over state (lineage, serial) as
-        the next serial, by appending them to the write-ahead file; returns the new (lineage, serial). Costs
-        what changed, whatever the state's size, and is written as it comes: a save of 100,000 entries is
-        never one 100 MB value."""
-        lineage = lineage or str(uuid.uuid4())
-        serial += 1
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.wal_path, "ab", buffering=1 << 20) as fh:
-                fh.write(orjson.dumps({"lineage": lineage, "serial": serial})[:-1] + b',"changes":{')
-                separator = b""
-                for addr, entry in changes:
-                    fh.write(separator + orjson.dumps(addr) + b":" + (b"null" if entry is None else entry))
-                    separator = b","
-                fh.write(b"}}\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-        except OSError as error:
-            raise StateError(f"cannot write {self.wal_path}: {error.strerror}",
-                             hint="the state file is unchanged; free the disk or fix the permissions, "
-                             "then run again (the journal settles the batch in flight)") from None
-        return lineage, serial
+    def write_ahead(self) -> WriteAhead:
+        """The write-ahead file, for a run that saves as it goes (see ``WriteAhead``)."""
+        return WriteAhead(self.wal_path, self.path)
 
     # ------------------------------------------------------------------ writing
 
@@ -346,6 +325,89 @@ class StateStore:
                 path.unlink()
             except FileNotFoundError:
                 pass
+
+
+class WriteAhead:
+    """The write-ahead file of one run: each save is one record (one JSON line, the next serial), written
+    entry by entry as the run goes and fsynced when the save is committed.
+
+    Where each entry went is returned, so the run can read it back instead of holding it: at 100,000
+    created lines the entries would be 100 MB in memory; on disk they are there already.
+    """
+
+    def __init__(self, path: Path, state_path: Path) -> None:
+        self.path, self.state_path = path, state_path
+        self._write_fd: int | None = None
+        self._read_fd: int | None = None
+        self._end = 0  # the file's length: where the next piece goes
+        self._open: tuple[str, int] | None = None  # (lineage, serial) of the record being written
+        self._separator = b""
+
+    def begin(self, lineage: str | None, serial: int) -> None:
+        """Start the record of the next save over state (lineage, serial)."""
+        assert self._open is None
+        self._open = (lineage or str(uuid.uuid4()), serial + 1)
+        self._write(orjson.dumps({"lineage": self._open[0], "serial": self._open[1]})[:-1] + b',"changes":{')
+        self._separator = b""
+
+    @property
+    def recording(self) -> bool:
+        return self._open is not None
+
+    def add(self, entries: list[tuple[str, bytes | None]]) -> list[int]:
+        """Append entries (address, the entry's JSON or None for a removal) to the open record, in one
+        write; returns where each entry's JSON starts in the file."""
+        assert self._open is not None
+        chunk = bytearray()
+        offsets = []
+        for addr, entry in entries:
+            chunk += self._separator + orjson.dumps(addr) + b":"
+            offsets.append(self._end + len(chunk))
+            chunk += b"null" if entry is None else entry
+            self._separator = b","
+        self._write(bytes(chunk))
+        return offsets
+
+    def commit(self) -> tuple[str, int]:
+        """End the open record and make it durable; returns the (lineage, serial) it saved."""
+        assert self._open is not None and self._write_fd is not None
+        self._write(b"}}\n")
+        try:
+            os.fsync(self._write_fd)
+        except OSError as error:
+            raise self._error(error) from None
+        saved, self._open = self._open, None
+        return saved
+
+    def read(self, offset: int, length: int) -> bytes:
+        if self._read_fd is None:
+            self._read_fd = os.open(self.path, os.O_RDONLY)
+        return os.pread(self._read_fd, length, offset)
+
+    def close(self) -> None:
+        for fd in (self._write_fd, self._read_fd):
+            if fd is not None:
+                os.close(fd)
+        self._write_fd = self._read_fd = None
+
+    def _write(self, data: bytes) -> None:
+        try:
+            if self._write_fd is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._write_fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+                self._end = os.fstat(self._write_fd).st_size
+            view = memoryview(data)
+            while view:
+                written = os.write(self._write_fd, view)
+                view = view[written:]
+                self._end += written
+        except OSError as error:
+            raise self._error(error) from None
+
+    def _error(self, error: OSError) -> StateError:
+        return StateError(f"cannot write {self.path}: {error.strerror}",
+                          hint="the state file is unchanged; free the disk or fix the permissions, "
+                          "then run again (the journal settles the batch in flight)")
 
 
 def _user() -> str:
