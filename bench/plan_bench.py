@@ -4,7 +4,7 @@ For each size it generates a factory (one file per work order, ten lines each),
 records it as applied in the state file, then times, as separate processes:
 
   floor     the plain C-based YAML parse of the same files: PyYAML's libyaml CSafeLoader
-  cold      `reconciler plan --no-refresh` with no parse cache (a fresh CI checkout);
+  cold      `reconciler plan --no-refresh` with no local cache at all (a fresh CI checkout);
             planning only: a refresh against a real tenant is bound by its request spacing
   warm      `reconciler plan` again, no file changed
   one-file  `reconciler plan` after one work order file changed
@@ -25,12 +25,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from factory_gen import generate
+from runs import Run, compiled, machine, reconciler_command, timed
 
 FLOOR = """
 import os, sys
@@ -42,26 +42,7 @@ for folder, _, files in os.walk(sys.argv[1]):
 """
 
 
-class Run(NamedTuple):
-    wall: float
-    cpu: float
-    rss_kib: int
-
-
-def timed(cmd: list[str], cwd: Path, expect: set[int]) -> Run:
-    """Wall time, CPU time (user + system) and peak RSS (KiB) of one process."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - start
-    code = os.waitstatus_to_exitcode(status)
-    stderr = proc.stderr.read().decode() if proc.stderr else ""
-    if code not in expect:
-        raise SystemExit(f"{' '.join(cmd)} exited {code}: {stderr}")
-    return Run(elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss)
-
-
-def record_applied(root: Path) -> None:
+def record_applied(root: Path, env: dict[str, str]) -> None:
     """Write the state as if the generated factory had been applied."""
     code = (
         "from reconciler.context import Context\n"
@@ -70,8 +51,7 @@ def record_applied(root: Path) -> None:
         "d = c.load_desired()\n"
         "c.state_store.write(State(resources={a: ResourceState.applied(r) for a, r in d.resources.items()}))\n"
     )
-    subprocess.run([sys.executable, "-c", code], cwd=root, check=True)
-    shutil.rmtree(root / ".reconciler", ignore_errors=True)
+    subprocess.run([sys.executable, "-c", code], cwd=root, check=True, env={**os.environ, **env})
 
 
 def touch_one(files: list[Path], i: int) -> None:
@@ -85,24 +65,29 @@ def _medians(runs: list[Run]) -> tuple[float, float]:
 
 
 def bench(lines: int, repeat: int) -> dict[str, Any]:
-    plan = [sys.executable, "-m", "reconciler", "plan", "--detailed-exitcode", "--no-refresh"]
+    plan = [*reconciler_command(), "plan", "--detailed-exitcode", "--no-refresh"]
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
+        root = Path(tmp) / "factory"
+        root.mkdir()
+        # The local cache (parse cache, state index) lives outside the repository: its own folder here,
+        # removed before each cold plan, as a fresh CI checkout has none.
+        cache = Path(tmp) / "cache"
+        env = {"RECONCILER_CACHE_DIR": str(cache)}
         files = generate(root, lines)
-        record_applied(root)
+        record_applied(root, env)
         floor: list[Run] = []
         cold: list[Run] = []
         warm: list[Run] = []
         one: list[Run] = []
-        for i in range(repeat):
+        for _ in range(repeat):
             floor.append(timed([sys.executable, "-c", FLOOR, "manifests"], root, {0}))
-            shutil.rmtree(root / ".reconciler", ignore_errors=True)
-            cold.append(timed(plan, root, {0}))
-            warm.append(timed(plan, root, {0}))
+            shutil.rmtree(cache, ignore_errors=True)
+            cold.append(timed(plan, root, {0}, env))
+            warm.append(timed(plan, root, {0}, env))
         for i in range(repeat):
             # Each run changes one more file, so each is a one-file change against the cache.
             touch_one(files, i)
-            one.append(timed(plan, root, {2}))
+            one.append(timed(plan, root, {2}, env))
         state_mb = (root / "state" / "local.json").stat().st_size / 1e6
         manifests_mb = sum(p.stat().st_size for p in (root / "manifests").rglob("*.yaml")) / 1e6
     return {
@@ -123,7 +108,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    print(f"plan benchmark: medians of {args.repeat} runs; {os.cpu_count()} CPUs; Python {sys.version.split()[0]}")
+    compiled()
+    print(f"plan benchmark: medians of {args.repeat} runs; {machine()}")
     print("each time is 'wall/cpu' in seconds; cpu is user + system of the process, its threads and its worker processes")
     header = (f"{'lines':>8} {'manifests':>10} {'state':>8} {'floor s':>11} {'cold s':>11} {'cold/floor':>11} "
               f"{'warm s':>11} {'one-file s':>11} {'peak MB':>8}")

@@ -363,12 +363,13 @@ class Executor:
                 report.set(action.address, Outcome.DONE)
         self._save()
         # Rows are built from the entries as they are now, batch by batch as they are sent (all of
-        # them at once took hundreds of megabytes at 100,000 lines). Building them all once first,
-        # and dropping them, finds what cannot be mapped before anything is sent.
+        # them at once took hundreds of megabytes at 100,000 lines). A dry pass over them first
+        # finds what cannot be mapped before anything is sent, and counts them.
         self._before = self.resources.frozen()
         self._names: dict[str, str | None] = {}
         try:
-            self._rows_total, self._rows_sent = sum(len(rows) for _, rows in self._batches(runnable)), 0
+            self._rows_total = sum(len(rows) for _, rows in self._batches(runnable, dry=True))
+            self._rows_sent = 0
         except (MappingError, EpoptiaError) as error:
             report.stopped_by = str(error)
             for a in runnable:
@@ -451,8 +452,11 @@ class Executor:
 
     # ------------------------------------------------------------------ building the batches
 
-    def _batches(self, actions: list[Action]) -> Iterator[tuple[Operation, list[_Row]]]:
-        """The batches to send, each built as it is asked for, from the entries as the run began."""
+    def _batches(self, actions: list[Action], *, dry: bool = False) -> Iterator[tuple[Operation, list[_Row]]]:
+        """The batches to send, each built as it is asked for, from the entries as the run began.
+
+        ``dry``: only what can fail is done (rows of lines are counted, not built, unless they name a
+        workflow, the one thing of a line that may not map), so a dry pass costs little."""
         size = self.client.profile.batch_size
         upserts = (Verb.CREATE, Verb.UPDATE)
         phases: list[tuple[Operation, Callable[[], Iterator[_Row]]]] = [
@@ -460,7 +464,7 @@ class Executor:
                                                 if a.kind is Kind.CLIENT and a.verb in upserts)),
             (Operation.UPSERT_PRODUCTS, lambda: (self._product(a) for a in actions
                                                  if a.kind is Kind.PRODUCT and a.verb in upserts)),
-            (Operation.UPSERT_LINES, lambda: self._line_rows(actions)),
+            (Operation.UPSERT_LINES, lambda: self._line_rows(actions, dry)),
             (Operation.ARCHIVE_LINES, lambda: (_Row(a.address, archive_row(a.id), {}) for a in actions
                                                if a.verb is Verb.ARCHIVE)),
             (Operation.DELETE_LINES, lambda: (self._delete(a) for a in actions if a.verb is Verb.DELETE)),
@@ -506,7 +510,7 @@ class Executor:
         row = delete_line_row(action.id) if action.kind is Kind.WORK_ORDER_LINE else delete_work_order_row(action.id)
         return _Row(action.address, row, None)
 
-    def _line_rows(self, actions: list[Action]) -> Iterator[_Row]:
+    def _line_rows(self, actions: list[Action], dry: bool = False) -> Iterator[_Row]:
         """Rows of the upsert: each work order's lines together, each row carrying its work order."""
         groups: dict[str, dict[str, Any]] = {}
         for a in actions:
@@ -526,9 +530,12 @@ class Executor:
                                    hint="plan again without --only/--exclude for it")
             entries: list[tuple[str, dict[str, Any], bool, dict[str, Any] | None, bool, dict[str, Any] | None]] = []
             for a in group["lines"]:
+                route = a.verb is Verb.CREATE or any(c.path.startswith(("routing", "workflow")) for c in a.changes)
+                if dry:
+                    entries.append((a.id, a.payload or {}, False, None, route, None))
+                    continue
                 previous = self._before.get(a.address)
                 archived = bool(previous and previous.archived)
-                route = a.verb is Verb.CREATE or any(c.path.startswith(("routing", "workflow")) for c in a.changes)
                 entries.append((a.id, a.payload or {}, archived, self._record(a, wo_id, archived), route,
                                 previous.payload if previous is not None else None))
             if not entries:
@@ -541,8 +548,12 @@ class Executor:
                                 False, res.payload))
             group_record = self._record(wo_action) if wo_action is not None else None
             for line_id, payload, archived, record, route, previous_payload in entries:
-                row = line_row(line_id, payload, wo_id, wo_payload, archived=archived,
-                               workflows=self.workflows() if route and payload.get("workflow") else None,
+                workflows = self.workflows() if route and payload.get("workflow") else None
+                if dry and workflows is None:
+                    # line_row fails only on a workflow it cannot resolve: without one, the row is only counted.
+                    yield _Row(address(Kind.WORK_ORDER_LINE, line_id), {}, None)
+                    continue
+                row = line_row(line_id, payload, wo_id, wo_payload, archived=archived, workflows=workflows,
                                client_name=self._name(Kind.CLIENT, wo_payload.get("client")),
                                product_name=self._name(Kind.PRODUCT, payload.get("product")), send_route=route,
                                previous=previous_payload, previous_wo=wo_previous)

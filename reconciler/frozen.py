@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 _SHARED: dict[frozenset[str], set[str]] = {}
+_LAST: dict[type, set[str]] = {}  # per class, the set its last value shared: usually the next one's too
 
 
 class FrozenValue(BaseModel):
@@ -23,6 +24,8 @@ class FrozenValue(BaseModel):
 
     def model_post_init(self, context: Any) -> None:
         names = self.__pydantic_fields_set__
-        shared = _SHARED.setdefault(frozenset(names), names)
+        shared = _LAST.get(type(self))
+        if shared is None or shared != names:
+            shared = _LAST[type(self)] = _SHARED.setdefault(frozenset(names), names)
         if shared is not names:
             object.__setattr__(self, "__pydantic_fields_set__", shared)

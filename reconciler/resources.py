@@ -49,18 +49,23 @@ class Kind(str, enum.Enum):
         return self.value
 
 
+_KINDS = {kind.value: kind for kind in Kind}  # Kind(value), without the enum's slow call
+
+
 # Kinds a person may write as a document; lines only ever appear inside a work order.
 DOCUMENT_KINDS = (Kind.CLIENT, Kind.PRODUCT, Kind.ROUTING, Kind.WORK_ORDER)
 
 
 def address(kind: Kind | str, erp_id: str) -> str:
     """The stable name of a resource in plans, state and selectors: ``Kind/id``."""
-    return f"{kind}/{erp_id}"
+    # The value, not the enum formatted: called for every resource, and Enum.__format__ is slow.
+    return f"{kind.value if type(kind) is Kind else kind}/{erp_id}"
 
 
 def split_address(addr: str) -> tuple[Kind, str]:
     kind, _, erp_id = addr.partition("/")
-    return Kind(kind), erp_id
+    found = _KINDS.get(kind)
+    return (found if found is not None else Kind(kind)), erp_id
 
 
 def _erp_id(value: Any) -> Any:

@@ -232,6 +232,16 @@ def _touched_lines(plan: Plan, snapshot: Snapshot) -> set[str] | None:
     return lines
 
 
+def _creates_first_lines(desired: Desired, snapshot: Snapshot, request: PlanRequest) -> bool:
+    """Whether the plan surely creates lines into an empty state, so a targeted refresh would read every
+    page (see ``_touched_lines``): then the draft plan is not made (at 100,000 lines it is seconds of
+    work that tells nothing new). Asked of an empty state only, whose check costs nothing."""
+    if request.selection.only or request.selection.exclude or len(snapshot):
+        return False
+    line = f"{Kind.WORK_ORDER_LINE.value}/"
+    return any(addr.startswith(line) for addr in desired.rows)
+
+
 def plan_against_tenant(context: Context, desired: Desired, snapshot: Snapshot, client: EpoptiaClient,
                         hooks: Hooks, request: PlanRequest, scope: RefreshScope) -> Planned:
     """Read what safety needs, then plan.
@@ -242,7 +252,8 @@ def plan_against_tenant(context: Context, desired: Desired, snapshot: Snapshot, 
     nothing. When a touched line is not where it was, or the state cannot say
     where to look, it reads everything, as ``--refresh full`` always does.
     """
-    if scope is RefreshScope.TARGETED and not request.refresh_only:
+    first_lines = _creates_first_lines(desired, snapshot, request)
+    if scope is RefreshScope.TARGETED and not request.refresh_only and not first_lines:
         draft = target_plan(context, desired, snapshot, None, request=request,
                             tenant=Tenant(unavailable=unavailable(context.profile, context.target_name)))
         touched = _touched_lines(draft, snapshot)

@@ -302,14 +302,21 @@ def _progress(line: WireLine) -> tuple[bool, bool, float]:
 def _data_hash(line: WireLine) -> int:
     """Equal for rows whose status, steps and fields are equal (==, so 200 and 200.0 are alike, and the
     order of a mapping's keys does not matter)."""
-    return hash(_canonical((line.status, line.steps, line.fields)))
+    return hash((line.status, tuple(_canonical(step) for step in line.steps), _canonical(line.fields)))
+
+
+_PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
 def _canonical(value: Any) -> Any:
+    """A hashable value equal to others exactly when ``value`` is (mappings as sorted pairs)."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
     if isinstance(value, Mapping):
-        return tuple(sorted((str(k), _canonical(v)) for k, v in value.items()))
+        return tuple(sorted((str(k), v if type(v) in _PLAIN else _canonical(v)) for k, v in value.items()))
     if isinstance(value, (list, tuple)):
-        return tuple(_canonical(v) for v in value)
+        return tuple(v if type(v) in _PLAIN else _canonical(v) for v in value)
     return value
 
 

@@ -50,7 +50,9 @@ def product_row(erp_id: str, p: dict[str, Any], workflows: WorkflowIndex | None,
 
 
 def _custom_fields(fields: dict[str, str] | None) -> list[dict[str, str]]:
-    return [{"name": k, "value": v} for k, v in (fields or {}).items()]
+    if not fields:
+        return []
+    return [{"name": k, "value": v} for k, v in fields.items()]
 
 
 def _files(files: list[dict[str, Any]] | None) -> list[dict[str, str]]:

@@ -13,6 +13,7 @@ import hashlib
 import os
 import sqlite3
 import time
+import weakref
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -46,23 +47,30 @@ class Recent:
 
     def __init__(self, size: int | None = None) -> None:
         self.size = RECENT_FILES if size is None else size
-        self._held: OrderedDict[int, Any] = OrderedDict()  # id -> whatever holds decoded data (has forget())
+        # id -> a weak reference to what holds decoded data (it has forget()). Weak, so that no cycle
+        # keeps a load's data alive once it is dropped: only a full collection would free it, and a
+        # run holding a large plan seldom makes one.
+        self._held: OrderedDict[int, weakref.ref[Any]] = OrderedDict()
 
     def used(self, holder: Any) -> None:
         key = id(holder)
-        if key in self._held:
+        found = self._held.get(key)
+        if found is not None and found() is holder:
             self._held.move_to_end(key)
             return
-        self._held[key] = holder
+        self._held.pop(key, None)
+        self._held[key] = weakref.ref(holder)
         if len(self._held) > self.size:
-            self._held.popitem(last=False)[1].forget()
+            oldest = self._held.popitem(last=False)[1]()
+            if oldest is not None:
+                oldest.forget()
 
 
 class Payloads:
     """The payloads of one file, decoded only if one of them is asked for (and let go, with ``recent``,
     when other files were used since)."""
 
-    __slots__ = ("_items", "_recent", "_source")
+    __slots__ = ("__weakref__", "_items", "_recent", "_source")
 
     def __init__(self, source: Any = None, items: list[dict[str, Any]] | None = None,
                  recent: Recent | None = None) -> None:

@@ -42,7 +42,7 @@ class FileParts:
     """One manifest file's validated entries (decoded only when needed, and let go with ``recent``
     when other files were used since, if they can be decoded again) and payloads."""
 
-    __slots__ = ("_entries", "_load_entries", "_recent", "key", "name", "payloads")
+    __slots__ = ("__weakref__", "_entries", "_load_entries", "_recent", "key", "name", "payloads")
 
     def __init__(self, name: str, key: str, payloads: Payloads, entries: list[Any] | None = None,
                  load_entries: Callable[[], list[Any]] | None = None, recent: Recent | None = None) -> None:

@@ -303,7 +303,8 @@ class _Planner:
                 self.unknown_workflows.append(f"{want.address}: workflow {name!r} is not a workflow template in "
                                               f"Epoptia{did_you_mean(name, names.known)}")
         steps = (payload.get("routing") or {}).get("steps") or []
-        repeated = Counter((s.get("workstation"), s.get("job_task")) for s in steps if s.get("workstation"))
+        keys = [(s.get("workstation"), s.get("job_task")) for s in steps if s.get("workstation")]
+        repeated = Counter(keys) if len(set(keys)) != len(keys) else {}  # counted only when something repeats
         twice = sorted({ws for (ws, _), n in repeated.items() if n > 1})
         if twice:
             return Blocked(reason=BlockReason.REPEATED_WORKSTATION,
