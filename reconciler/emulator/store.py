@@ -121,7 +121,7 @@ class Store:
         row = self.db.execute("SELECT id FROM workstations WHERE name = ?", (name,)).fetchone()
         if row:
             return row[0]
-        return self.db.execute("INSERT INTO workstations (name) VALUES (?)", (name,)).lastrowid
+        return _inserted(self.db.execute("INSERT INTO workstations (name) VALUES (?)", (name,)))
 
     def workstations(self) -> list[dict[str, Any]]:
         return [{"id": i, "name": n} for i, n in self.db.execute("SELECT id, name FROM workstations ORDER BY id")]
@@ -132,10 +132,10 @@ class Store:
 
     # -- workflows
     def add_workflow(self, name: str, template: bool, steps: list[dict[str, Any]]) -> int:
-        return self.db.execute(
+        return _inserted(self.db.execute(
             "INSERT INTO workflows (name, template, steps) VALUES (?, ?, ?)",
             (name, int(template), json.dumps(steps, ensure_ascii=False)),
-        ).lastrowid
+        ))
 
     def workflow(self, workflow_id: int) -> dict[str, Any] | None:
         row = self.db.execute("SELECT id, name, template, steps FROM workflows WHERE id = ?", (workflow_id,)).fetchone()
@@ -230,3 +230,9 @@ class Store:
 def _whole(number: float | None) -> float | int | None:
     # SQLite hands quantities back as REAL; whole ones read better, and compare equal to what was sent, as ints.
     return int(number) if number is not None and float(number).is_integer() else number
+
+
+def _inserted(cursor: sqlite3.Cursor) -> int:
+    """The id SQLite gave the row an INSERT just added (always set after an INSERT)."""
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid

@@ -97,6 +97,7 @@ def _indexed(file: str, position: int, entry: Any, known: set[str] | Mapping[str
     """One entry's index row, its references checked; None (and a problem) if one dangles."""
     digest = entry[2]
     ok = True
+    names: Mapping[str, Any]
     for ref_kind, ref_id, ref_path in entry[5]:
         if ref_kind == _ROUTING:
             target = routings.get(ref_id)

@@ -102,7 +102,7 @@ def _validate_document(result: FileResult, file: str, index: int, doc: Any) -> N
         if not isinstance(items, list):
             result.pending.append((index, ("items",), "'items' must be a list of resources", False))
             return
-        entries = [(("items", i), item) for i, item in enumerate(items)]
+        entries: list[tuple[tuple[str | int, ...], Any]] = [(("items", i), item) for i, item in enumerate(items)]
     else:
         entries = [((), doc)]
 

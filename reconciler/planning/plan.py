@@ -21,7 +21,7 @@ from ..resources import Kind, address
 from ..windows import WindowCheck
 
 # 2: Action.verb (was .action), Drift.cause/.kind (were .kind/.kind_of_resource), Plan.window (was apply_window).
-PLAN_FORMAT_VERSION = 2
+PLAN_FORMAT_VERSION: Literal[2] = 2
 
 
 class Verb(str, enum.Enum):

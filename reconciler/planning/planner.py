@@ -293,9 +293,9 @@ class _Planner:
         """Names Epoptia must know (workflows) and routings it refuses (rule 5), for what is about to be sent."""
         payload = want.payload
         name = payload.get("workflow")
-        changed = name and (have is None or have.payload.get("workflow") != name)
+        changed = name is not None and (have is None or have.payload.get("workflow") != name)
         names = self.tenant.workflows() if changed and self.tenant.workflows is not None else None
-        if changed and names is not None:
+        if name is not None and changed and names is not None:
             if name in names.ambiguous:
                 self.unknown_workflows.append(f"{want.address}: workflow {name!r} is ambiguous: Epoptia has "
                                               "several templates with that name; rename one of them in Epoptia")

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..resources import DesiredResource, digest, fingerprint
 
-STATE_FORMAT_VERSION = 1
+STATE_FORMAT_VERSION: Literal[1] = 1
 
 
 class _Frozen(BaseModel):
