@@ -265,9 +265,8 @@ def load_yaml_model(path: Path, model: type[BaseModel], what: str) -> BaseModel:
     try:
         return model.model_validate(data if data is not None else {})
     except ValidationError as error:
-        locator = Locator(text)
-        problems = [
-            SourceError(file, *locator.position(0, loc, at_key), message)
-            for loc, message, at_key in validation_problems(model, error)
-        ]
+        found = validation_problems(model, error)
+        places = Locator(text).positions([(0, loc, at_key) for loc, _, at_key in found])
+        problems = [SourceError(file, line, column, message)
+                    for (_, message, _), (line, column) in zip(found, places)]
         raise ManifestError(problems) from None

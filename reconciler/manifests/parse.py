@@ -161,9 +161,8 @@ def parse_text(file: str, text: str) -> FileResult:
             continue
         _validate_document(result, file, index, doc)
     if result.pending:
-        locator = Locator(text)
-        for index, path, message, at_key in result.pending:
-            line, column = locator.position(index, path, at_key)
+        places = Locator(text).positions([(index, path, at_key) for index, path, _, at_key in result.pending])
+        for (_, _, message, _), (line, column) in zip(result.pending, places):
             result.problems.append(SourceError(file, line, column, message))
         result.pending.clear()
     return result
