@@ -85,7 +85,7 @@ def _marks(text: str, wanted: dict[int, set[Path]], keys: dict[int, set[Path]]
                     path = None
                 elif frame.is_map and frame.expect_key:
                     # A key: kept as its text, as the composed node's value was compared.
-                    if cls is ScalarEvent:
+                    if isinstance(event, ScalarEvent):
                         frame.key = event.value
                         asked = frame.path + (event.value,)
                         if asked in keys.get(document, ()) and (document, asked) not in key_marks:
