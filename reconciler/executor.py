@@ -342,7 +342,10 @@ class Executor:
             if a.kind is Kind.WORK_ORDER:
                 groups.setdefault(a.id, {"wo": None, "lines": []})["wo"] = a
             elif a.kind is Kind.WORK_ORDER_LINE:
-                groups.setdefault(a.parent or "", {"wo": None, "lines": []})["lines"].append(a)
+                # The work order the payload names, not the manifests' parent: a started line's move is
+                # refused, and its other changes travel in the work order it still belongs to.
+                wo_id = (a.payload or {}).get("workorder") or a.parent or ""
+                groups.setdefault(wo_id, {"wo": None, "lines": []})["lines"].append(a)
         rows: list[_Row] = []
         for wo_id, group in groups.items():
             wo_action: Action | None = group["wo"]

@@ -95,3 +95,51 @@ def test_apply_then_plan_is_empty_and_edits_converge(emulator: EmulatorProcess, 
         (root / "manifests" / "m.yaml").write_text("kind: Client\nid: C-1\nname: Αιγαίου ΑΕ\n", encoding="utf-8")
         cleanup = repo.run("apply", "--auto-approve", "--allow-mass-delete")
         assert cleanup.returncode == 0, cleanup.stdout + cleanup.stderr
+
+
+_RUNS = iter(range(1, 10**6))
+
+
+def _renumbered(docs: list[dict], run: int) -> list[dict]:
+    """The same factory under ids no earlier example used: started lines stay in the shared emulator."""
+    out = []
+    for wo in docs:
+        lines = [{**ln, "id": ln["id"] + run * 1000} for ln in wo["lines"]]
+        out.append({**wo, "id": f"{wo['id']}-{run}", "lines": lines})
+    return out
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(first=factory(), second=factory(), starts=st.sets(st.integers(0, 8), min_size=1, max_size=2),
+       skip_blocked=st.booleans())
+def test_after_any_apply_the_next_plan_holds_only_blocked_actions(
+    emulator: EmulatorProcess, first, second, starts: set[int], skip_blocked: bool
+) -> None:
+    """Issue 15, point 7: a change that cannot be sent is blocked or not planned, never planned and dropped."""
+    import json
+
+    from .test_e2e_apply import operator_start
+
+    run = next(_RUNS)
+    first, second = _renumbered(first, run), _renumbered(second, run)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        repo = Repo(root, emulator, manifests=False)
+        write(root, first)
+        assert repo.run("apply", "--auto-approve").returncode == 0
+        ids = [str(ln["id"]) for wo in first for ln in wo["lines"]]
+        for i in sorted(starts):
+            if i < len(ids):
+                steps = emulator.stored("lines")[ids[i]]["steps"]
+                operator_start(repo, ids[i], steps[0]["workstation"])
+        write(root, second)
+        options = ["--auto-approve", "--allow-mass-delete"] + (["--skip-blocked"] if skip_blocked else [])
+        applied = repo.run("apply", *options)
+        if applied.returncode != 0:
+            # Without --skip-blocked a plan with a blocked action is refused whole, and says so.
+            assert not skip_blocked and "blocked" in applied.stdout + applied.stderr, applied.stdout + applied.stderr
+            applied = repo.run("apply", *options, "--skip-blocked")
+            assert applied.returncode == 0, applied.stdout + applied.stderr
+        plan = json.loads(repo.run("plan", "--format", "json").stdout)
+        runnable = [f"{a['kind']}/{a['id']}" for a in plan["actions"] if not a.get("blocked")]
+        assert runnable == [], runnable

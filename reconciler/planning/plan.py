@@ -50,6 +50,7 @@ class BlockReason(str, enum.Enum):
     REPEATED_WORKSTATION = "repeated-workstation"  # rule 5: Epoptia refuses the routing as written
     OPERATION_UNAVAILABLE = "operation-unavailable"  # the target does not answer what this needs
     EXISTS_UNMANAGED = "exists-in-epoptia"  # Epoptia has it, the state does not: adopt, never create twice
+    NO_LINE_TO_CARRY = "no-line-to-carry"  # a new work order travels on its lines, and none of them can go
 
 
 class _Value(BaseModel):

@@ -444,7 +444,7 @@ def make_plan(
             "if not, check that no manifest file went missing",
         )
 
-    actions = tuple(sorted(planner.actions, key=_sort_key))
+    actions = tuple(sorted(_carried(planner.actions), key=_sort_key))
     created = timestamp(now)
     return Plan(
         target=target,
@@ -462,3 +462,23 @@ def make_plan(
         window=window,
         history=tuple(sorted(planner.history)),
     )
+
+
+def _carried(actions: list[Action]) -> list[Action]:
+    """Creates of work orders blocked when none of their lines can be sent.
+
+    Epoptia learns of a work order only from the rows of its lines; a new work order whose
+    every line is blocked (a started line refused a move into it, say) has nothing to travel
+    on. It waits, blocked, with its lines, instead of being planned and failing the apply.
+    """
+    carriers = {(a.payload or {}).get("workorder") for a in actions
+                if a.kind is Kind.WORK_ORDER_LINE and a.blocked is None and a.verb in (Verb.CREATE, Verb.UPDATE)}
+    out = []
+    for a in actions:
+        if a.kind is Kind.WORK_ORDER and a.verb is Verb.CREATE and a.blocked is None and a.id not in carriers:
+            a = a.model_copy(update={"blocked": Blocked(
+                reason=BlockReason.NO_LINE_TO_CARRY,
+                message=f"work order {a.id} reaches Epoptia only with one of its lines, and none of them can be sent",
+                advice="unblock one of its lines, or give it a new line")})
+        out.append(a)
+    return out
