@@ -59,9 +59,10 @@ def _private_folder(folder: Path) -> bool:
     return info.st_uid == os.getuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
 
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS files (name TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, key TEXT,
+_META = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+# Dropped and made again whenever the code changes, so a new layout never meets an old table.
+_TABLES = """
+CREATE TABLE IF NOT EXISTS files (name TEXT PRIMARY KEY, size INTEGER, stamp INTEGER, key TEXT,
                                   entries BLOB, payloads BLOB);
 CREATE TABLE IF NOT EXISTS blobs (name TEXT PRIMARY KEY, key TEXT NOT NULL, value BLOB NOT NULL);
 """
@@ -78,12 +79,12 @@ def open_cache(path: Path) -> sqlite3.Connection | None:
             db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=OFF")  # a cache lost in a power cut is only rebuilt
-            db.executescript(_SCHEMA)
+            db.executescript(_META)
             version = db.execute("SELECT value FROM meta WHERE key = 'code'").fetchone()
             if version is None or version[0] != code_fingerprint():
-                db.execute("DELETE FROM files")
-                db.execute("DELETE FROM blobs")
+                db.executescript("DROP TABLE IF EXISTS files; DROP TABLE IF EXISTS blobs;")
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('code', ?)", (code_fingerprint(),))
+            db.executescript(_TABLES)
             return db
         except (sqlite3.Error, OSError):
             if attempt == 2:

@@ -55,7 +55,7 @@ def serialise_payloads(payloads: list[dict[str, Any]]) -> bytes:
 
 class Row(NamedTuple):
     size: int
-    mtime_ns: int
+    stamp: int  # see _stamp; -1: compare the content next time
     key: str
     entries: bytes
 
@@ -69,16 +69,16 @@ class ParseCache:
         self._seen: set[str] = set()
         if self._db is not None:
             try:
-                self._rows = {name: Row(size, mtime, key, entries) for name, size, mtime, key, entries
-                              in self._db.execute("SELECT name, size, mtime_ns, key, entries FROM files")}
+                self._rows = {name: Row(size, stamp, key, entries) for name, size, stamp, key, entries
+                              in self._db.execute("SELECT name, size, stamp, key, entries FROM files")}
                 self._db.execute("BEGIN")  # one transaction per run: committed by save(), dropped by a crash
             except sqlite3.Error:
                 self._db, self._rows = None, {}
 
     def by_stat(self, name: str, info: os.stat_result) -> str | None:
-        """The file's content key if its size and modification time say it did not change."""
+        """The file's content key if its size and time stamps say it did not change."""
         row = self._rows.get(name)
-        if row is None or row.mtime_ns < 0 or (row.size, row.mtime_ns) != (info.st_size, info.st_mtime_ns):
+        if row is None or row.stamp < 0 or (row.size, row.stamp) != (info.st_size, _stamp(info)):
             return None
         self._seen.add(name)
         return row.key
@@ -89,8 +89,8 @@ class ParseCache:
         if row is None or row.key != key:
             return False
         self._seen.add(name)
-        self._write("UPDATE files SET size = ?, mtime_ns = ? WHERE name = ?",
-                    (info.st_size, _stable_mtime(info), name))
+        self._write("UPDATE files SET size = ?, stamp = ? WHERE name = ?",
+                    (info.st_size, _stable_stamp(info), name))
         return True
 
     def entries(self, name: str) -> list[Any]:
@@ -107,7 +107,7 @@ class ParseCache:
     def put(self, name: str, key: str, info: os.stat_result, entries: list[Any], payloads: bytes) -> None:
         self._seen.add(name)
         self._write("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)",
-                    (name, info.st_size, _stable_mtime(info), key, orjson.dumps(entries), payloads))
+                    (name, info.st_size, _stable_stamp(info), key, orjson.dumps(entries), payloads))
 
     # The assembled index of what the manifests want, keyed by the content keys of all files.
     def desired(self, key: str) -> bytes | None:
@@ -154,6 +154,17 @@ class ParseCache:
             self._db = None
 
 
-def _stable_mtime(info: os.stat_result) -> int:
-    """The modification time to trust next time, or -1 when it is too recent to tell a later edit apart."""
-    return -1 if time.time_ns() - info.st_mtime_ns < _RACY_NS else info.st_mtime_ns
+def _stamp(info: os.stat_result) -> int:
+    """The file's modification and change times, in one number.
+
+    The modification time alone is not enough: tools set it to a time of their choosing
+    (``git archive`` + tar, ``cp -p``, rsync give a file its commit's time), so two versions
+    of the same size could share it. The change time is set by the system on every write.
+    """
+    return hash((info.st_mtime_ns, info.st_ctime_ns)) & 0x7FFF_FFFF_FFFF_FFFF
+
+
+def _stable_stamp(info: os.stat_result) -> int:
+    """The stamp to trust next time, or -1 when the file changed too recently to tell a later edit apart."""
+    latest = max(info.st_mtime_ns, info.st_ctime_ns)
+    return -1 if time.time_ns() - latest < _RACY_NS else _stamp(info)
