@@ -97,7 +97,9 @@ def _report_bug() -> None:
     try:
         fd, path = tempfile.mkstemp(prefix="reconciler-crash-", suffix=".log")
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(f"reconciler {__version__}, Python {sys.version.split()[0]}\nargv: {sys.argv[1:]}\n\n{text}")
+            # argv too goes through redact: a password or a token can be an option (operator login, --token).
+            fh.write(redact(f"reconciler {__version__}, Python {sys.version.split()[0]}\nargv: {sys.argv[1:]}\n\n")
+                     + text)
         where = f"the traceback is in {path}"
     except OSError:
         where = "run again with RECONCILER_DEBUG=1 to see the traceback"
