@@ -210,16 +210,32 @@ class StateStore:
         serial += 1
         record = {"lineage": lineage, "serial": serial,
                   "changes": {a: None if e is None else e.model_dump(mode="json") for a, e in changes.items()}}
+        fd = -1
+        size = 0
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.wal_path, "ab") as fh:
-                fh.write(orjson.dumps(record) + b"\n")
-                fh.flush()
-                os.fsync(fh.fileno())
+            # O_NOFOLLOW: a write-ahead file planted as a link (a cloned repository can hold one) would
+            # make every apply append to whatever file it names, outside the repository.
+            fd = os.open(self.wal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+            size = os.fstat(fd).st_size
+            data = memoryview(orjson.dumps(record) + b"\n")
+            while data:
+                data = data[os.write(fd, data):]
+            os.fsync(fd)
         except OSError as error:
+            if fd >= 0:
+                # A full disk or a file size limit can leave half a line; cut it off, or the next
+                # append would be glued to it and lost with it.
+                try:
+                    os.ftruncate(fd, size)
+                except OSError:
+                    pass
             raise StateError(f"cannot write {self.wal_path}: {error.strerror}",
                              hint="the state file is unchanged; free the disk or fix the permissions, "
                              "then run again (the journal settles the batch in flight)") from None
+        finally:
+            if fd >= 0:
+                os.close(fd)
         return lineage, serial
 
     # ------------------------------------------------------------------ writing
