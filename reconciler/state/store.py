@@ -13,7 +13,7 @@ import mmap
 import os
 import socket
 import uuid
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -100,9 +100,25 @@ class StateStore:
         try:
             cached_meta = get_blob(db, name + ":meta", key)
             cached_rows = get_blob(db, name, key) if cached_meta is not None else None
-            if cached_meta is not None and cached_rows is not None:
-                meta = orjson.loads(cached_meta)
-                rows = functools.cache(lambda: orjson.loads(cached_rows))  # bytes in hand; decoded if needed
+            meta = _cached_meta(cached_meta) if cached_rows is not None else None
+            if meta is not None and cached_rows is not None:
+                held = cached_rows
+
+                def decoded() -> dict[str, Any]:
+                    try:
+                        value = orjson.loads(held)
+                        if isinstance(value, dict):
+                            return value
+                    except ValueError:
+                        pass
+                    # Damaged in the cache: indexed again from the file itself (validated when first indexed).
+                    fast = index_lines(bytes(raw))
+                    if fast is None:
+                        raise StateError(f"the cached index of state file {self.path} does not match the file",
+                                         hint="run the command again")
+                    return {addr: [*entry, *fast[3][addr]] for addr, entry in fast[2].items()}
+
+                rows = functools.cache(decoded)  # bytes in hand; decoded if needed
                 return (meta["lineage"], meta["serial"],
                         lambda: {addr: IndexEntry(*row[:5]) for addr, row in rows().items()},
                         lambda addr: rows()[addr][5:7], meta, rows)
@@ -226,10 +242,8 @@ class StateStore:
             if fd >= 0:
                 # A full disk or a file size limit can leave half a line; cut it off, or the next
                 # append would be glued to it and lost with it.
-                try:
+                with suppress(OSError):
                     os.ftruncate(fd, size)
-                except OSError:
-                    pass
             raise StateError(f"cannot write {self.wal_path}: {error.strerror}",
                              hint="the state file is unchanged; free the disk or fix the permissions, "
                              "then run again (the journal settles the batch in flight)") from None
@@ -323,6 +337,19 @@ class StateStore:
                 path.unlink()
             except FileNotFoundError:
                 pass
+
+
+def _cached_meta(raw: bytes | None) -> dict[str, Any] | None:
+    """The cached summary of a state file; None when there is none or it is not one (a damaged cache)."""
+    if raw is None:
+        return None
+    try:
+        meta = orjson.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(meta, dict) or not {"lineage", "serial", "count", "fingerprint"} <= meta.keys():
+        return None
+    return meta
 
 
 def _user() -> str:
