@@ -1,0 +1,529 @@
+"""Hardening, proved through the real command line: hostile repositories, garbage manifests, broken disks and
+refused keys never leak a secret, run code, crash or lose the state.
+
+1. Secrets: keys from a generated alphabet (blanks, line breaks, control and
+   invisible characters, non-ASCII) go through every command that reads a key
+   and every way a request can fail; every output stream, every file written in
+   the repository, the cache folder and the crash folder is searched for the
+   key and each of its parts.
+2. No code from the repository or the cache (planted pickles), symbolic links
+   out of the repository, and YAML bombs.
+3. Configuration: plain http to a remote host, paths outside the repository.
+4. Broken disks while the state and the caches are written.
+5. An internal error: exit 3, a named traceback file, nothing on the terminal.
+6. Damaged states: every command refuses them alike.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import pickle
+import pickle
+import random
+import re
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler.cli import COMMANDS
+
+from .conftest import ROOT
+from .emulator_process import EmulatorProcess
+
+KEY_ENV = "EPOPTIA_HARDENING_KEY"
+
+# --------------------------------------------------------------------------- secrets and where they could hide
+
+# Mixed case without look-alikes: a generated part never reads as hex (digests, lineages) or as a word of output.
+_SAFE = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789"
+
+
+def generated_keys(seed: int = 12) -> dict[str, str]:
+    """One key per kind of damage a key picks up on its way from a web page to an environment variable."""
+    rng = random.Random(seed)
+
+    def part() -> str:
+        return "".join(rng.choice(_SAFE) for _ in range(rng.randint(6, 10)))
+
+    return {
+        "normal": part() + part() + part(),
+        "unknown to Epoptia": part() + "-" + part(),
+        "leading space": " " + part() + part(),
+        "trailing space": part() + part() + " ",
+        "trailing line break": part() + part() + "\n",
+        "carriage return": part() + part() + "\r\n",
+        "tab inside": part() + "\t" + part(),
+        "pasted with its label": part() + " " + part() + "\n" + part(),
+        "terminal escape": part() + "\x1b[2J" + part() + "\x07",
+        "delete character": part() + "\x7f" + part(),
+        "non-ASCII letters": part() + "κλειδί€" + part(),
+        "zero-width space": part() + "\u200b" + part(),
+        "non-breaking space": "\u00a0" + part() + part(),
+    }
+
+
+INVALID_KEYS = [name for name in generated_keys() if name not in ("normal", "unknown to Epoptia")]
+
+
+def secret_needles(secret: str) -> dict[str, bytes]:
+    """The secret, and every part of it 4 characters or longer, as they could appear in any text or file:
+    as written, JSON-escaped (non-ASCII as \\u escapes), or repr'd."""
+    parts = {secret, secret.strip()}
+    parts.update(re.split(r"[^0-9A-Za-z]+", secret))  # the ASCII runs between odd characters
+    parts.update(re.split(r"[\s\x00-\x1f\x7f-\x9f\u200b]+", secret))  # the visible runs, unicode included
+    needles: dict[str, bytes] = {}
+    for text in parts:
+        if len(text) < 4:
+            continue
+        for form in (text, json.dumps(text)[1:-1], json.dumps(text, ensure_ascii=False)[1:-1], repr(text)[1:-1]):
+            needles[f"{form!r} (of {secret!r})"] = form.encode("utf-8", "surrogatepass")
+    return needles
+
+
+def _git_objects(repository: Path) -> bytes:
+    """Every object of a git repository, decompressed (a secret committed anywhere would be in one)."""
+    found = subprocess.run(["git", "cat-file", "--batch-all-objects", "--batch"], cwd=repository,
+                           capture_output=True, check=False)
+    return found.stdout
+
+
+def leaks(needles: dict[str, bytes], places: list[Path], texts: dict[str, str]) -> list[str]:
+    """Where any needle occurs: in ``texts`` (output streams), or in any file under ``places``."""
+    found = []
+
+    def search(label: str, data: bytes) -> None:
+        found.extend(f"{label}: {name}" for name, needle in needles.items() if needle in data)
+
+    for label, text in texts.items():
+        search(label, text.encode("utf-8", "surrogatepass"))
+    for place in places:
+        for path in sorted(place.rglob("*")):
+            if path.is_file() and not path.is_symlink():
+                search(str(path), path.read_bytes())
+            if path.name in (".git",) or path.suffix == ".git":
+                search(f"{path} (objects)", _git_objects(path))
+        if (place / "HEAD").is_file() and (place / "objects").is_dir():  # a bare repository
+            search(f"{place} (objects)", _git_objects(place))
+    return found
+
+
+# --------------------------------------------------------------------------- running the CLI in bulk
+
+
+@dataclass
+class Run:
+    """One CLI run of a batch, with everything it could have written to."""
+
+    label: str
+    argv: list[str]
+    secrets: list[str]
+    folder: Path
+    stdin: str | None = None
+    bug: str | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+    code: int = -1
+
+    @property
+    def repo(self) -> Path:
+        return self.folder / "repo"
+
+    @property
+    def out(self) -> str:
+        return (self.folder / "stdout").read_text(encoding="utf-8", errors="replace")
+
+    @property
+    def err(self) -> str:
+        return (self.folder / "stderr").read_text(encoding="utf-8", errors="replace")
+
+    def env(self, key: str | None) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("RECONCILER_", "EPOPTIA_"))}
+        env.update(NO_COLOR="1", RECONCILER_CACHE_DIR=str(self.folder / "cache"), TMPDIR=str(self.folder / "tmp"),
+                   GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.invalid", GIT_COMMITTER_NAME="t",
+                   GIT_COMMITTER_EMAIL="t@example.invalid", **self.extra_env)
+        if key is not None:
+            env[KEY_ENV] = key
+        return env
+
+    def places(self) -> list[Path]:
+        return [self.folder]  # the repository, the cache folder, the crash folder, the git origin
+
+    def where(self) -> str:
+        return f"[{self.label}] reconciler {' '.join(self.argv)} -> exit {self.code}\n{self.out}\n{self.err}"
+
+
+def run_batch(runs: list[Run], keys: dict[int, str | None], parallel: int = 3) -> None:
+    """Run every ``runs[i]`` with ``keys[i]`` in its environment, through tests/cli_batch.py."""
+    jobs = []
+    for i, run in enumerate(runs):
+        (run.folder / "tmp").mkdir(parents=True, exist_ok=True)
+        stdin_path = None
+        if run.stdin is not None:
+            stdin_path = str(run.folder / "stdin")
+            Path(stdin_path).write_text(run.stdin, encoding="utf-8")
+        jobs.append({"argv": run.argv, "env": run.env(keys[i]), "cwd": str(run.repo), "stdin_path": stdin_path,
+                     "out": str(run.folder / "stdout"), "err": str(run.folder / "stderr"), "bug": run.bug})
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "tests.cli_batch"], cwd=ROOT, capture_output=True, text=True,
+                          input=json.dumps({"jobs": jobs, "parallel": parallel}), timeout=600, check=False)
+    assert done.returncode == 0, done.stderr
+    print(f"batch of {len(runs)}: {time.monotonic() - started:.1f} s")
+    for run, code in zip(runs, json.loads(done.stdout.splitlines()[-1])):
+        run.code = code
+        if (run.folder / "stdin").exists():
+            (run.folder / "stdin").unlink()  # what the test gave it, not what it wrote
+
+
+# --------------------------------------------------------------------------- tenants that fail
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 where nothing listens: connections are refused."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class EchoingTenant:
+    """An HTTP server that answers every request with ``status`` and an error page quoting the key it was sent,
+    as a proxy or a careless error handler in front of a tenant might. A long first sentence puts the key
+    across the 200-character cut of error excerpts."""
+
+    def __init__(self, status: int) -> None:
+        tenant = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _answer(self) -> None:
+                token = self.headers.get("X-Auth-Token", "")
+                text = ("The request could not be completed because of the state of the account " * 2)[:185]
+                body = json.dumps({"error": f"{text} invalid X-Auth-Token {token} for this tenant"}).encode()
+                self.send_response(tenant.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = _answer
+
+        self.status = status
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def target_config(endpoint: str, *, timeout: float = 5.0) -> str:
+    return ("manifests: manifests\ndefault_target: t\ntargets:\n  t:\n"
+            f"    endpoint: {endpoint}\n    api_key_env: {KEY_ENV}\n    state: state/t.json\n"
+            "    throttle: {read_interval: 0, write_interval: 0}\n"
+            f"    retries: {{attempts: 1, backoff: 0.05}}\n    timeout: {timeout}\n")
+
+
+def make_repo(folder: Path, config: str, *, git: bool = False) -> Path:
+    repo = folder / "repo"
+    shutil.copytree(ROOT / "manifests", repo / "manifests")
+    (repo / "reconciler.yaml").write_text(config, encoding="utf-8")
+    if git:
+        origin = folder / "origin.git"
+        env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
+               "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid"}
+        for args, cwd in ((["init", "-q", "--bare", str(origin)], folder), (["init", "-q", "-b", "main"], repo),
+                          (["add", "-A"], repo), (["commit", "-qm", "factory"], repo),
+                          (["remote", "add", "origin", str(origin)], repo), (["push", "-q", "origin", "main"], repo)):
+            subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True)
+    return repo
+
+
+# --------------------------------------------------------------------------- 1. the key test
+
+OPERATOR, PASSWORD_SEED = "op-harden", 77
+WORKSTATION = "1"
+
+# Every command that reads a key, with arguments that make it use it. A command added to the CLI must be
+# put here or in NO_KEY (test_every_command_is_classified), so that it cannot escape this test.
+KEY_READERS: dict[str, tuple[list[str], str | None]] = {
+    "plan": (["plan"], None),
+    "apply": (["apply", "--auto-approve"], None),
+    "drift": (["drift"], None),
+    "import": (["import", "--out", "imported"], None),
+    "doctor": (["doctor"], None),
+    "workflows": (["workflows"], None),
+    "station start": (["station", "start", "--workstation", WORKSTATION], None),
+    "station pause": (["station", "pause", "--workstation", WORKSTATION], None),
+    "station cancel": (["station", "cancel", "--workstation", WORKSTATION], None),
+    "station complete": (["station", "complete", "--workstation", WORKSTATION, "--quantity", "5"], None),
+    "station relay": (["station", "relay"], f"{WORKSTATION},5\n"),
+    "operator login": (["operator", "login", "--username", OPERATOR, "--password", "<password>"], None),
+    "operator logout": (["operator", "logout", "--token", "<token>"], None),
+    "ci run": (["ci", "run", "--", "plan"], None),
+}
+# ci apply, ci lease and ci comment: ci apply runs the plan and apply above in the queue `ci run` tests,
+# lease reads only git, comment only GitHub's token.
+NO_KEY = {"validate", "show", "force-unlock", "halt", "init", "schema", "fmt", "emulator"}
+
+
+def test_every_command_is_classified() -> None:
+    assert {name.split()[0] for name in KEY_READERS} | NO_KEY == set(COMMANDS)
+
+
+def operator_secrets() -> tuple[str, str]:
+    """A password and an operator token from the same alphabet: secrets the CLI takes as options."""
+    rng = random.Random(PASSWORD_SEED)
+    return ("".join(rng.choice(_SAFE) for _ in range(12)), "".join(rng.choice(_SAFE) for _ in range(16)))
+
+
+@pytest.fixture(scope="module")
+def key_tenant(tmp_path_factory: pytest.TempPathFactory):
+    """The emulator, accepting the generated normal key, with an operator whose password is a secret too."""
+    keys = generated_keys()
+    process = EmulatorProcess(tmp_path_factory.mktemp("key-tenant") / "emulator.sqlite", key=keys["normal"]).start()
+    password, _ = operator_secrets()
+    process.emulator_post("operators", {"username": OPERATOR, "password": password})
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def _runs_for(folder: Path, label: str, endpoint: str, commands: list[str], *, bug: str | None = None,
+              timeout: float = 5.0) -> list[Run]:
+    password, token = operator_secrets()
+    runs = []
+    for name in commands:
+        argv, stdin = KEY_READERS[name]
+        argv = [password if a == "<password>" else token if a == "<token>" else a for a in argv]
+        slug = re.sub(r"\W+", "-", f"{label}-{name}")
+        run = Run(f"{label}: {name}", argv, [password, token], folder / slug, stdin=stdin, bug=bug)
+        make_repo(run.folder, target_config(endpoint, timeout=timeout), git=name == "ci run")
+        runs.append(run)
+    return runs
+
+
+def _check(runs: list[Run], keys: list[str | None]) -> list[str]:
+    """Leaks of each run's key and secrets, and any traceback on a terminal; [] when clean."""
+    problems = []
+    for run, key in zip(runs, keys):
+        needles: dict[str, bytes] = {}
+        for secret in [*(s for s in [key] if s), *run.secrets]:
+            needles.update(secret_needles(secret))
+        problems += [f"{run.where()}\nLEAK {place}" for place in leaks(needles, run.places(), {
+            "stdout": run.out, "stderr": run.err})]
+        if "Traceback" in run.out + run.err:
+            problems.append(f"{run.where()}\nTRACEBACK on the terminal")
+    return problems
+
+
+def test_no_key_leaks_from_any_command_with_any_key(key_tenant: EmulatorProcess, tmp_path: Path) -> None:
+    """Every command with the normal key, a key Epoptia does not know (401) and the damaged keys; the damaged
+    ones are refused before any request, with a message that names the variable and never the key."""
+    keys = generated_keys()
+    runs: list[Run] = []
+    run_keys: list[str | None] = []
+    commands = list(KEY_READERS)
+    for name in ("normal", "unknown to Epoptia"):
+        for run in _runs_for(tmp_path, name, key_tenant.url, commands):
+            runs.append(run)
+            run_keys.append(keys[name])
+    # The built-in emulator takes the target's key as its own (a user's real key, when the variable is set
+    # for production): its database is in the repository's .reconciler/ folder.
+    for run in _runs_for(tmp_path, "built-in emulator", "emulator", commands):
+        runs.append(run)
+        run_keys.append(keys["normal"])
+    # Each command gets two damaged keys, each damaged key several commands, and `plan` every one of them.
+    for i, name in enumerate(commands):
+        for invalid in {INVALID_KEYS[i % len(INVALID_KEYS)], INVALID_KEYS[(i + 5) % len(INVALID_KEYS)]}:
+            run = _runs_for(tmp_path, invalid, key_tenant.url, [name])[0]
+            runs.append(run)
+            run_keys.append(keys[invalid])
+    for invalid in INVALID_KEYS:
+        run = _runs_for(tmp_path, f"plan-{invalid}", key_tenant.url, ["plan"])[0]
+        runs.append(run)
+        run_keys.append(keys[invalid])
+    run_batch(runs, dict(enumerate(run_keys)))
+
+    problems = _check(runs, run_keys)
+    for run, key in zip(runs, run_keys):
+        if run.code == 3:
+            problems.append(f"{run.where()}\nINTERNAL ERROR")
+        if key in (keys["normal"], keys["unknown to Epoptia"]):
+            continue
+        # A damaged key: refused before anything is sent, in words that name the variable, not the key.
+        said = run.err
+        if run.code != 1 or f"the API key in ${KEY_ENV} cannot be used" not in said:
+            problems.append(f"{run.where()}\nNOT REFUSED CLEARLY")
+    ok = {run.label.split(": ")[1]: run for run in runs if run.label.startswith("normal: ")}
+    assert ok["plan"].code == 0 and "Plan: " in ok["plan"].out, ok["plan"].where()
+    assert ok["apply"].code == 0 and "Apply complete" in ok["apply"].out, ok["apply"].where()
+    assert ok["operator login"].code == 0, ok["operator login"].where()
+    unknown = {run.label.split(": ")[1]: run for run in runs if run.label.startswith("unknown to Epoptia: ")}
+    for name in ("plan", "apply", "drift", "doctor", "workflows"):
+        assert "refused the API key" in unknown[name].out + unknown[name].err, unknown[name].where()
+    assert problems == [], "\n\n".join(problems)
+
+
+FAILURES = ["connection refused", "timeout", "HTTP 503", "echoed in a 401", "echoed in a 403", "echoed in a 500",
+            "a bug on the request path"]
+
+
+def test_no_key_leaks_when_requests_fail(key_tenant: EmulatorProcess, tmp_path: Path) -> None:
+    """Every command, with a valid key, against each way a request fails; the key never shows, a failure
+    is an error a person can read (exit 1), a bug exits 3 with its traceback in a file, all without the key."""
+    keys = generated_keys()
+    key = keys["normal"]
+    echo = {status: EchoingTenant(status) for status in (401, 403, 500)}
+    commands = list(KEY_READERS)
+    try:
+        groups: dict[str, list[Run]] = {
+            "connection refused": _runs_for(tmp_path, "refused", f"http://127.0.0.1:{closed_port()}", commands),
+            "echoed in a 401": _runs_for(tmp_path, "echo401", echo[401].url, commands),
+            "echoed in a 403": _runs_for(tmp_path, "echo403", echo[403].url, commands),
+            "echoed in a 500": _runs_for(tmp_path, "echo500", echo[500].url, commands),
+            "a bug on the request path": _runs_for(tmp_path, "bug", key_tenant.url, commands, bug="send"),
+        }
+        runs = [run for group in groups.values() for run in group]
+        run_batch(runs, dict.fromkeys(range(len(runs)), key))
+        # The emulator's own faults, one switch at a time.
+        groups["HTTP 503"] = _runs_for(tmp_path, "503", key_tenant.url, commands)
+        key_tenant.faults(error_rate=1.0)
+        run_batch(groups["HTTP 503"], dict.fromkeys(range(len(commands)), key))
+        groups["timeout"] = _runs_for(tmp_path, "timeout", key_tenant.url, commands, timeout=0.3)
+        key_tenant.faults(latency_ms=1500)
+        run_batch(groups["timeout"], dict.fromkeys(range(len(commands)), key), parallel=len(commands))
+    finally:
+        key_tenant.faults()
+        for server in echo.values():
+            server.stop()
+
+    assert set(groups) == set(FAILURES)
+    runs = [run for group in groups.values() for run in group]
+    problems = _check(runs, [key] * len(runs))
+    for failure, group in groups.items():
+        for run in group:
+            if failure == "a bug on the request path":
+                problems += _bug_problems(run, key)
+            elif run.code == 3:
+                problems.append(f"{run.where()}\nINTERNAL ERROR for {failure}")
+    plan = {run.label: run for run in groups["echoed in a 401"]}["echo401: plan"]
+    assert "refused the API key" in plan.err, plan.where()
+    assert problems == [], "\n\n".join(problems)
+
+
+def _bug_problems(run: Run, key: str) -> list[str]:
+    """A bug: exit 3 and a traceback file named on stderr (the relay logs it and goes on); never a traceback
+    on the terminal; the file holds the traceback but not the key (checked with every file, by _check)."""
+    if run.argv[:2] == ["station", "relay"]:
+        return [] if run.code in (0, 1) else [f"{run.where()}\nrelay died"]
+    if run.argv[0] == "ci":
+        return []  # the command it runs is a process of its own, without the planted bug
+    named = re.search(r"the traceback is in (\S+);", run.err)
+    if run.code != 3 or named is None:
+        return [f"{run.where()}\nNO CLEAN INTERNAL ERROR"]
+    crash = Path(named.group(1))
+    if not crash.is_file() or "simulated bug" not in crash.read_text(encoding="utf-8"):
+        return [f"{run.where()}\nNO TRACEBACK FILE"]
+    if not crash.resolve().is_relative_to(run.folder.resolve()):
+        return [f"{run.where()}\nTRACEBACK FILE OUTSIDE TMPDIR: {crash}"]
+    return []
+
+
+# --------------------------------------------------------------------------- shared: a repository on an emulator
+
+
+def cli(repo: Path, *args: str, key: str | None = None, cache: Path | None = None, env: dict[str, str] | None = None,
+        timeout: float = 120, preexec: Any = None) -> subprocess.CompletedProcess[str]:
+    """`python -m reconciler ARGS` in ``repo``, with its own cache and crash folders (next to the repository)."""
+    full = {k: v for k, v in os.environ.items() if not k.startswith(("RECONCILER_", "EPOPTIA_"))}
+    (repo.parent / "tmp").mkdir(exist_ok=True)
+    full.update(NO_COLOR="1", RECONCILER_CACHE_DIR=str(cache or repo.parent / "cache"), TMPDIR=str(repo.parent / "tmp"),
+                **(env or {}))
+    if key is not None:
+        full[KEY_ENV] = key
+    return subprocess.run([sys.executable, "-m", "reconciler", *args], cwd=repo, env=full, capture_output=True,
+                          text=True, timeout=timeout, preexec_fn=preexec, check=False)
+
+
+def said(result: subprocess.CompletedProcess[str]) -> str:
+    return f"exit {result.returncode}\n--- stdout\n{result.stdout[-3000:]}\n--- stderr\n{result.stderr[-3000:]}"
+
+
+def no_traceback(result: subprocess.CompletedProcess[str]) -> None:
+    assert "Traceback" not in result.stdout + result.stderr and "Internal error" not in result.stderr, said(result)
+
+
+@pytest.fixture
+def applied(tmp_path: Path, emulator: EmulatorProcess) -> Path:
+    """The sample factory applied to a fresh emulator: a repository with a state file and warm caches."""
+    repo = make_repo(tmp_path, target_config(emulator.url))
+    result = cli(repo, "apply", "--auto-approve", key=emulator.key)
+    assert result.returncode == 0, said(result)
+    again = cli(repo, "plan", "--detailed-exitcode", key=emulator.key)  # indexes the state: its cache too
+    assert again.returncode == 0 and "No changes." in again.stdout, said(again)
+    return repo
+
+
+# --------------------------------------------------------------------------- 2. no code from the repository
+
+
+class _Planted:
+    """Unpickling this creates ``marker``: proof that a pickle was loaded."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (open, (str(self.marker), "w"))
+
+
+@pytest.mark.parametrize("where", ["files", "rows"])
+def test_a_planted_pickle_is_never_loaded_and_the_commands_still_work(applied: Path, emulator: EmulatorProcess,
+                                                                      where: str) -> None:
+    """files: pickles in the repository's old cache place and as every file of the cache folder.
+    rows: pickles in every value of the cache databases (a cache that is damaged, not only foreign)."""
+    import sqlite3
+
+    marker = applied.parent / "PICKLE-RAN"
+    bomb = pickle.dumps(_Planted(marker))
+    cache = applied.parent / "cache"
+    folders = [p for p in cache.iterdir() if p.is_dir()]
+    assert len(folders) == 1 and {"manifests.sqlite", "state.sqlite"} <= {p.name for p in folders[0].iterdir()}
+    (applied / ".reconciler/cache").mkdir(parents=True, exist_ok=True)
+    for name in ("manifests.pickle", "state.pickle", "index.pkl"):
+        (applied / ".reconciler/cache" / name).write_bytes(bomb)
+        (folders[0] / name).write_bytes(bomb)
+    for path in sorted(folders[0].iterdir()):
+        if where == "files":
+            path.write_bytes(bomb)
+        elif path.suffix == ".sqlite":
+            db = sqlite3.connect(path)
+            if path.name == "manifests.sqlite":
+                assert db.execute("UPDATE files SET entries = ?, payloads = ?", (bomb, bomb)).rowcount == 8
+            assert db.execute("UPDATE blobs SET value = ?", (bomb,)).rowcount >= 2
+            db.commit()
+            db.close()
+    for _ in range(2):  # and again, on whatever the first run left
+        validated = cli(applied, "validate", key=emulator.key)
+        assert validated.returncode == 0, said(validated)
+        assert validated.stdout.startswith("Valid: 8 files"), said(validated)
+        planned = cli(applied, "plan", "--detailed-exitcode", key=emulator.key)
+        assert planned.returncode == 0 and "No changes." in planned.stdout, said(planned)
+        assert not marker.exists(), "a planted pickle was loaded"
+        no_traceback(planned)
