@@ -527,3 +527,89 @@ def test_a_planted_pickle_is_never_loaded_and_the_commands_still_work(applied: P
         assert planned.returncode == 0 and "No changes." in planned.stdout, said(planned)
         assert not marker.exists(), "a planted pickle was loaded"
         no_traceback(planned)
+
+
+# --------------------------------------------------------------------------- 2. symbolic links out of the repository
+
+
+@pytest.mark.parametrize("link", ["file", "folder"])
+def test_a_link_out_of_the_repository_is_refused_by_name(tmp_path: Path, link: str) -> None:
+    """Read by nothing (its values are never quoted), written by nothing (fmt), refused by name, exit 1."""
+    outside = tmp_path / "outside"
+    secret_text = "kind: Client\nid:    C-9999\nname:   'OUTSIDE-VALUE-Zq7'\nvat_rate: 240\n"  # invalid, unformatted
+    (outside / "folder").mkdir(parents=True)
+    (outside / "client.yaml").write_text(secret_text, encoding="utf-8")
+    (outside / "folder/client.yaml").write_text(secret_text, encoding="utf-8")
+    repo = make_repo(tmp_path / "r", target_config("emulator"))
+    name = "manifests/elsewhere.yaml" if link == "file" else "manifests/elsewhere"
+    (repo / name).symlink_to(outside / ("client.yaml" if link == "file" else "folder"))
+    for command in (["validate"], ["plan", "--no-refresh"], ["fmt"], ["fmt", "--check"]):
+        result = cli(repo, *command)
+        assert result.returncode == 1, said(result)
+        assert f"{name} is a symbolic link to {outside / ('client.yaml' if link == 'file' else 'folder')}, " \
+               "outside the repository" in result.stderr, said(result)
+        assert "OUTSIDE-VALUE" not in result.stdout + result.stderr, said(result)
+        no_traceback(result)
+    assert (outside / "client.yaml").read_text(encoding="utf-8") == secret_text
+    assert (outside / "folder/client.yaml").read_text(encoding="utf-8") == secret_text
+
+
+def test_a_planted_link_never_makes_apply_write_outside_the_repository(tmp_path: Path,
+                                                                        emulator: EmulatorProcess) -> None:
+    """A cloned repository can hold links where the state's companions go (lock, write-ahead file, backup)."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    repo = make_repo(tmp_path / "r", target_config(emulator.url))
+    (repo / "state").mkdir()
+    for suffix in ("wal", "backup", "lock.json"):
+        (outside / suffix).write_text(f"precious {suffix}\n", encoding="utf-8")
+        (repo / f"state/t.json.{suffix}").symlink_to(outside / suffix)
+    result = cli(repo, "apply", "--auto-approve", key=emulator.key)
+    assert result.returncode == 1, said(result)
+    assert "state/t.json.wal" in result.stderr and "symbolic links" in result.stderr, said(result)
+    no_traceback(result)
+    assert {p.name: p.read_text(encoding="utf-8") for p in outside.iterdir()} == {
+        s: f"precious {s}\n" for s in ("wal", "backup", "lock.json")}
+
+
+# --------------------------------------------------------------------------- 2. YAML bombs
+
+_BOMB_LEVELS = 9
+
+
+def _alias_bomb() -> str:
+    lines = ["kind: Client", "id: C-1", "name: x", 'a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, _BOMB_LEVELS + 1)]
+    return "\n".join(lines) + "\n"
+
+
+BOMBS = {
+    # name: (file text, where the problem is, words of the problem)
+    "alias bomb": (_alias_bomb, "manifests/bomb.yaml:10:", "alias bomb"),
+    "100,000-deep nesting": (lambda: "kind: Client\nid: C-1\nname: " + "[" * 100_000 + "]" * 100_000 + "\n",
+                             "manifests/bomb.yaml:3:", "nesting deeper than 64 levels"),
+    "integer of 5,000 digits": (lambda: "kind: Client\nid: C-1\nname: x\nvat_rate: " + "9" * 5000 + "\n",
+                                "manifests/bomb.yaml:4:11:", "number too long: 5,000 digits"),
+    "1,000,000 bad tags": (lambda: "kind: Client\nitems:\n" + "".join(f"  - !bad{i} x\n" for i in range(1_000_000)),
+                           "manifests/bomb.yaml:3:5:", "could not determine a constructor for the tag '!bad0'"),
+    "50,000 unknown fields": (lambda: "kind: Client\nitems:\n" + "".join(
+        f"  - {{id: C-{i}, name: x, bogus: 1}}\n" for i in range(50_000)),
+        "manifests/bomb.yaml:3:24:", "unknown field 'bogus' in client"),
+}
+
+
+@pytest.mark.parametrize("bomb", list(BOMBS))
+def test_a_bomb_is_refused_quickly_with_a_place_and_few_lines(tmp_path: Path, bomb: str) -> None:
+    make, where, words = BOMBS[bomb]
+    repo = make_repo(tmp_path, target_config("emulator"))
+    (repo / "manifests/bomb.yaml").write_text(make(), encoding="utf-8")
+    started = time.monotonic()
+    result = cli(repo, "validate", timeout=60)
+    took = time.monotonic() - started
+    assert result.returncode == 1, said(result)
+    first = result.stderr.splitlines()[0]
+    assert first.startswith(f"Error: {where}") and words in first, said(result)
+    assert len(result.stderr.splitlines()) <= 55, "a bounded number of problems, then a count"
+    assert len(result.stderr) < 20_000, "no message quotes the bomb"
+    no_traceback(result)
+    assert took < 20, f"{bomb}: {took:.1f} s"
