@@ -613,3 +613,117 @@ def test_a_bomb_is_refused_quickly_with_a_place_and_few_lines(tmp_path: Path, bo
     assert len(result.stderr) < 20_000, "no message quotes the bomb"
     no_traceback(result)
     assert took < 20, f"{bomb}: {took:.1f} s"
+
+
+# --------------------------------------------------------------------------- 3. configuration
+
+
+def _config(target: str, *, top: str = "", name: str = "t") -> str:
+    return f"manifests: manifests\ndefault_target: {json.dumps(name)}\n{top}targets:\n  {json.dumps(name)}:\n{target}"
+
+
+REMOTE_HTTP = ["http://acme.epoptia.io", "http://10.0.0.7:8303", "http://127.0.0.1.nip.io",
+               "http://user@127.0.0.1@evil.example"]
+
+
+def test_plain_http_to_a_remote_host_needs_insecure(tmp_path: Path) -> None:
+    """Refused by every command that reads the configuration, with words that say what to do; allowed with
+    `insecure: true`, and to loopback (an emulator)."""
+    runs, expect = [], []
+    for i, endpoint in enumerate(REMOTE_HTTP):
+        for command in (["validate"], ["plan"], ["drift"]):
+            run = Run(f"{endpoint} {command[0]}", command, ["a-valid-key-Qz7"], tmp_path / f"{i}-{command[0]}")
+            make_repo(run.folder, _config(f"    endpoint: {endpoint}\n    state: state/t.json\n"))
+            runs.append(run)
+            expect.append(endpoint)
+        run = Run(f"{endpoint} insecure", ["validate"], [], tmp_path / f"{i}-insecure")
+        make_repo(run.folder, _config(f"    endpoint: {endpoint}\n    state: state/t.json\n    insecure: true\n"))
+        runs.append(run)
+        expect.append(None)
+    for i, endpoint in enumerate(("http://127.0.0.1:8303", "http://localhost:8303", "http://[::1]:8303")):
+        run = Run(f"{endpoint} loopback", ["validate"], [], tmp_path / f"loopback-{i}")
+        make_repo(run.folder, _config(f"    endpoint: {endpoint}\n    state: state/t.json\n"))
+        runs.append(run)
+        expect.append(None)
+    run_batch(runs, dict.fromkeys(range(len(runs)), "a-valid-key-Qz7"), parallel=4)
+    problems = _check(runs, ["a-valid-key-Qz7"] * len(runs))
+    for run, endpoint in zip(runs, expect):
+        if endpoint is None:
+            if run.code != 0:
+                problems.append(f"{run.where()}\nREFUSED")
+        elif run.code != 1 or f"endpoint {endpoint!r} is plain http: the API key would cross the network in " \
+                "clear text" not in run.err or "insecure: true" not in run.err:
+            problems.append(f"{run.where()}\nNOT REFUSED CLEARLY")
+    assert problems == [], "\n\n".join(problems)
+
+
+CONFINED = {
+    # case: (what the error says)
+    "manifests ..": "manifests points outside the repository",
+    "manifests absolute": "manifests points outside the repository",
+    "state ..": "targets.t.state points outside the repository",
+    "state absolute": "targets.t.state points outside the repository",
+    "state through a link": "targets.t.state points outside the repository",
+    "target name": "target name '../../../outside/x' cannot be used",
+    ".reconciler a link": ".reconciler leads outside the repository",
+    ".reconciler/journal a link": ".reconciler/journal leads outside the repository",
+}
+
+
+def _confined_case(case: str, folder: Path) -> str:
+    """A repository in ``folder`` whose configuration or working folders lead to ``folder/outside``."""
+    outside = folder / "outside"
+    shutil.copytree(ROOT / "manifests", outside / "manifests")
+    target, top, name = "    endpoint: emulator\n    state: state/t.json\n", "", "t"
+    repo = make_repo(folder, _config(target))
+    if case == "manifests ..":
+        top = "manifests: ../outside/manifests\n"
+    elif case == "manifests absolute":
+        top = f"manifests: {outside / 'manifests'}\n"
+    elif case == "state ..":
+        target = "    endpoint: emulator\n    state: ../outside/t.json\n"
+    elif case == "state absolute":
+        target = f"    endpoint: emulator\n    state: {outside / 't.json'}\n"
+    elif case == "state through a link":
+        (repo / "state").symlink_to(outside)
+    elif case == "target name":
+        name = "../../../outside/x"
+    elif case == ".reconciler a link":
+        (repo / ".reconciler").symlink_to(outside)
+    else:
+        (repo / ".reconciler").mkdir()
+        (repo / ".reconciler/journal").symlink_to(outside)
+    text = _config(target, name=name)
+    text = text.replace("manifests: manifests\n", top) if top else text
+    (repo / "reconciler.yaml").write_text(text, encoding="utf-8")
+    return text
+
+
+def test_configuration_and_working_paths_stay_in_the_repository(tmp_path: Path) -> None:
+    """Configuration paths, target names (part of file names) and links where the working files go: refused
+    by name by the commands that read and write, nothing written outside; paths_outside_repository: true
+    lets the configuration's paths out."""
+    runs, texts = [], {}
+    for i, case in enumerate(CONFINED):
+        for command in (["validate"], ["plan"], ["apply", "--auto-approve"]):
+            run = Run(case, command, [], tmp_path / f"case-{i}-{command[0]}")
+            texts[case] = _confined_case(case, run.folder)
+            runs.append(run)
+
+    def outside(run: Run) -> list[Path]:
+        return sorted(p.relative_to(run.folder) for p in (run.folder / "outside").rglob("*"))
+
+    before = [outside(run) for run in runs]
+    run_batch(runs, dict.fromkeys(range(len(runs))), parallel=4)
+    problems = []
+    for run, was in zip(runs, before):
+        if run.code != 1 or CONFINED[run.label] not in run.err or "Traceback" in run.err:
+            problems.append(f"{run.where()}\nNOT REFUSED CLEARLY")
+        if outside(run) != was:
+            problems.append(f"{run.where()}\nWROTE OUTSIDE THE REPOSITORY: {set(outside(run)) - set(was)}")
+    assert problems == [], "\n\n".join(problems)
+    for run in runs[::3]:  # ...unless the configuration says so
+        if run.label.startswith(("manifests", "state")):
+            (run.repo / "reconciler.yaml").write_text(f"paths_outside_repository: true\n{texts[run.label]}",
+                                                      encoding="utf-8")
+            assert cli(run.repo, "validate").returncode == 0, run.label
