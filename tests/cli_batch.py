@@ -12,7 +12,9 @@ A job: {"argv": [...], "env": {...}, "cwd": "...", "stdin": "text" or null,
 "out": path, "err": path, "bug": null or "send"}. ``bug: "send"`` makes every
 HTTP request fail with an exception that is not the reconciler's and whose text
 holds the request's headers (the API key among them), standing in for a bug on
-the path that uses the key.
+the path that uses the key. A job's environment can also break the disk for its run:
+``RECONCILER_TEST_DISK_FAULT`` (see tests/cli_faults.py) and ``RECONCILER_TEST_FSIZE`` (a file size limit,
+in bytes, past which writes fail with EFBIG).
 """
 
 from __future__ import annotations
@@ -64,6 +66,17 @@ def _child(job: dict[str, Any]) -> None:
     sys.argv = ["reconciler", *job["argv"]]
     if job.get("bug") == "send":
         _plant_bug()
+    if os.environ.get("RECONCILER_TEST_DISK_FAULT"):
+        from tests import cli_faults
+
+        cli_faults.install()
+    if os.environ.get("RECONCILER_TEST_FSIZE"):  # a file size limit: a write past it fails with EFBIG
+        import resource
+        import signal
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        limit = int(os.environ["RECONCILER_TEST_FSIZE"])
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
     code: Any = 0
     try:
         main(job["argv"])
@@ -79,7 +92,9 @@ def _child(job: dict[str, Any]) -> None:
 
 
 def run_jobs(jobs: list[dict[str, Any]], parallel: int) -> list[int]:
+    import time
     codes: list[int] = [-1] * len(jobs)
+    started: dict[int, float] = {}
     running: dict[int, int] = {}
     pending = list(enumerate(jobs))
     while pending or running:
@@ -92,8 +107,12 @@ def run_jobs(jobs: list[dict[str, Any]], parallel: int) -> list[int]:
                 finally:
                     os._exit(99)
             running[pid] = index
+            started[index] = time.monotonic()
         pid, status = os.wait()
-        codes[running.pop(pid)] = os.waitstatus_to_exitcode(status)
+        index = running.pop(pid)
+        codes[index] = os.waitstatus_to_exitcode(status)
+        if os.environ.get("BATCH_TIMES"):
+            print(f"{time.monotonic() - started[index]:.2f} {jobs[index]['argv'][:3]}", file=sys.stderr)
     return codes
 
 

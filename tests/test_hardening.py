@@ -179,6 +179,7 @@ def run_batch(runs: list[Run], keys: dict[int, str | None], parallel: int = 3) -
     done = subprocess.run([sys.executable, "-m", "tests.cli_batch"], cwd=ROOT, capture_output=True, text=True,
                           input=json.dumps({"jobs": jobs, "parallel": parallel}), timeout=600, check=False)
     assert done.returncode == 0, done.stderr
+    sys.stderr.write(done.stderr)
     print(f"batch of {len(runs)}: {time.monotonic() - started:.1f} s")
     for run, code in zip(runs, json.loads(done.stdout.splitlines()[-1])):
         run.code = code
@@ -358,7 +359,7 @@ def test_no_key_leaks_from_any_command_with_any_key(key_tenant: EmulatorProcess,
         run = _runs_for(tmp_path, f"plan-{invalid}", key_tenant.url, ["plan"])[0]
         runs.append(run)
         run_keys.append(keys[invalid])
-    run_batch(runs, dict(enumerate(run_keys)))
+    run_batch(runs, dict(enumerate(run_keys)), parallel=4)
 
     problems = _check(runs, run_keys)
     for run, key in zip(runs, run_keys):
@@ -391,23 +392,27 @@ def test_no_key_leaks_when_requests_fail(key_tenant: EmulatorProcess, tmp_path: 
     key = keys["normal"]
     echo = {status: EchoingTenant(status) for status in (401, 403, 500)}
     commands = list(KEY_READERS)
+    # `ci run` runs the command in a process of its own (whose failures are the command's): with the key
+    # refused (above), echoed and a bug, not again with every failure of the plan it runs.
+    most = [name for name in commands if name != "ci run"]
+    some = ["plan", "apply", "drift", "doctor", "station complete", "station relay", "operator login"]
     try:
         groups: dict[str, list[Run]] = {
-            "connection refused": _runs_for(tmp_path, "refused", f"http://127.0.0.1:{closed_port()}", commands),
+            "connection refused": _runs_for(tmp_path, "refused", f"http://127.0.0.1:{closed_port()}", most),
             "echoed in a 401": _runs_for(tmp_path, "echo401", echo[401].url, commands),
-            "echoed in a 403": _runs_for(tmp_path, "echo403", echo[403].url, commands),
-            "echoed in a 500": _runs_for(tmp_path, "echo500", echo[500].url, commands),
+            "echoed in a 403": _runs_for(tmp_path, "echo403", echo[403].url, most),
+            "echoed in a 500": _runs_for(tmp_path, "echo500", echo[500].url, some),
             "a bug on the request path": _runs_for(tmp_path, "bug", key_tenant.url, commands, bug="send"),
         }
         runs = [run for group in groups.values() for run in group]
-        run_batch(runs, dict.fromkeys(range(len(runs)), key))
+        run_batch(runs, dict.fromkeys(range(len(runs)), key), parallel=4)
         # The emulator's own faults, one switch at a time.
-        groups["HTTP 503"] = _runs_for(tmp_path, "503", key_tenant.url, commands)
+        groups["HTTP 503"] = _runs_for(tmp_path, "503", key_tenant.url, most)
         key_tenant.faults(error_rate=1.0)
-        run_batch(groups["HTTP 503"], dict.fromkeys(range(len(commands)), key))
-        groups["timeout"] = _runs_for(tmp_path, "timeout", key_tenant.url, commands, timeout=0.3)
+        run_batch(groups["HTTP 503"], dict.fromkeys(range(len(most)), key), parallel=4)
+        groups["timeout"] = _runs_for(tmp_path, "timeout", key_tenant.url, most, timeout=0.3)
         key_tenant.faults(latency_ms=1500)
-        run_batch(groups["timeout"], dict.fromkeys(range(len(commands)), key), parallel=len(commands))
+        run_batch(groups["timeout"], dict.fromkeys(range(len(most)), key), parallel=len(most))
     finally:
         key_tenant.faults()
         for server in echo.values():
@@ -727,3 +732,194 @@ def test_configuration_and_working_paths_stay_in_the_repository(tmp_path: Path) 
             (run.repo / "reconciler.yaml").write_text(f"paths_outside_repository: true\n{texts[run.label]}",
                                                       encoding="utf-8")
             assert cli(run.repo, "validate").returncode == 0, run.label
+
+
+# --------------------------------------------------------------------------- 4. broken disks
+
+WO12 = "manifests/work-orders/2026-12/WO-26-0412.yaml"
+
+
+@pytest.fixture(scope="module")
+def applied_snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample factory applied once: a repository and the emulator's database, copied by each test."""
+    base = tmp_path_factory.mktemp("applied")
+    process = EmulatorProcess(base / "emulator.sqlite").start()
+    try:
+        repo = make_repo(base, target_config(process.url))
+        result = cli(repo, "apply", "--auto-approve", key=process.key)
+        assert result.returncode == 0, said(result)
+    finally:
+        process.stop()
+    return base
+
+
+@dataclass
+class Applied:
+    repo: Path
+    emulator: EmulatorProcess
+
+    def run(self, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        return cli(self.repo, *args, key=self.emulator.key, **kwargs)
+
+    @property
+    def state(self) -> Path:
+        return self.repo / "state/t.json"
+
+
+def applied_copy(snapshot: Path, folder: Path) -> Applied:
+    """A copy of the applied factory on an emulator of its own (stop it when done)."""
+    shutil.copytree(snapshot / "repo", folder / "repo", symlinks=True)
+    for db in snapshot.glob("emulator.sqlite*"):  # with its write-ahead log
+        shutil.copy(db, folder / db.name)
+    process = EmulatorProcess(folder / "emulator.sqlite").start()
+    config = folder / "repo/reconciler.yaml"
+    config.write_text(re.sub(r"http://127\.0\.0\.1:\d+", process.url, config.read_text(encoding="utf-8")),
+                      encoding="utf-8")
+    return Applied(folder / "repo", process)
+
+
+def in_parallel(cases: list[str], check: Any) -> list[str]:
+    """``check(case)`` for every case at once (each one's CLI runs wait on processes); their problems."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(len(cases)) as pool:
+        return [problem for found in pool.map(check, cases) for problem in found]
+
+
+def _edit(repo: Path, rel: str, old: str, new: str) -> None:
+    path = repo / rel
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def _with_fault(fault: str) -> dict[str, str]:
+    return {"RECONCILER_TEST_DISK_FAULT": fault, "PYTHONPATH": str(ROOT)}
+
+
+def _file_size_limit(limit: int) -> Any:
+    def preexec() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG, not a kill
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return preexec
+
+
+DISK_FAULTS = {
+    # name: (fault for tests/cli_faults.py or None, the path the message must name)
+    "disk full writing the state": ("ENOSPC:write:/state/\\.t\\.json\\.\\d+\\.tmp$", "state/t.json"),
+    "disk full appending a batch": ("ENOSPC:write:/state/t\\.json\\.wal$", "state/t.json.wal"),
+    "state folder read-only at the save": ("EROFS:open:/state/(\\.t\\.json\\.\\d+\\.tmp|t\\.json\\.wal)$",
+                                           "state/t.json"),
+    "file too large": (None, "state/t.json"),
+}
+
+
+def test_a_broken_disk_during_apply_leaves_the_state_and_journal_usable(applied_snapshot: Path,
+                                                                       tmp_path: Path) -> None:
+    """Each fault in DISK_FAULTS on a copy of the applied factory: a clear error naming the file, exit 1
+    (not 3), the state and the journal still valid, no temporary file left; the next apply on a good disk
+    finishes the job and the plan after it is empty."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from reconciler.state import StateStore
+
+    faults = list(DISK_FAULTS)
+    with ThreadPoolExecutor(len(faults)) as pool:
+        apps = list(pool.map(lambda f: applied_copy(applied_snapshot, tmp_path / re.sub(r"\W+", "-", f)), faults))
+    try:
+        befores = [StateStore(app.state).read() for app in apps]
+        broken = []
+        for fault, app in zip(faults, apps):
+            _edit(app.repo, WO12, "quantity: 24", "quantity: 30")
+            spec, _ = DISK_FAULTS[fault]
+            # No fault spec: a real limit, under which the state file no longer fits (the journal and the
+            # batch's append do).
+            env = _with_fault(spec) if spec else {"RECONCILER_TEST_FSIZE": str(app.state.stat().st_size - 200)}
+            broken.append(Run(fault, ["apply", "--auto-approve"], [], app.repo.parent, extra_env=env))
+        run_batch(broken, dict.fromkeys(range(len(faults)), apps[0].emulator.key), parallel=len(faults))
+        problems = [p for run, app, before in zip(broken, apps, befores) for p in _broken_disk(run, app, before)]
+        assert problems == [], "\n\n".join(problems)
+        # A good disk again: the next apply settles the batch in flight and finishes; then nothing is left to do.
+        for argv in (["apply", "--auto-approve"], ["plan", "--detailed-exitcode"]):
+            runs = [Run(f"{fault}: {argv[0]} again", argv, [], app.repo.parent) for fault, app in zip(faults, apps)]
+            run_batch(runs, dict.fromkeys(range(len(faults)), apps[0].emulator.key), parallel=len(faults))
+            problems += [f"{run.where()}\nDID NOT CONVERGE" for run in runs if run.code != 0]
+        problems += [f"{fault}: NOT APPLIED" for fault, app in zip(faults, apps)
+                     if app.emulator.lines()["131320"]["quantity"] != 30]
+        assert problems == [], "\n\n".join(problems)
+    finally:
+        for app in apps:
+            app.emulator.stop()
+
+
+def _broken_disk(run: Run, app: Applied, before: Any) -> list[str]:
+    from reconciler.state import StateStore
+
+    named = DISK_FAULTS[run.label][1]
+    if run.code != 1 or named not in run.err or "Traceback" in run.err:
+        return [f"{run.where()}\nNOT A CLEAR ERROR NAMING {named}"]
+    # The state as it was, or further (what the write-ahead file kept): readable, same lineage, never behind.
+    after = StateStore(app.state).read()
+    if after.lineage != before.lineage or after.serial < before.serial:
+        return [f"{run.where()}\nSTATE WENT BACK: {after.lineage} {after.serial}"]
+    serial = json.loads(app.state.read_bytes())["serial"]  # the file itself is never half-written
+    if serial != before.serial:  # written whole after all (the failure was in an append): the backup is the old one
+        assert json.loads((app.repo / "state/t.json.backup").read_bytes())["serial"] == before.serial
+    wal = app.repo / "state/t.json.wal"
+    if wal.exists():
+        for line in wal.read_bytes().splitlines():
+            json.loads(line)  # no torn line
+    journal = app.repo / ".reconciler/journal/t.json"
+    if journal.exists():
+        json.loads(journal.read_bytes())
+    leftovers = [p for p in app.repo.rglob("*") if p.name.endswith(".tmp")]
+    return [f"{run.where()}\nTEMPORARY FILES LEFT: {leftovers}"] if leftovers else []
+
+
+CACHE_FAULTS = {
+    "cache folder is a file": {},
+    "cache read-only": _with_fault("EROFS:sqlite:"),
+    "cache file too large": {"RECONCILER_TEST_FSIZE": "16384"},  # the plan itself fits
+    "cache folder is a file, cold": {},
+}
+
+
+def test_a_broken_cache_never_breaks_validate_or_plan(tmp_path: Path) -> None:
+    """The cache only costs speed: whatever happens to its folder or files, the commands work the same."""
+    runs = []
+    for i, case in enumerate(CACHE_FAULTS):
+        folder = tmp_path / f"case-{i}"
+        repo = make_repo(folder, target_config("emulator"))
+        if "cold" not in case:
+            warm = cli(repo, "validate", cache=folder / "cache")  # the cache as a run leaves it
+            assert warm.returncode == 0, said(warm)
+        env = dict(CACHE_FAULTS[case])
+        if case.startswith("cache folder is a file"):
+            shutil.rmtree(folder / "cache", ignore_errors=True)
+            (folder / "cache").write_text("not a folder", encoding="utf-8")
+        for argv in (["validate"], ["plan", "--no-refresh"], ["plan", "--no-refresh", "--detailed-exitcode"]):
+            runs.append(Run(case, argv, [], folder, extra_env=env))
+    run_batch(runs, dict.fromkeys(range(len(runs))), parallel=4)
+    problems = []
+    for run in runs:
+        expected = {"validate": 0, "plan": 2 if "--detailed-exitcode" in run.argv else 0}[run.argv[0]]
+        if run.code != expected or "Traceback" in run.err or "Error" in run.err:
+            problems.append(f"{run.where()}\nBROKEN BY THE CACHE")
+        elif run.argv[0] == "plan" and "Plan: 23 to create" not in run.out:
+            problems.append(f"{run.where()}\nNOT THE PLAN")
+    assert problems == [], "\n\n".join(problems)
+
+
+def test_output_to_a_full_disk_is_an_error_not_a_bug(tmp_path: Path) -> None:
+    """`reconciler plan > plan.txt` on a full disk: exit 1 and a message, not "Internal error"."""
+    repo = make_repo(tmp_path, target_config("emulator"))
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("RECONCILER_", "EPOPTIA_"))},
+           "NO_COLOR": "1", "RECONCILER_CACHE_DIR": str(tmp_path / "cache"), "TMPDIR": str(tmp_path)}
+    with open("/dev/full", "w") as full:  # noqa: PTH123 - a device, not a file
+        result = subprocess.run([sys.executable, "-m", "reconciler", "plan", "--no-refresh"], cwd=repo, env=env,
+                                stdout=full, stderr=subprocess.PIPE, text=True, timeout=60, check=False)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith("Error: cannot write to standard output: No space left on device"), result.stderr
+    assert "Internal error" not in result.stderr and "Traceback" not in result.stderr
+    assert list(tmp_path.glob("reconciler-crash-*")) == []
