@@ -19,6 +19,7 @@ in bytes, past which writes fail with EFBIG).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
@@ -84,17 +85,13 @@ def _child(job: dict[str, Any]) -> None:
         code = done.code
     finally:
         for stream in (sys.stdout, sys.stderr):
-            try:
+            with contextlib.suppress(Exception):  # the run is over; its exit code is what matters
                 stream.flush()
-            except Exception:  # noqa: BLE001 - the run is over; its exit code is what matters
-                pass
     os._exit(code if isinstance(code, int) else (0 if code is None else 1))
 
 
 def run_jobs(jobs: list[dict[str, Any]], parallel: int) -> list[int]:
-    import time
     codes: list[int] = [-1] * len(jobs)
-    started: dict[int, float] = {}
     running: dict[int, int] = {}
     pending = list(enumerate(jobs))
     while pending or running:
@@ -107,12 +104,8 @@ def run_jobs(jobs: list[dict[str, Any]], parallel: int) -> list[int]:
                 finally:
                     os._exit(99)
             running[pid] = index
-            started[index] = time.monotonic()
         pid, status = os.wait()
-        index = running.pop(pid)
-        codes[index] = os.waitstatus_to_exitcode(status)
-        if os.environ.get("BATCH_TIMES"):
-            print(f"{time.monotonic() - started[index]:.2f} {jobs[index]['argv'][:3]}", file=sys.stderr)
+        codes[running.pop(pid)] = os.waitstatus_to_exitcode(status)
     return codes
 
 

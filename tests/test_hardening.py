@@ -16,10 +16,8 @@ refused keys never leak a secret, run code, crash or lose the state.
 
 from __future__ import annotations
 
-import errno
 import json
 import os
-import pickle
 import pickle
 import random
 import re
@@ -175,13 +173,10 @@ def run_batch(runs: list[Run], keys: dict[int, str | None], parallel: int = 3) -
             Path(stdin_path).write_text(run.stdin, encoding="utf-8")
         jobs.append({"argv": run.argv, "env": run.env(keys[i]), "cwd": str(run.repo), "stdin_path": stdin_path,
                      "out": str(run.folder / "stdout"), "err": str(run.folder / "stderr"), "bug": run.bug})
-    started = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "tests.cli_batch"], cwd=ROOT, capture_output=True, text=True,
                           input=json.dumps({"jobs": jobs, "parallel": parallel}), timeout=600, check=False)
     assert done.returncode == 0, done.stderr
-    sys.stderr.write(done.stderr)
-    print(f"batch of {len(runs)}: {time.monotonic() - started:.1f} s")
-    for run, code in zip(runs, json.loads(done.stdout.splitlines()[-1])):
+    for run, code in zip(runs, json.loads(done.stdout.splitlines()[-1]), strict=True):
         run.code = code
         if (run.folder / "stdin").exists():
             (run.folder / "stdin").unlink()  # what the test gave it, not what it wrote
@@ -322,7 +317,7 @@ def _runs_for(folder: Path, label: str, endpoint: str, commands: list[str], *, b
 def _check(runs: list[Run], keys: list[str | None]) -> list[str]:
     """Leaks of each run's key and secrets, and any traceback on a terminal; [] when clean."""
     problems = []
-    for run, key in zip(runs, keys):
+    for run, key in zip(runs, keys, strict=True):
         needles: dict[str, bytes] = {}
         for secret in [*(s for s in [key] if s), *run.secrets]:
             needles.update(secret_needles(secret))
@@ -362,7 +357,7 @@ def test_no_key_leaks_from_any_command_with_any_key(key_tenant: EmulatorProcess,
     run_batch(runs, dict(enumerate(run_keys)), parallel=4)
 
     problems = _check(runs, run_keys)
-    for run, key in zip(runs, run_keys):
+    for run, key in zip(runs, run_keys, strict=True):
         if run.code == 3:
             problems.append(f"{run.where()}\nINTERNAL ERROR")
         if key in (keys["normal"], keys["unknown to Epoptia"]):
@@ -652,7 +647,7 @@ def test_plain_http_to_a_remote_host_needs_insecure(tmp_path: Path) -> None:
         expect.append(None)
     run_batch(runs, dict.fromkeys(range(len(runs)), "a-valid-key-Qz7"), parallel=4)
     problems = _check(runs, ["a-valid-key-Qz7"] * len(runs))
-    for run, endpoint in zip(runs, expect):
+    for run, endpoint in zip(runs, expect, strict=True):
         if endpoint is None:
             if run.code != 0:
                 problems.append(f"{run.where()}\nREFUSED")
@@ -721,7 +716,7 @@ def test_configuration_and_working_paths_stay_in_the_repository(tmp_path: Path) 
     before = [outside(run) for run in runs]
     run_batch(runs, dict.fromkeys(range(len(runs))), parallel=4)
     problems = []
-    for run, was in zip(runs, before):
+    for run, was in zip(runs, before, strict=True):
         if run.code != 1 or CONFINED[run.label] not in run.err or "Traceback" in run.err:
             problems.append(f"{run.where()}\nNOT REFUSED CLEARLY")
         if outside(run) != was:
@@ -830,7 +825,7 @@ def test_a_broken_disk_during_apply_leaves_the_state_and_journal_usable(applied_
     try:
         befores = [StateStore(app.state).read() for app in apps]
         broken = []
-        for fault, app in zip(faults, apps):
+        for fault, app in zip(faults, apps, strict=True):
             _edit(app.repo, WO12, "quantity: 24", "quantity: 30")
             spec, _ = DISK_FAULTS[fault]
             # No fault spec: a real limit, under which the state file no longer fits (the journal and the
@@ -838,14 +833,16 @@ def test_a_broken_disk_during_apply_leaves_the_state_and_journal_usable(applied_
             env = _with_fault(spec) if spec else {"RECONCILER_TEST_FSIZE": str(app.state.stat().st_size - 200)}
             broken.append(Run(fault, ["apply", "--auto-approve"], [], app.repo.parent, extra_env=env))
         run_batch(broken, dict.fromkeys(range(len(faults)), apps[0].emulator.key), parallel=len(faults))
-        problems = [p for run, app, before in zip(broken, apps, befores) for p in _broken_disk(run, app, before)]
+        problems = [p for run, app, before in zip(broken, apps, befores, strict=True)
+                    for p in _broken_disk(run, app, before)]
         assert problems == [], "\n\n".join(problems)
         # A good disk again: the next apply settles the batch in flight and finishes; then nothing is left to do.
         for argv in (["apply", "--auto-approve"], ["plan", "--detailed-exitcode"]):
-            runs = [Run(f"{fault}: {argv[0]} again", argv, [], app.repo.parent) for fault, app in zip(faults, apps)]
+            runs = [Run(f"{fault}: {argv[0]} again", argv, [], app.repo.parent)
+                    for fault, app in zip(faults, apps, strict=True)]
             run_batch(runs, dict.fromkeys(range(len(faults)), apps[0].emulator.key), parallel=len(faults))
             problems += [f"{run.where()}\nDID NOT CONVERGE" for run in runs if run.code != 0]
-        problems += [f"{fault}: NOT APPLIED" for fault, app in zip(faults, apps)
+        problems += [f"{fault}: NOT APPLIED" for fault, app in zip(faults, apps, strict=True)
                      if app.emulator.lines()["131320"]["quantity"] != 30]
         assert problems == [], "\n\n".join(problems)
     finally:
@@ -916,7 +913,7 @@ def test_output_to_a_full_disk_is_an_error_not_a_bug(tmp_path: Path) -> None:
     repo = make_repo(tmp_path, target_config("emulator"))
     env = {**{k: v for k, v in os.environ.items() if not k.startswith(("RECONCILER_", "EPOPTIA_"))},
            "NO_COLOR": "1", "RECONCILER_CACHE_DIR": str(tmp_path / "cache"), "TMPDIR": str(tmp_path)}
-    with open("/dev/full", "w") as full:  # noqa: PTH123 - a device, not a file
+    with open("/dev/full", "w") as full:
         result = subprocess.run([sys.executable, "-m", "reconciler", "plan", "--no-refresh"], cwd=repo, env=env,
                                 stdout=full, stderr=subprocess.PIPE, text=True, timeout=60, check=False)
     assert result.returncode == 1, result.stderr
