@@ -920,3 +920,62 @@ def test_output_to_a_full_disk_is_an_error_not_a_bug(tmp_path: Path) -> None:
     assert result.stderr.startswith("Error: cannot write to standard output: No space left on device"), result.stderr
     assert "Internal error" not in result.stderr and "Traceback" not in result.stderr
     assert list(tmp_path.glob("reconciler-crash-*")) == []
+
+
+# --------------------------------------------------------------------------- 5. an internal error
+
+
+def _main_in_process(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *argv: str
+                     ) -> tuple[int, str, str]:
+    """reconciler.cli.main as the console script runs it, in this process (its streams are put back after)."""
+    from reconciler.cli import main
+
+    monkeypatch.setattr(sys, "stdout", sys.stdout)
+    monkeypatch.setattr(sys, "stderr", sys.stderr)
+    monkeypatch.setattr(sys, "argv", ["reconciler", *argv])
+    with pytest.raises(SystemExit) as done:
+        main(list(argv))
+    out, err = capsys.readouterr()
+    return done.value.code, out, err
+
+
+@pytest.mark.parametrize("where", ["crash folder", "no crash folder"])
+def test_a_bug_exits_3_and_names_its_traceback_file_which_holds_no_key(
+        key_tenant: EmulatorProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str], where: str) -> None:
+    import tempfile
+
+    from reconciler.epoptia.client import EpoptiaClient
+
+    key = generated_keys()["normal"]
+    repo = make_repo(tmp_path, target_config(key_tenant.url))
+    crashes = tmp_path / "crashes"
+    if where == "crash folder":
+        crashes.mkdir()
+    else:
+        crashes.write_text("a file where the crash folder should be", encoding="utf-8")
+    monkeypatch.setattr(tempfile, "tempdir", str(crashes))
+    monkeypatch.chdir(repo)
+    monkeypatch.setenv(KEY_ENV, key)
+    monkeypatch.setenv("RECONCILER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("RECONCILER_DEBUG", raising=False)
+
+    def bug(self: EpoptiaClient, page: int) -> Any:
+        raise RuntimeError(f"simulated bug reading page {page} with {self._http.headers!r} (key {key})")
+
+    monkeypatch.setattr(EpoptiaClient, "lines_page", bug)
+    code, out, err = _main_in_process(monkeypatch, capsys, "plan", "--refresh", "full")
+    assert code == 3, err
+    assert "Internal error: this is a bug in the reconciler, not in your data." in err
+    assert "Traceback" not in out + err and "simulated bug" not in out + err
+    needles = secret_needles(key)
+    assert leaks(needles, [tmp_path], {"stdout": out, "stderr": err}) == []
+    if where == "crash folder":
+        named = re.search(r"the traceback is in (\S+); please report it", err)
+        assert named is not None, err
+        crash = Path(named.group(1))
+        assert crash.parent == crashes and crash.stat().st_mode & 0o077 == 0  # the user's alone
+        text = crash.read_text(encoding="utf-8")
+        assert "Traceback" in text and "simulated bug reading page 1" in text and "***" in text
+    else:
+        assert "run again with RECONCILER_DEBUG=1 to see the traceback" in err
