@@ -27,7 +27,7 @@ from ..fsio import atomic_write
 from ..localcache import get_blob, open_cache, put_blob
 from ..resources import fingerprint
 from .layout import header, index_lines, serialise
-from .values import IndexEntry, ResourceState, Snapshot, State
+from .values import IndexEntry, ResourceState, Snapshot, State, address_problem
 
 
 class StateStore:
@@ -127,6 +127,9 @@ class StateStore:
                 return None
             lineage, serial, index, spans = fast
             for addr, (start, end) in spans.items():  # every entry validated once, when the file is new to us
+                problem = address_problem(addr)
+                if problem is not None:
+                    raise StateError(f"state file {self.path} is corrupt: {problem}", hint=self._restore_hint())
                 try:
                     ResourceState.model_validate_json(raw[start:end])
                 except ValidationError as error:
@@ -206,6 +209,10 @@ class StateStore:
                 record_serial = int(record["serial"])
             except (ValueError, KeyError, TypeError, AttributeError, ValidationError):
                 break  # a torn last line: what it held is settled by the journal
+            problem = next(filter(None, map(address_problem, changed)), None)
+            if problem is not None:
+                raise StateError(f"{self.wal_path} is corrupt: {problem}",
+                                 hint=f"remove {self.wal_path} if {self.path} is the state you want")
             if lineage is not None and record.get("lineage") != lineage:
                 raise StateError(f"{self.wal_path} belongs to another state (lineage {record.get('lineage')})",
                                  hint=f"remove {self.wal_path} if {self.path} is the state you want")
