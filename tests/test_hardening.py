@@ -979,3 +979,77 @@ def test_a_bug_exits_3_and_names_its_traceback_file_which_holds_no_key(
         assert "Traceback" in text and "simulated bug reading page 1" in text and "***" in text
     else:
         assert "run again with RECONCILER_DEBUG=1 to see the traceback" in err
+
+
+# --------------------------------------------------------------------------- 6. damaged states
+
+
+def _serial_backwards(text: str, backup: str) -> str:
+    return re.sub(r'"serial": \d+', f'"serial": {json.loads(backup)["serial"] - 1}', text, count=1)
+
+
+def _first_entry(text: str) -> str:
+    return next(line for line in text.splitlines() if line.startswith('    "Client/C-1001": '))
+
+
+STATE_DAMAGE: dict[str, tuple[str, Any]] = {
+    # case: (the file it damages, how)
+    "serial older than the backup's": ("t.json", _serial_backwards),
+    "backup of another lineage": ("t.json.backup", lambda text, backup: re.sub(
+        r'"lineage": "[0-9a-f-]+"', '"lineage": "00000000-0000-4000-8000-000000000000"', text, count=1)),
+    "an address twice": ("t.json", lambda text, backup: text.replace(
+        _first_entry(text), f"{_first_entry(text)}\n{_first_entry(text)}", 1)),
+    "a payload that is not an object": ("t.json", lambda text, backup: re.sub(
+        r'("Client/C-1001": \{.*?"payload":)\{[^}]*\}', r"\1 42", text, count=1)),
+    "observed facts without their time": ("t.json", lambda text, backup: text.replace(
+        '"observed":null', '"observed":{"status":"standby","started":true}', 1)),
+    "an address of no kind": ("t.json", lambda text, backup: text.replace('"Client/C-1001"', '"Gadget/C-1001"', 1)),
+    "an id in the wrong type": ("t.json", lambda text, backup: text.replace(
+        '"epoptia_id":null', '"epoptia_id":131319', 1)),
+}
+STATE_COMMANDS = [["plan"], ["plan", "--no-refresh"], ["drift"], ["apply", "--auto-approve"],
+                  ["apply", "saved.json", "--auto-approve"], ["show", "saved.json"]]
+
+
+def test_a_damaged_state_is_refused_alike_by_every_command(applied_snapshot: Path, tmp_path: Path) -> None:
+    """Each damage of STATE_DAMAGE: plan (with and without reading Epoptia), drift, apply and apply of a
+    saved plan refuse it with the same StateError, exit 1, and none says there is nothing to do. `show`
+    renders the saved plan as it was: it never reads a state."""
+    app = applied_copy(applied_snapshot, tmp_path / "base")
+    try:
+        _edit(app.repo, WO12, "quantity: 24", "quantity: 26")
+        assert app.run("apply", "--auto-approve").returncode == 0  # a second full write: a backup
+        _edit(app.repo, WO12, "quantity: 26", "quantity: 24")
+        saved = app.run("plan", "--out", "saved.json")
+        assert saved.returncode == 0 and (app.repo / "state/t.json.backup").exists(), said(saved)
+        shown = app.run("show", "saved.json").stdout
+        state, backup = (app.repo / "state/t.json").read_text(), (app.repo / "state/t.json.backup").read_text()
+        runs = []
+        for i, (case, (name, damage)) in enumerate(STATE_DAMAGE.items()):
+            for j, argv in enumerate(STATE_COMMANDS):
+                folder = tmp_path / f"case-{i}-{j}"
+                shutil.copytree(app.repo, folder / "repo", symlinks=True)
+                target = folder / "repo/state" / name
+                damaged = damage(state if name == "t.json" else backup, backup)
+                assert damaged != target.read_text(), case
+                target.write_text(damaged)
+                runs.append(Run(case, argv, [], folder))
+        run_batch(runs, dict.fromkeys(range(len(runs)), app.emulator.key), parallel=4)
+    finally:
+        app.emulator.stop()
+    problems = []
+    for case in STATE_DAMAGE:
+        mine = [run for run in runs if run.label == case]
+        refusals = {run.err.replace(str(run.folder), "<folder>").split("\n")[0] for run in mine
+                    if run.argv[0] != "show"}
+        for run in mine:
+            if run.argv[0] == "show":
+                if run.code != 0 or run.out != shown:
+                    problems.append(f"{run.where()}\nSHOW CHANGED")
+            elif run.code != 1 or not run.err.startswith("Error: ") or "state file" not in run.err.splitlines()[0]:
+                problems.append(f"{run.where()}\nNOT REFUSED AS A DAMAGED STATE")
+            elif re.search(r"No changes|Nothing to apply|No drift", run.out):
+                problems.append(f"{run.where()}\nSAYS THERE IS NOTHING TO DO")
+        if len(refusals) != 1:
+            problems.append(f"{case}: the commands disagree:\n" + "\n".join(sorted(refusals)))
+    assert problems == [], "\n\n".join(problems)
