@@ -803,7 +803,7 @@ def _file_size_limit(limit: int) -> Any:
 DISK_FAULTS = {
     # name: (fault for tests/cli_faults.py or None, the path the message must name)
     "disk full writing the state": ("ENOSPC:write:/state/\\.t\\.json\\.\\d+\\.tmp$", "state/t.json"),
-    "disk full appending a batch": ("ENOSPC:write:/state/t\\.json\\.wal$", "state/t.json.wal"),
+    "disk full at every save": ("ENOSPC:write:/state/(\\.t\\.json\\.\\d+\\.tmp|t\\.json\\.wal)$", "state/t.json"),
     "state folder read-only at the save": ("EROFS:open:/state/(\\.t\\.json\\.\\d+\\.tmp|t\\.json\\.wal)$",
                                            "state/t.json"),
     "file too large": (None, "state/t.json"),
