@@ -23,6 +23,7 @@ def atomic_write(path: Path, data: bytes, *, durable: bool = True, backup: Path 
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    backup_tmp = None
     try:
         with open(tmp, "wb") as fh:
             fh.write(data)
@@ -39,6 +40,8 @@ def atomic_write(path: Path, data: bytes, *, durable: bool = True, backup: Path 
             fsync_folder(path.parent)
     finally:
         _remove(tmp)
+        if backup_tmp is not None:  # a link made for the backup that a failure kept from its place
+            _remove(backup_tmp)
 
 
 def fsync_folder(folder: Path) -> None:

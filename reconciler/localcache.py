@@ -17,6 +17,8 @@ import sqlite3
 import stat
 from pathlib import Path
 
+from .errors import ReconcilerError
+
 # Bump when anything stored changes shape; the validation code is hashed in as well.
 CACHE_VERSION = "3"
 
@@ -90,12 +92,29 @@ def open_cache(path: Path) -> sqlite3.Connection | None:
             if attempt == 2:
                 return None
             # Unreadable or foreign: start again from nothing, once.
-            for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-                try:
-                    leftover.unlink()
-                except OSError:
-                    pass
+            remove_cache(path)
     return None
+
+
+def remove_cache(path: Path) -> None:
+    for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            leftover.unlink()
+        except OSError:
+            pass
+
+
+class CacheDamaged(ReconcilerError):
+    """A value in the local cache that is not what the reconciler writes (a damaged disk, a planted file),
+    where nothing can give it again from the repository: the command stops with this message rather than a
+    traceback, and the cache file is removed so that the next run rebuilds it."""
+
+    def __init__(self, path: Path | None) -> None:
+        if path is not None:
+            remove_cache(path)
+        super().__init__(f"the local cache {path} is damaged: a value in it is not what the reconciler writes; "
+                         "it was removed and is rebuilt from the repository",
+                         hint="run the command again")
 
 
 def get_blob(db: sqlite3.Connection | None, name: str, key: str) -> bytes | None:

@@ -8,6 +8,7 @@ one transaction per request, so a restart on the same file sees everything.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -17,7 +18,10 @@ from typing import Any
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS api_keys (key TEXT PRIMARY KEY, last_used REAL NOT NULL);
+-- Keys are kept as digests: the built-in emulator is often given the user's real key (the target's key
+-- variable, set for production), and its database lives in the repository's .reconciler/ folder.
+DROP TABLE IF EXISTS api_keys;
+CREATE TABLE IF NOT EXISTS api_key_digests (digest TEXT PRIMARY KEY, last_used REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS docs (
     kind TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL, body TEXT NOT NULL,
     PRIMARY KEY (kind, id)
@@ -161,14 +165,15 @@ class Store:
 
     # -- keys
     def add_key(self, key: str, now: float) -> None:
-        self.db.execute("INSERT OR IGNORE INTO api_keys (key, last_used) VALUES (?, ?)", (key, now))
+        self.db.execute("INSERT OR IGNORE INTO api_key_digests (digest, last_used) VALUES (?, ?)",
+                        (_key_digest(key), now))
 
     def key_last_used(self, key: str) -> float | None:
-        row = self.db.execute("SELECT last_used FROM api_keys WHERE key = ?", (key,)).fetchone()
+        row = self.db.execute("SELECT last_used FROM api_key_digests WHERE digest = ?", (_key_digest(key),)).fetchone()
         return row[0] if row else None
 
     def touch_key(self, key: str, now: float) -> None:
-        self.db.execute("UPDATE api_keys SET last_used = ? WHERE key = ?", (now, key))
+        self.db.execute("UPDATE api_key_digests SET last_used = ? WHERE digest = ?", (now, _key_digest(key)))
 
     # -- operators and sessions
     def add_operator(self, username: str, password: str) -> None:
@@ -236,3 +241,8 @@ def _inserted(cursor: sqlite3.Cursor) -> int:
     """The id SQLite gave the row an INSERT just added (always set after an INSERT)."""
     assert cursor.lastrowid is not None
     return cursor.lastrowid
+
+
+def _key_digest(key: str) -> str:
+    """What the database keeps of an API key: never the key itself (see SCHEMA)."""
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()

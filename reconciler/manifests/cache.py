@@ -13,12 +13,21 @@ import hashlib
 import os
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import orjson
 
-from ..localcache import code_fingerprint, get_any_blob, get_blob, open_cache, put_blob
+from ..localcache import (
+    CacheDamaged,
+    code_fingerprint,
+    get_any_blob,
+    get_blob,
+    open_cache,
+    put_blob,
+    remove_cache,
+)
 
 # A file modified this close to when its row was written may change again within the
 # same timestamp tick; its row is then trusted only after its content is compared.
@@ -36,16 +45,26 @@ def content_key(file: str, content: bytes) -> str:
 class Payloads:
     """The payloads of one file, decoded only if one of them is asked for."""
 
-    __slots__ = ("_items", "_source")
+    __slots__ = ("_fallback", "_items", "_source")
 
-    def __init__(self, source: Any = None, items: list[dict[str, Any]] | None = None) -> None:
+    def __init__(self, source: Any = None, items: list[dict[str, Any]] | None = None,
+                 fallback: Callable[[], list[dict[str, Any]]] | None = None) -> None:
         self._source = source  # orjson bytes, or a callable returning them
         self._items = items
+        self._fallback = fallback  # the payloads when the source is not what was written (a damaged cache)
 
     def get(self, index: int) -> dict[str, Any]:
         if self._items is None:
-            raw = self._source() if callable(self._source) else self._source
-            self._items = orjson.loads(raw)
+            try:
+                raw = self._source() if callable(self._source) else self._source
+                items = orjson.loads(raw)
+                if not isinstance(items, list):
+                    raise ValueError("not a list")
+            except (ValueError, CacheDamaged):
+                if self._fallback is None:
+                    raise
+                items = self._fallback()
+            self._items = items
         return self._items[index]
 
 
@@ -64,6 +83,7 @@ class ParseCache:
     """The manifests' rows of the local cache; without a database (path None or untrusted) every file is a miss."""
 
     def __init__(self, path: Path | None) -> None:
+        self.path = path
         self._db: sqlite3.Connection | None = open_cache(path) if path is not None else None
         self._rows: dict[str, Row] = {}
         self._seen: set[str] = set()
@@ -93,16 +113,47 @@ class ParseCache:
                     (info.st_size, _stable_stamp(info), name))
         return True
 
-    def entries(self, name: str) -> list[Any]:
-        return orjson.loads(self._rows[name].entries)
+    def entries(self, name: str, reparse: Callable[[], list[Any]] | None = None) -> list[Any]:
+        """The file's cached entries; ``reparse`` gives them from the file itself should they be damaged."""
+        try:
+            entries = orjson.loads(self._rows[name].entries)
+            if isinstance(entries, list):
+                return entries
+        except (ValueError, TypeError):
+            pass
+        if reparse is None:
+            raise self.damaged()
+        if self.path is not None:
+            remove_cache(self.path)  # rebuilt by the next run
+        return reparse()
 
-    def payloads(self, name: str) -> Payloads:
+    def payloads(self, name: str, reparse: Callable[[], list[dict[str, Any]]] | None = None) -> Payloads:
+        """The file's cached payloads, read when first needed; ``reparse`` gives them from the file itself
+        should the cached ones be damaged."""
+
+        def fallback() -> list[dict[str, Any]]:
+            if reparse is None:
+                raise self.damaged()
+            if self.path is not None:
+                remove_cache(self.path)  # rebuilt by the next run
+            return reparse()
+
         def load() -> bytes:
-            found = self._db.execute("SELECT payloads FROM files WHERE name = ?", (name,)).fetchone() \
-                if self._db is not None else None
-            return found[0] if found else b"[]"
+            if self._db is None:
+                return b"[]"
+            try:
+                found = self._db.execute("SELECT payloads FROM files WHERE name = ?", (name,)).fetchone()
+            except sqlite3.Error:
+                raise self.damaged() from None
+            if found is None:  # the row went missing since this run read it: never taken as "no payloads"
+                raise self.damaged()
+            return found[0]
 
-        return Payloads(load)
+        return Payloads(load, fallback=fallback)
+
+    def damaged(self) -> CacheDamaged:
+        """The error for a value of this cache that cannot be what was written; the cache file is removed."""
+        return CacheDamaged(self.path)
 
     def put(self, name: str, key: str, info: os.stat_result, entries: list[Any], payloads: bytes) -> None:
         self._seen.add(name)

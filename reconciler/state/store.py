@@ -13,7 +13,7 @@ import mmap
 import os
 import socket
 import uuid
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -27,7 +27,7 @@ from ..fsio import atomic_write
 from ..localcache import get_blob, open_cache, put_blob
 from ..resources import fingerprint
 from .layout import header, index_lines, serialise
-from .values import IndexEntry, ResourceState, Snapshot, State
+from .values import IndexEntry, ResourceState, Snapshot, State, address_problem
 
 
 class StateStore:
@@ -100,9 +100,25 @@ class StateStore:
         try:
             cached_meta = get_blob(db, name + ":meta", key)
             cached_rows = get_blob(db, name, key) if cached_meta is not None else None
-            if cached_meta is not None and cached_rows is not None:
-                meta = orjson.loads(cached_meta)
-                rows = functools.cache(lambda: orjson.loads(cached_rows))  # bytes in hand; decoded if needed
+            meta = _cached_meta(cached_meta) if cached_rows is not None else None
+            if meta is not None and cached_rows is not None:
+                held = cached_rows
+
+                def decoded() -> dict[str, Any]:
+                    try:
+                        value = orjson.loads(held)
+                        if isinstance(value, dict):
+                            return value
+                    except ValueError:
+                        pass
+                    # Damaged in the cache: indexed again from the file itself (validated when first indexed).
+                    fast = index_lines(bytes(raw))
+                    if fast is None:
+                        raise StateError(f"the cached index of state file {self.path} does not match the file",
+                                         hint="run the command again")
+                    return {addr: [*entry, *fast[3][addr]] for addr, entry in fast[2].items()}
+
+                rows = functools.cache(decoded)  # bytes in hand; decoded if needed
                 return (meta["lineage"], meta["serial"],
                         lambda: {addr: IndexEntry(*row[:5]) for addr, row in rows().items()},
                         lambda addr: rows()[addr][5:7], meta, rows)
@@ -111,6 +127,9 @@ class StateStore:
                 return None
             lineage, serial, index, spans = fast
             for addr, (start, end) in spans.items():  # every entry validated once, when the file is new to us
+                problem = address_problem(addr)
+                if problem is not None:
+                    raise StateError(f"state file {self.path} is corrupt: {problem}", hint=self._restore_hint())
                 try:
                     ResourceState.model_validate_json(raw[start:end])
                 except ValidationError as error:
@@ -190,6 +209,10 @@ class StateStore:
                 record_serial = int(record["serial"])
             except (ValueError, KeyError, TypeError, AttributeError, ValidationError):
                 break  # a torn last line: what it held is settled by the journal
+            problem = next(filter(None, map(address_problem, changed)), None)
+            if problem is not None:
+                raise StateError(f"{self.wal_path} is corrupt: {problem}",
+                                 hint=f"remove {self.wal_path} if {self.path} is the state you want")
             if lineage is not None and record.get("lineage") != lineage:
                 raise StateError(f"{self.wal_path} belongs to another state (lineage {record.get('lineage')})",
                                  hint=f"remove {self.wal_path} if {self.path} is the state you want")
@@ -210,16 +233,30 @@ class StateStore:
         serial += 1
         record = {"lineage": lineage, "serial": serial,
                   "changes": {a: None if e is None else e.model_dump(mode="json") for a, e in changes.items()}}
+        fd = -1
+        size = 0
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.wal_path, "ab") as fh:
-                fh.write(orjson.dumps(record) + b"\n")
-                fh.flush()
-                os.fsync(fh.fileno())
+            # O_NOFOLLOW: a write-ahead file planted as a link (a cloned repository can hold one) would
+            # make every apply append to whatever file it names, outside the repository.
+            fd = os.open(self.wal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+            size = os.fstat(fd).st_size
+            data = memoryview(orjson.dumps(record) + b"\n")
+            while data:
+                data = data[os.write(fd, data):]
+            os.fsync(fd)
         except OSError as error:
+            if fd >= 0:
+                # A full disk or a file size limit can leave half a line; cut it off, or the next
+                # append would be glued to it and lost with it.
+                with suppress(OSError):
+                    os.ftruncate(fd, size)
             raise StateError(f"cannot write {self.wal_path}: {error.strerror}",
                              hint="the state file is unchanged; free the disk or fix the permissions, "
                              "then run again (the journal settles the batch in flight)") from None
+        finally:
+            if fd >= 0:
+                os.close(fd)
         return lineage, serial
 
     # ------------------------------------------------------------------ writing
@@ -307,6 +344,19 @@ class StateStore:
                 path.unlink()
             except FileNotFoundError:
                 pass
+
+
+def _cached_meta(raw: bytes | None) -> dict[str, Any] | None:
+    """The cached summary of a state file; None when there is none or it is not one (a damaged cache)."""
+    if raw is None:
+        return None
+    try:
+        meta = orjson.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(meta, dict) or not {"lineage", "serial", "count", "fingerprint"} <= meta.keys():
+        return None
+    return meta
 
 
 def _user() -> str:
