@@ -32,7 +32,7 @@ from .planning.diff import field_changes
 from .refresh import LineMatcher, names_of, observe
 from .report import ApplyReport, Mismatch, Outcome, ResourceOutcome
 from .resources import Kind, address, split_address
-from .state import ResourceState, State, StateStore
+from .state import ResourceState, State, StateStore, drift_digest
 
 if TYPE_CHECKING:  # the HTTP client is imported only by commands that talk to Epoptia
     from .epoptia.client import EpoptiaClient
@@ -429,12 +429,18 @@ class Executor:
             entry = self.resources[addr]
             got = found.get(addr)
             if got is None:
+                # Every page was read and the line is not there: the state must not say it was applied,
+                # or the next plan would find nothing to do. Without its entry, the next plan creates it.
                 report.mismatches.append(Mismatch(address=addr, detail="not found in Epoptia after the write"))
+                self.resources.pop(addr, None)
                 continue
             observed = observed_line(got, entry.payload, self.client.profile, names, matcher.work_order(got))
+            update: dict[str, Any] = {"observed": observe(got, seen_at)}
             if observed != entry.payload:
                 changes = ", ".join(f"{c.path}: sent {c.before!r}, Epoptia has {c.after!r}"
                                     for c in field_changes(entry.payload, observed))
                 report.mismatches.append(Mismatch(address=addr, detail=changes))
-            self.resources[addr] = entry.model_copy(update={"observed": observe(got, seen_at)})
+                # Recorded as Epoptia has it, as a refresh would: the next plan puts the manifests' values back.
+                update.update(payload=observed, digest=drift_digest(observed))
+            self.resources[addr] = entry.model_copy(update=update)
         self._save()
