@@ -34,8 +34,10 @@ HOLD_MS = 60_000  # far longer than any test waits: the kill always lands while 
 
 
 def factory(root: Path, work_orders: int = 3, lines: int = 3, comments: str = "", drop: set[str] = frozenset(),
-            archived: set[str] = frozenset(), bom: str = "") -> list[str]:
-    """Manifests of `work_orders` x `lines` lines; returns the line ids in the order apply sends them."""
+            archived: set[str] = frozenset(), bom: str = "", only: set[str] | None = None) -> list[str]:
+    """Manifests of `work_orders` x `lines` lines; returns the line ids in the order apply sends them.
+
+    `comments` and `bom` go on every line, or on the lines in `only`."""
     ids: list[str] = []
     text = ["kind: Client\nid: C-1\nname: Πελάτης\n---\nkind: Product\nid: P-1\nname: Προφίλ\n"]
     for w in range(work_orders):
@@ -47,9 +49,9 @@ def factory(root: Path, work_orders: int = 3, lines: int = 3, comments: str = ""
             ids.append(line_id)
             text.append(f"  - id: {line_id}\n    product: P-1\n    quantity: {10 + i}\n"
                         f"    routing: [{{workstation: LASER, job_task: Κοπή}}, {{workstation: ΜΟΝΤΑΖ 1}}]\n")
-            if comments:
+            if comments and (only is None or line_id in only):
                 text.append(f"    comments: {comments}\n")
-            if bom:
+            if bom and (only is None or line_id in only):
                 text.append(f"    bom: [{{item: {bom}, quantity: 2}}]\n")
             if line_id in archived:
                 text.append("    archived: true\n")
