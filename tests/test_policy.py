@@ -90,6 +90,8 @@ def test_progress_phrases() -> None:
     nameless = at((None, "paused", 3))
     assert progress_phrase("7", line(observed=nameless)) == "line 7 has started in production (3 of 200 done)"
     assert progress_phrase("7", line(None, nameless)) == "line 7 has started in production"
+    big = at(("LASER", "in_progress", 1234567.0))
+    assert progress_phrase("7", line(2000000, big)) == "line 7 has started at LASER (1234567 of 2000000 done)"
     moved = at(("LASER", "not_started", 5))  # quantity done without a status: started all the same
     assert progress_phrase("7", line(observed=moved)) == "line 7 has started at LASER (5 of 200 done)"
 
@@ -138,6 +140,9 @@ def test_a_work_order_names_its_first_started_line_and_how_many_more() -> None:
     assert advice == "leave client out again, or create a new work order for 'C-2'"
     assert change_blocked(rule, WO, "WO-1", "C-1", None, one)[1] == (
         "keep client 'C-1', or create a new work order for nothing")
+    two = [*one, ("2", line(observed=None))]
+    assert change_blocked(rule, WO, "WO-1", "C-1", "C-2", two)[0].endswith("(2 of 200 done) and 1 more): its client "
+                                                                           "cannot change")
 
 
 def test_deletions_and_restores() -> None:
