@@ -89,8 +89,8 @@ def recover(journal: Journal, resources: dict[str, ResourceState], tenant: Tenan
         wire = by_addr.get(addr) if kind is Kind.WORK_ORDER_LINE else None
         if operation == Operation.UPSERT_LINES.value and kind is Kind.WORK_ORDER_LINE and intended:
             previous = resources.get(addr)
-            if wire is None:
-                continue
+            if wire is None or (previous is not None and previous.payload == intended["payload"]):
+                continue  # not there; or a row that carried its work order as applied, changing nothing itself
             seen = observed_line(wire, intended["payload"], profile, names, matcher.work_order(wire))
             visible = previous is None or (observable_part(previous.payload, profile)
                                            != observable_part(intended["payload"], profile))
