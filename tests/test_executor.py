@@ -329,8 +329,16 @@ def test_recovery_runs_first_and_is_in_the_report(site: Site) -> None:
     site.journal().write(Operation.UPSERT_LINES, {f"WorkOrderLine/{ids[0]}": entries[f"WorkOrderLine/{ids[0]}"]})
     factory(site.root, work_orders=1, lines=2, comments="x", only={ids[1]})
     outcome, hooks = site.apply()
+    # The same as recorded (a row that carried its work order): nothing to settle, and nothing said.
+    assert outcome.report.recovered == () and hooks.notices == []
+    # A change of write-only fields only: the list cannot tell, so it is said and sent again.
+    entry = entries[f"WorkOrderLine/{ids[0]}"]
+    site.journal().write(Operation.UPSERT_LINES, {f"WorkOrderLine/{ids[0]}": {
+        **entry, "payload": {**entry["payload"], "bom": [{"item": "ΜΠΙΛΙΕΤΑ", "quantity": 2}]}}})
+    factory(site.root, work_orders=1, lines=2, comments="y", only={ids[1]})
+    outcome, hooks = site.apply()
     note = (f"WorkOrderLine/{ids[0]}: whether the interrupted write went through cannot be read back (it changed "
-            "write-only fields); it is sent again")  # the same as recorded: the list cannot tell
+            "write-only fields); it is sent again")
     assert outcome.report.recovered == (note,) and hooks.notices == [f"Recovered: {note}"]
 
 
@@ -357,6 +365,15 @@ def test_blocked_actions_stop_the_apply_unless_skipped(site: Site) -> None:
     assert addresses(report, Outcome.DONE) == {f"WorkOrderLine/{ids[1]}"}
     assert report.only_blocked_left and not report.complete
     assert site.stored()[ids[0]]["quantity"] == 10 and site.stored()[ids[1]]["quantity"] == 12
+
+
+@pytest.mark.xfail(strict=True, reason="bug (commands/apply.py): write progress counts rows sent but its total counts "
+                   "runnable actions, work orders included, which ride on their lines: it ends at 11 of 14")
+def test_write_progress_ends_at_its_total(site: Site) -> None:
+    factory(site.root, work_orders=3, lines=3)
+    _, hooks = site.apply()
+    writes = [(done, total) for phase, done, total in hooks.phases if phase is Phase.WRITE]
+    assert writes[-1][0] == writes[-1][1]
 
 
 def test_journal_round_trip(tmp_path: Path) -> None:
