@@ -318,3 +318,198 @@ def test_a_released_line_cannot_be_deleted_but_a_standby_one_can(tmp_path: Path)
                 applied(d, {"131319": started(), "131320": not_started()}, archived=("131319",)),
                 allow_mass_delete=True)
     assert (Verb.DELETE, "WorkOrder/WO-1", None) in verbs(gone)
+
+
+# ----------------------------------------------------------------------------- what mutation testing asked for
+
+WITHOUT_131320 = """  - id: "131320"
+    product: P-2
+    quantity: 24
+    workflow: Συναρμολόγηση
+"""
+def released():
+    from reconciler.state import Observed
+
+    return Observed(status="production", started=False, observed_at=NOW.isoformat())
+
+
+def test_a_released_line_is_not_started_for_changes_but_launched_for_deletes(tmp_path: Path) -> None:
+    d = desired(tmp_path)
+    s = applied(d, {"131319": released()})
+    p = plan(desired(tmp_path, edit(FACTORY, "quantity: 200", "quantity: 250")), s)
+    assert verbs(p) == [(Verb.UPDATE, "WorkOrderLine/131319", None)]
+    p = plan(desired(tmp_path, edit(FACTORY, "client: C-1", "client: C-2")), s)
+    assert verbs(p) == [(Verb.UPDATE, "WorkOrder/WO-1", None)]
+    gone = plan(desired(tmp_path, "kind: Client\nid: C-1\nname: x\n"), s, allow_mass_delete=True)
+    assert (Verb.DELETE, "WorkOrder/WO-1", BlockReason.STARTED_DELETE) in verbs(gone)
+    wo = next(a for a in gone.actions if a.address == "WorkOrder/WO-1")
+    assert wo.blocked.message == ("work order WO-1 cannot be deleted: line 131319 is released to production "
+                                  "(status production)")
+
+
+def test_a_work_order_whose_lines_the_state_does_not_hold(tmp_path: Path) -> None:
+    d = desired(tmp_path)
+    s = applied(d)
+    s = s.model_copy(update={"resources": {k: v for k, v in s.resources.items() if not k.startswith("WorkOrderLine/")}})
+    p = plan(desired(tmp_path, edit(FACTORY, "client: C-1", "client: C-2")), s)
+    assert (Verb.UPDATE, "WorkOrder/WO-1", None) in verbs(p)
+
+
+def test_blocked_and_restored_actions_carry_their_parent_and_prior_digest(tmp_path: Path) -> None:
+    d = desired(tmp_path)
+    line = d.resources["WorkOrderLine/131319"]
+    existing = {"WorkOrderLine/131319": ResourceState(payload=line.payload, digest="drift:x", parent="WO-1")}
+    p = plan(d, State(), tenant=Tenant(existing=existing))
+    blocked = next(a for a in p.actions if a.blocked)
+    assert (blocked.parent, blocked.label.work_order) == ("WO-1", "WO-1")
+    assert blocked.blocked.advice == ("adopt what exists with `reconciler plan --adopt` / `reconciler apply --adopt` "
+                                      "(started lines keep their started-order rules), or `reconciler import` into "
+                                      "a new folder")
+    text = edit(FACTORY, "    workflow: Συναρμολόγηση\n", "    workflow: Συναρμολόγηση\n    archived: true\n")
+    archive = next(a for a in plan(desired(tmp_path, text), State()).actions if a.verb is Verb.ARCHIVE)
+    assert archive.parent == "WO-1" and archive.label.product == "Παράθυρο 1200x1400"
+    archive = plan(desired(tmp_path, text), applied(d)).actions[0]
+    assert archive.verb is Verb.ARCHIVE and archive.parent == "WO-1" and archive.label.quantity == 24
+    s = applied(desired(tmp_path, text), archived=("131320",))
+    restore = plan(d, s).actions[0]
+    assert restore.blocked.reason is BlockReason.ARCHIVED_RESTORE and restore.parent == "WO-1"
+    assert restore.prior_digest == s.resources["WorkOrderLine/131320"].digest
+    assert [c.model_dump() for c in restore.changes] == [{"path": "archived", "before": True, "after": False}]
+    assert restore.blocked.message == ("line 131320 is archived in Epoptia: an archived line cannot be brought "
+                                       "back")
+
+
+def test_rule_5_blocks_the_whole_update_and_counts_nothing_unchanged(tmp_path: Path) -> None:
+    d = desired(tmp_path)
+    s = applied(d, {"131319": not_started()})
+    p = plan(desired(tmp_path, edit(FACTORY, *TWICE)), s)
+    action = p.actions[0]
+    assert action.parent == "WO-1" and action.prior_digest == s.resources["WorkOrderLine/131319"].digest
+    assert p.unchanged == 6
+    distinct = edit(FACTORY, "{workstation: ΜΟΝΤΑΖ 1, job_task: Πλαίσιο}", "{workstation: LASER, job_task: Άλλη}")
+    p = plan(desired(tmp_path, distinct), s)
+    assert verbs(p) == [(Verb.UPDATE, "WorkOrderLine/131319", None)] and p.actions[0].routing is not None
+    assert p.actions[0].routing.after[1] == {"workstation": "LASER", "job_task": "Άλλη"}
+
+
+def test_renaming_a_shared_routing_carries_no_routing_change(tmp_path: Path) -> None:
+    d = desired(tmp_path)
+    renamed = edit(edit(FACTORY, "id: ΚΟΠΗ", "id: ΚΟΠΗ-2"), "routing: ΚΟΠΗ", "routing: ΚΟΠΗ-2")
+    p = plan(desired(tmp_path, renamed), applied(d))
+    assert [c.path for c in p.actions[0].changes] == ["routing.name"] and p.actions[0].routing is None
+
+
+def test_operation_switched_off_advice(tmp_path: Path) -> None:
+    off = {(Kind.CLIENT, Verb.CREATE): "upsert_clients is switched off"}
+    p = plan(desired(tmp_path), State(), tenant=Tenant(unavailable=off))
+    assert p.actions[0].blocked.advice == ("run `reconciler doctor`; set the operation's path in reconciler.yaml once "
+                                           "the tenant answers it")
+
+
+def test_unchanged_clients_and_products_are_unverified_even_when_their_digest_moved(tmp_path: Path) -> None:
+    d = desired(tmp_path)
+    s = applied(d)
+    entry = s.resources["Client/C-1"]
+    s = s.model_copy(update={"resources": {**s.resources, "Client/C-1": entry.model_copy(
+        update={"digest": "drift:" + entry.digest})}})
+    p = plan(d, s, refresh=RefreshScope.FULL)
+    assert (p.unchanged, p.unverified) == (7, 4)
+    line = s.resources["WorkOrderLine/131319"]
+    s = s.model_copy(update={"resources": {**s.resources, "WorkOrderLine/131319": line.model_copy(
+        update={"digest": "drift:" + line.digest})}})
+    assert plan(d, s, refresh=RefreshScope.FULL).unverified == 4
+
+
+def test_the_plan_carries_its_window_drift_and_pages(tmp_path: Path) -> None:
+    from reconciler.planning.plan import Drift, DriftCause
+    from reconciler.windows import WindowCheck
+
+    d = desired(tmp_path)
+    window = WindowCheck(allowed=False, message="outside the apply windows")
+    drift = (Drift(cause=DriftCause.PROGRESS, kind=Kind.WORK_ORDER_LINE, id="131319", message="moved"),)
+    for s in (applied(d), State()):  # the fast path, and a full plan
+        p = plan(d, s, window=window, drift=drift)
+        assert (p.window, p.drift, p.pages_read) == (window, drift, 0)
+
+
+def test_two_unknown_workflows_are_both_named(tmp_path: Path) -> None:
+    text = edit(edit(FACTORY, "workflow: Συναρμολόγηση", "workflow: Α1"), "routing: ΚΟΠΗ", "workflow: Β2")
+    with pytest.raises(PlanError) as caught:
+        plan(desired(tmp_path, text), State(), tenant=Tenant(workflows=lambda: NAMES))
+    assert caught.value.message.splitlines() == [
+        "WorkOrderLine/131319: workflow 'Β2' is not a workflow template in Epoptia",
+        "WorkOrderLine/131320: workflow 'Α1' is not a workflow template in Epoptia"]
+    assert caught.value.hint == "workflows are named as in Epoptia; `reconciler workflows` lists the templates"
+
+
+def test_six_deletions_over_the_limit_are_named_with_an_ellipsis(tmp_path: Path) -> None:
+    six = FACTORY + "".join(f"  - {{id: '9{i:02d}', product: P-1, quantity: 1, workflow: Βαφή}}\n" for i in range(6))
+    with pytest.raises(PlanError) as caught:
+        plan(desired(tmp_path, FACTORY), applied(desired(tmp_path, six)), max_deletions=5)
+    assert "WorkOrderLine/904 ...); the limit" in caught.value.message
+    assert caught.value.hint == ("if the manifests are right, run again with --allow-mass-delete; if not, check that "
+                                 "no manifest file went missing")
+
+
+def test_selection_details(tmp_path: Path) -> None:
+    d = desired(tmp_path)
+    s = applied(d)
+    with pytest.raises(PlanError) as caught:
+        plan(d, s, selection=Selection(only=("Nothing/*",)))
+    assert caught.value.hint == ("addresses are Kind/id, e.g. WorkOrder/WO-26-0412 or WorkOrderLine/131319; globs "
+                                 "such as 'WorkOrder/WO-26-*' are allowed")
+    # A line only the state has (removed from the manifests) can be selected: its deletion.
+    p = plan(desired(tmp_path, FACTORY.replace(WITHOUT_131320, "")), s,
+             selection=Selection(only=("WorkOrderLine/131320",)))
+    assert verbs(p) == [(Verb.DELETE, "WorkOrderLine/131320", None)]
+    # Excluding a work order excludes its lines; an excluded need is not pulled back in.
+    p = plan(d, State(), selection=Selection(exclude=("WorkOrder/WO-1",)))
+    assert [a.address for a in p.actions] == ["Client/C-1", "Client/C-2", "Product/P-1", "Product/P-2"]
+    p = plan(d, State(), selection=Selection(only=("WorkOrderLine/131319",), exclude=("Client/C-1",)))
+    assert [a.address for a in p.actions] == ["Product/P-1", "WorkOrder/WO-1", "WorkOrderLine/131319"]
+    # With a selection, an unchanged factory still goes through the selection (no fast path).
+    p = plan(d, s, selection=Selection(only=("Client/*",)))
+    assert p.unchanged == 2
+    p = plan(d, s, selection=Selection(exclude=("Client/*",)))
+    assert p.unchanged == 5
+
+
+def test_deletes_go_line_by_line_within_each_work_order_before_it(tmp_path: Path) -> None:
+    two = FACTORY + ("---\nkind: WorkOrder\nid: A-2\nclient: C-1\nlines:\n"
+                     "  - {id: '1', product: P-1, quantity: 1, workflow: Βαφή}\n"
+                     "  - {id: 'Z-9', product: P-1, quantity: 1, workflow: Βαφή}\n")
+    p = plan(desired(tmp_path, "kind: Client\nid: C-1\nname: x\n"), applied(desired(tmp_path, two)),
+             allow_mass_delete=True)
+    assert [a.address for a in p.actions if a.verb is Verb.DELETE] == [
+        "WorkOrderLine/1", "WorkOrderLine/Z-9", "WorkOrderLine/131319", "WorkOrderLine/131320",
+        "WorkOrder/A-2", "WorkOrder/WO-1"]
+
+
+def test_clients_come_before_work_orders_whatever_their_ids(tmp_path: Path) -> None:
+    text = ("kind: Client\nid: ZZ\nname: Ω\n---\nkind: Product\nid: ZP\nname: Π\n---\n"
+            "kind: WorkOrder\nid: AA\nclient: ZZ\nlines:\n  - {id: '1', product: ZP, quantity: 1, workflow: Βαφή}\n")
+    assert [a.address for a in plan(desired(tmp_path, text), State()).actions] == [
+        "Client/ZZ", "Product/ZP", "WorkOrder/AA", "WorkOrderLine/1"]
+
+
+def test_labels_from_the_state_and_from_descriptions(tmp_path: Path) -> None:
+    d = desired(tmp_path)
+    s = applied(d)
+    gone = plan(desired(tmp_path, "kind: Client\nid: C-2\nname: Θερμοπρόσοψη ΟΕ\n"), s, allow_mass_delete=True)
+    line = next(a for a in gone.actions if a.address == "WorkOrderLine/131319")
+    # The line, its work order, its client and its product are gone from the manifests: named from the state.
+    assert (line.label.client, line.label.product, line.label.work_order) == (
+        "Κατασκευαστική Αιγαίου ΑΕ", "Προφίλ 60x40", "WO-1")
+    described = edit(FACTORY, "    quantity: 200\n", "    quantity: 200\n    description: Κάσα\n")
+    steps = edit(described, "{workstation: ΜΟΝΤΑΖ 1, job_task: Πλαίσιο}", "{job_task: Πλαίσιο}")
+    label = next(a for a in plan(desired(tmp_path, steps), State()).actions
+                 if a.address == "WorkOrderLine/131319").label
+    assert label.product == "Κάσα" and label.workstations == ("LASER", "?")
+
+
+def test_a_new_archived_line_is_not_stale_against_the_state_it_was_planned_from(tmp_path: Path) -> None:
+    from reconciler.planning.staleness import stale_reasons
+
+    text = edit(FACTORY, "    workflow: Συναρμολόγηση\n", "    workflow: Συναρμολόγηση\n    archived: true\n")
+    p = plan(desired(tmp_path, text), State())
+    assert stale_reasons(p, State().snapshot(), "local") == []
