@@ -23,6 +23,7 @@ from reconciler.epoptia.profile import Operation
 from reconciler.errors import PlanError
 from reconciler.executor import Journal, recover
 from reconciler.report import Outcome
+from reconciler.resources import Kind
 from reconciler.state import StateStore
 
 from .test_e2e_recovery import factory
@@ -386,3 +387,179 @@ def test_journal_round_trip(tmp_path: Path) -> None:
     journal.clear()
     journal.clear()
     assert journal.read() is None
+
+
+# ----------------------------------------------------------------------------- the executor on its own
+
+def run_executor(site: Site, plan, state, **kwargs):
+    from reconciler.executor import Executor
+
+    context = site.context()
+    calls: list[tuple] = []
+    intents: list[dict] = []
+    with context.connect() as client:
+        write = client.write
+
+        def journalled_write(operation, rows):
+            intents.append(context.journal.read())  # what the journal says while the batch is in flight
+            return write(operation, rows)
+
+        client.write = journalled_write  # type: ignore[method-assign]
+        executor = Executor(client, context.state_store, context.journal,
+                            on_batch=lambda *args: calls.append(args), **kwargs)
+        report, written = executor.run(plan, state)
+    return report, written, calls, intents
+
+
+def planned(site: Site, state, **kwargs):
+    from reconciler.planning import make_plan
+
+    return make_plan(site.context().load_desired(), state, target="t", **kwargs)
+
+
+def test_the_journal_holds_each_batch_and_its_work_orders_while_it_is_in_flight(site: Site) -> None:
+    from reconciler.state import State
+
+    ids = factory(site.root, work_orders=2, lines=2)
+    report, written, calls, intents = run_executor(site, planned(site, State()), State())
+    assert report.complete
+    assert calls == [("upsert_clients", 1, 0), ("upsert_products", 1, 0), ("upsert_lines", 4, 0)]
+    assert [i["operation"] for i in intents] == ["upsert_clients", "upsert_products", "upsert_lines"]
+    lines_intent = intents[2]["entries"]
+    assert set(lines_intent) == lines(ids) | {"WorkOrder/WO-0", "WorkOrder/WO-1"}
+    assert lines_intent["WorkOrder/WO-0"]["payload"] == {"client": "C-1"}
+    assert lines_intent[f"WorkOrderLine/{ids[0]}"]["parent"] == "WO-0"
+    assert intents[0]["entries"]["Client/C-1"]["payload"] == {"name": "Πελάτης"}
+    assert written.serial >= 1 and set(written.resources) == set(site.state().resources)
+
+
+def test_failures_are_counted_per_batch(site: Site) -> None:
+    from reconciler.state import State
+
+    factory(site.root, work_orders=1, lines=3)
+    text = (site.root / "manifests" / "factory.yaml").read_text(encoding="utf-8")
+    (site.root / "manifests" / "factory.yaml").write_text(text.replace(
+        "    routing: [{workstation: LASER, job_task: Κοπή}, {workstation: ΜΟΝΤΑΖ 1}]\n", "", 2), encoding="utf-8")
+    report, _, calls, _ = run_executor(site, planned(site, State()), State())
+    assert calls[-1] == ("upsert_lines", 3, 2)
+    assert len(report.having(Outcome.FAILED)) == 2
+
+
+def test_a_line_whose_work_order_is_nowhere_stops_the_run_before_anything_is_sent(site: Site) -> None:
+
+    ids = factory(site.root, work_orders=1, lines=2)
+    site.apply()
+    state = site.state()
+    factory(site.root, work_orders=1, lines=2, comments="νέα")
+    plan = planned(site, state)
+    without = state.model_copy(update={"resources": {k: v for k, v in state.resources.items()
+                                                     if k != "WorkOrder/WO-0"}})
+    report, _, calls, _ = run_executor(site, plan, without)
+    assert report.stopped_by == ("work order WO-0 is neither in the plan nor in the state\n"
+                                 "  hint: plan again without --only/--exclude for it")
+    assert {o.detail for o in report.having(Outcome.NOT_ATTEMPTED)} == {"not sent"}
+    assert addresses(report, Outcome.NOT_ATTEMPTED) == lines(ids) and calls == []
+    # A work order change with no line to carry it.
+    text = (site.root / "manifests" / "factory.yaml").read_text(encoding="utf-8")
+    (site.root / "manifests" / "factory.yaml").write_text(text.replace("client: C-1\nlines:", "client: C-1\n"
+                                                                       "comments: x\nlines:"), encoding="utf-8")
+    bare = state.model_copy(update={"resources": {k: v for k, v in state.resources.items()
+                                                  if not k.startswith("WorkOrderLine/")}})
+    from reconciler.planning import Selection
+
+    plan = planned(site, bare, selection=Selection(only=("WorkOrder/WO-0",)))
+    plan = plan.model_copy(update={"actions": tuple(a for a in plan.actions if a.kind is Kind.WORK_ORDER)})
+    report, _, calls, _ = run_executor(site, plan, bare)
+    assert report.stopped_by == "work order WO-0 has no line to carry its change" and calls == []
+
+
+def test_adopting_records_what_exists_without_sending_it(site: Site) -> None:
+    ids = factory(site.root, work_orders=1, lines=2)
+    site.apply()
+    for path in (site.root / "state").glob("t.json*"):
+        path.unlink()
+    before = site.stats().get("upsert_lines", 0)
+    outcome, _ = site.apply(adopt=True)
+    report = outcome.report
+    assert lines(ids) <= addresses(report, Outcome.DONE) and report.complete
+    state = site.state()
+    assert state.resources[f"WorkOrderLine/{ids[0]}"].parent == "WO-0"
+    assert site.stats().get("upsert_lines", 0) == before  # the lines were not sent again
+
+
+def test_epoptia_ids_are_recorded_and_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV, KEY)
+    with EmulatorServer(api_keys=(KEY,), list_ids="epoptia") as server:
+        site = Site(tmp_path, server, extra="")
+        text = (tmp_path / "reconciler.yaml").read_text(encoding="utf-8")
+        (tmp_path / "reconciler.yaml").write_text(text.replace("page_size: 5}", "page_size: 5, list_ids: epoptia}"),
+                                                  encoding="utf-8")
+        ids = factory(site.root, work_orders=1, lines=2)
+        assert site.apply()[0].report.complete
+        first = site.state().resources[f"WorkOrderLine/{ids[0]}"]
+        assert first.epoptia_id is not None and first.observed is not None
+        factory(site.root, work_orders=1, lines=2, comments="νέα", only={ids[0]})
+        outcome, _ = site.apply()
+        assert outcome.report.complete, outcome.report
+        again = site.state().resources[f"WorkOrderLine/{ids[0]}"]
+        assert again.epoptia_id == first.epoptia_id and again.payload["comments"] == "νέα"
+        assert site.stored()[ids[0]]["comments"] == "νέα"
+        site.admin.close()
+
+
+def test_a_delete_of_a_line_already_gone_is_done(site: Site) -> None:
+    ids = factory(site.root, work_orders=1, lines=3)
+    site.apply()
+    gone = httpx.post(f"{site.server.url}/api/3.03/workorderlines/delete", json={"data": [
+        {"workorderline_id": ids[2]}]}, headers={"X-Auth-Token": KEY, "Accept": "application/json"})
+    assert gone.json()["results"][0]["result"] == "deleted"
+    factory(site.root, work_orders=1, lines=3, drop={ids[2]})
+    outcome, _ = site.apply()
+    report = outcome.report
+    if report is not None:  # a targeted plan that read the page saw it gone: nothing to delete
+        assert f"WorkOrderLine/{ids[2]}" in addresses(report, Outcome.DONE) and report.complete
+    assert f"WorkOrderLine/{ids[2]}" not in site.state().resources
+
+
+def test_recover_settles_archives_deletes_and_work_orders(site: Site) -> None:
+    from reconciler.commands.apply import _read_for_recovery
+
+    ids = factory(site.root, work_orders=2, lines=2)
+    site.apply()
+    state = site.state()
+    context = site.context()
+    journal = context.journal
+    headers = {"X-Auth-Token": KEY, "Accept": "application/json"}
+    httpx.post(f"{site.server.url}/api/3.03/workorderlines/archive", json={"data": [{"workorderline_id": ids[0]}]},
+               headers=headers)
+    httpx.post(f"{site.server.url}/api/3.03/workorderlines/delete", json={"data": [{"workorderline_id": ids[3]}]},
+               headers=headers)
+
+    def settle(operation: Operation, entries: dict[str, Any]):
+        journal.write(operation, entries)
+        resources = dict(state.resources)
+        with context.connect() as client:
+            tenant = _read_for_recovery(context, client, state, QuietHooks())
+        return recover(journal, resources, tenant, context.profile), resources
+
+    notes, resources = settle(Operation.ARCHIVE_LINES, {f"WorkOrderLine/{i}": {} for i in ids[:2]})
+    assert notes == [f"WorkOrderLine/{ids[0]}: the interrupted archive had gone through; recorded"]
+    assert resources[f"WorkOrderLine/{ids[0]}"].archived and not resources[f"WorkOrderLine/{ids[1]}"].archived
+    assert resources[f"WorkOrderLine/{ids[0]}"].payload == state.resources[f"WorkOrderLine/{ids[0]}"].payload
+    notes, resources = settle(Operation.DELETE_LINES, {f"WorkOrderLine/{ids[3]}": None,
+                                                       f"WorkOrderLine/{ids[2]}": None, "WorkOrder/WO-1": None})
+    assert notes == [f"WorkOrderLine/{ids[3]}: the interrupted delete had gone through; recorded"]
+    assert f"WorkOrderLine/{ids[3]}" not in resources and f"WorkOrderLine/{ids[2]}" in resources
+    assert "WorkOrder/WO-1" in resources  # a work order's delete cannot be read: left to be sent again
+    # An upsert journal: the lines and their work orders, each settled on its own.
+    wo0 = state.resources["WorkOrder/WO-0"]
+    wo1 = state.resources["WorkOrder/WO-1"]
+    l1 = state.resources[f"WorkOrderLine/{ids[1]}"]
+    changed_wo = {**wo1.model_dump(mode="json"), "payload": {"client": "C-1", "comments": "x"}, "digest": "e" * 32}
+    entries = {"WorkOrder/WO-0": {**wo0.model_dump(mode="json"), "digest": "f" * 32},
+               f"WorkOrderLine/{ids[1]}": {**l1.model_dump(mode="json"),
+                                           "payload": {**l1.payload, "comments": "όχι εκεί"}},
+               "WorkOrder/WO-1": changed_wo}
+    notes, resources = settle(Operation.UPSERT_LINES, entries)
+    assert notes == []  # WO-0: its line did not go through; WO-1: no line of it in the batch
+    assert resources["WorkOrder/WO-0"] == wo0 and resources["WorkOrder/WO-1"] == wo1
