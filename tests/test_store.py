@@ -261,3 +261,63 @@ def test_lock_information_and_force_unlock(store: StateStore) -> None:
     assert store._describe_holder() == f"held by ο Γιώργος on h (pid 7) since {NOW} for apply; lock id L-1"
     store.force_unlock("L-1")
     assert not store.lock_info_path.exists()
+
+
+# ----------------------------------------------------------------------------- what mutation testing asked for
+
+
+def test_the_files_next_to_the_state(store: StateStore) -> None:
+    assert [p.name for p in (store.backup_path, store.wal_path, store.lock_path, store.lock_info_path)] == [
+        "t.json.backup", "t.json.wal", "t.json.lock", "t.json.lock.json"]
+
+
+def test_an_empty_state_file_is_corrupt_not_a_crash(store: StateStore) -> None:
+    store.path.parent.mkdir(parents=True)
+    store.path.write_bytes(b"")
+    with pytest.raises(StateError, match="is corrupt: Expecting value"):
+        store.read()
+
+
+def test_unreadable_state_says_to_check_permissions(store: StateStore) -> None:
+    store.path.parent.mkdir(parents=True)
+    store.path.mkdir()
+    with pytest.raises(StateError) as caught:
+        store.snapshot()
+    assert caught.value.hint == "check the file's permissions"
+
+
+def test_a_hand_edited_file_is_checked_against_its_backup_too(store: StateStore) -> None:
+    first = store.write(State())
+    store.write(store.write(first))
+    store.path.write_text(json.dumps(first.model_dump(mode="json"), indent=2))  # serial 1, backup serial 2
+    with pytest.raises(StateError, match="has serial 1, older than its backup's 2"):
+        store.read()
+    store.path.write_text(json.dumps({**first.model_dump(mode="json"), "lineage": "other", "serial": 9}))
+    with pytest.raises(StateError, match="is not the successor of its backup"):
+        store.read()
+
+
+def test_the_cached_index_is_what_a_plan_reads(store: StateStore, tmp_path: Path) -> None:
+    """The index comes from the cache while the file's size, time and inode are the same (so a plan of an
+    unchanged state reads no payload); shown by changing a digest behind the cache's back."""
+    store.write(state(WorkOrderLine_1=line(1)))
+    assert store.snapshot().index["WorkOrderLine/1"].digest == f"{1:032x}"
+    info = os.stat(store.path)
+    raw = store.path.read_bytes()
+    with open(store.path, "r+b") as fh:  # same size, same inode, the time put back
+        fh.write(raw.replace(f"{1:032x}".encode(), f"{2:032x}".encode()))
+    os.utime(store.path, ns=(info.st_atime_ns, info.st_mtime_ns))
+    cached = StateStore(store.path, cache_dir=tmp_path / "cache").snapshot()
+    assert cached.index["WorkOrderLine/1"].digest == f"{1:032x}"  # from the cache
+    assert cached.fingerprint is not None and len(cached) == 1 and set(cached.rows) == {"WorkOrderLine/1"}
+    uncached = StateStore(store.path).snapshot()
+    assert uncached.index["WorkOrderLine/1"].digest == f"{2:032x}"
+    # An entry damaged behind the cache's back is named when it is read.
+    with open(store.path, "r+b") as fh:
+        fh.write(raw.replace(b'"archived":false', b'"archived":fals1'))
+    os.utime(store.path, ns=(info.st_atime_ns, info.st_mtime_ns))
+    snap = StateStore(store.path, cache_dir=tmp_path / "cache").snapshot()
+    with pytest.raises(StateError) as caught:
+        snap["WorkOrderLine/1"]
+    assert f"state file {store.path} is corrupt: " in str(caught.value)
+    assert "at resources.WorkOrderLine/1" in str(caught.value)
