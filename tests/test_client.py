@@ -101,3 +101,70 @@ def test_workflow_templates_as_a_bare_list_or_not_a_list(tmp_path: Path) -> None
     c, _ = client(tmp_path, lambda r, n: httpx.Response(200, json={"workflows": "none"}))
     with pytest.raises(BadResponseError, match="no list of workflows"):
         c.workflow_templates()
+
+
+@pytest.mark.parametrize(("status", "retried"), [(499, False), (500, True), (599, True)])
+def test_the_5xx_boundary(tmp_path: Path, status: int, retried: bool) -> None:
+    """Exactly 500 and 499 (the emulator answers only 503)."""
+    c, seen = client(tmp_path, lambda r, n: httpx.Response(status, text="x"), attempts=2)
+    with pytest.raises(Exception):  # noqa: B017
+        c.lines_page(1)
+    assert len(seen) == (2 if retried else 1)
+
+
+@pytest.mark.parametrize(("status", "redirect"), [(300, True), (399, True), (400, False)])
+def test_the_3xx_boundary(tmp_path: Path, status: int, redirect: bool) -> None:
+    from reconciler.epoptia.errors import RedirectedError, RequestRefusedError
+
+    c, _ = client(tmp_path, lambda r, n: httpx.Response(status, headers={"Location": "/x"}, text="no"))
+    with pytest.raises(RedirectedError if redirect else RequestRefusedError) as caught:
+        c.lines_page(1)
+    if not redirect:
+        assert caught.value.message == "Epoptia refused GET /api/3.03/workorderlines with HTTP 400: no"
+
+
+def test_an_operator_token_goes_in_its_header_only_when_given(tmp_path: Path) -> None:
+    c, seen = client(tmp_path, lambda r, n: httpx.Response(200, json={"ok": True}))
+    c.control("start", 3, line_id="7", operator_token="tok-1")
+    c.control("complete", 3, quantity=2.5)
+    assert seen[0].headers["Operator-Token"] == "tok-1" and "Operator-Token" not in seen[1].headers
+    import json as _json
+
+    assert _json.loads(seen[0].content) == {"action": "start", "workstation_id": 3, "workorderline_id": "7"}
+    assert _json.loads(seen[1].content) == {"action": "complete", "workstation_id": 3, "quantity": 2.5}
+    assert seen[0].headers["Content-Type"] == "application/json"
+
+
+def test_excerpts_of_answers(tmp_path: Path) -> None:
+    from reconciler.epoptia.errors import RequestRefusedError
+
+    long = "ω " * 300
+    for body, shown in ((httpx.Response(409, json={"error": "no line is running"}), "no line is running"),
+                        (httpx.Response(409, json={"message": "x"}), '{"message":"x"}'),
+                        (httpx.Response(409, text=""), "(empty body)"),
+                        (httpx.Response(409, text=long), " ".join(["ω"] * 300)[:200] + "...")):
+        c, _ = client(tmp_path, lambda r, n, body=body: body)
+        with pytest.raises(RequestRefusedError) as caught:
+            c.lines_page(1)
+        assert caught.value.message == f"Epoptia refused GET /api/3.03/workorderlines with HTTP 409: {shown}"
+
+
+def test_the_integrations_page_is_named_for_an_https_endpoint(tmp_path: Path) -> None:
+    from reconciler.epoptia.errors import KeyRejectedError
+
+    c, _ = client(tmp_path, lambda r, n: httpx.Response(401, text="expired"))
+    with pytest.raises(KeyRejectedError) as caught:
+        c.write(Operation.UPSERT_CLIENTS, [{"id": "1"}])
+    assert caught.value.hint.startswith("make a new key at https://acme.epoptia.io/integrations and put it in "
+                                        "$ACME_KEY")
+
+
+def test_a_command_not_found_on_the_confirmed_list_says_to_check_the_endpoint(tmp_path: Path) -> None:
+    from reconciler.epoptia.errors import CommandNotFoundError
+
+    c, _ = client(tmp_path, lambda r, n: httpx.Response(400, text="Command `workorderlines` for api version 3.03 "
+                                                                  "not found"))
+    with pytest.raises(CommandNotFoundError) as caught:
+        c.lines_page(1)
+    assert "its path is confirmed on live tenants, so check the endpoint and API version" in caught.value.message
+    assert caught.value.hint.endswith("or switch it off with `enabled: false` so the plan blocks what needs it")

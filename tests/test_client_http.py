@@ -28,6 +28,7 @@ from reconciler.epoptia.errors import (
     CommandNotFoundError,
     HaltedError,
     KeyRejectedError,
+    OperatorTokenError,
     RedirectedError,
     ServerError,
     UnreachableError,
@@ -266,3 +267,65 @@ def test_an_unreadable_halt_file_still_halts(tmp_path: Path, tenant: Tenant) -> 
     with pytest.raises(HaltedError, match=r"halted since unknown: Epoptia answered HTTP \? to \? \(unreadable halt"):
         client(tmp_path, tenant).lines_page(1)
     assert tenant.requests() == 0
+
+
+def test_operator_sessions_and_workstation_control(tmp_path: Path, tenant: Tenant) -> None:
+    c = client(tmp_path, tenant)
+    c.write(Operation.UPSERT_CLIENTS, [{"id": "C", "name": "Αιγαίου"}])
+    c.write(Operation.UPSERT_PRODUCTS, [{"id": "P", "name": "Προφίλ"}])
+    row = {**LINE, "client": {"name": "Αιγαίου"}, "product": {"name": "Προφίλ"},
+           "erp_routing": [{"workstationName": "LASER"}]}
+    assert c.write(Operation.UPSERT_LINES, [row])[0].outcome is RowOutcome.CREATED
+    laser = next(w["id"] for w in tenant.admin.get("/_emulator/workstations").json()["workstations"]
+                 if w["name"] == "LASER")
+    with pytest.raises(OperatorTokenError) as caught:
+        c.login("demo", "wrong")
+    assert caught.value.message.startswith("Epoptia refused the operator's login for POST /api/3.03/operators/login: ")
+    assert caught.value.hint == "check the operator's username and password"
+    token = c.login("demo", "demo")
+    assert len(token) > 8
+    started = c.control("start", laser, line_id="131319", operator_token=token)
+    assert started["workorderline_id"] == 131319 and started["status"] == "started"
+    done = c.control("complete", laser, quantity=12)
+    assert done["workorderline_id"] == 131319
+    assert tenant.admin.get("/_emulator/lines").json()["lines"][0]["steps"][0]["qty_done"] == 12
+    c.logout(token)
+    with pytest.raises(OperatorTokenError) as caught:
+        c.control("pause", laser, line_id="131319", operator_token=token)
+    assert caught.value.message.startswith("Epoptia refused the operator's token for POST "
+                                           "/api/3.03/workstations/control: ")
+    assert caught.value.hint == "log in again with `reconciler operator login`; the API key is not the problem"
+    with pytest.raises(OperatorTokenError, match=r"refused the operator.s token for POST /api/3\.03/operators/logout"):
+        c.logout(token)
+
+
+def test_messages_and_hints_of_each_failure(tmp_path: Path, tenant: Tenant) -> None:
+    c = client(tmp_path, tenant, attempts=1)
+    tenant.faults(error_rate=1)
+    with pytest.raises(ServerError) as caught:
+        c.workflow_templates()
+    assert caught.value.message == ("Epoptia answered HTTP 503 to GET /api/3.03/workflows/templates: "
+                                    "Service Unavailable")
+    assert caught.value.hint == ("Epoptia had a problem; run again later (nothing is lost: the next apply resumes)")
+    tenant.faults(redirect=True)
+    with pytest.raises(RedirectedError) as caught:
+        c.lines_page(1)
+    assert caught.value.hint == ("a redirect usually means a login page or a wrong endpoint; check the target's "
+                                 "endpoint (it must be https://<subdomain>.epoptia.io)")
+    tenant.faults()
+    with pytest.raises(KeyRejectedError) as caught:
+        client(tmp_path, tenant, key="wrong").lines_page(1)
+    assert caught.value.message == ("Epoptia refused the API key in $ACME_KEY (API key not recognised): it is wrong, "
+                                    "or it expired (keys unused for 60 days expire)")
+    assert caught.value.hint == ("make a new key at https://<subdomain>.epoptia.io/integrations and put it in "
+                                 "$ACME_KEY (in CI: the repository secret)")
+    dead = EpoptiaClient("http://127.0.0.1:9/", KEY, profile=DEFAULT_PROFILE, retry=RetryPolicy(attempts=1),
+                         throttle=Throttle(tmp_path / "t2", "t", Spacing(read_interval=0, write_interval=0)),
+                         halt=Halt(tmp_path / "h2.json", "t"))
+    assert dead.endpoint == "http://127.0.0.1:9"
+    with pytest.raises(UnreachableError) as caught:
+        dead.lines_page(1)
+    assert caught.value.message.startswith("cannot reach http://127.0.0.1:9 (GET /api/3.03/workorderlines): "
+                                           "ConnectError: ")
+    assert caught.value.hint == "check the target's endpoint in reconciler.yaml and the network"
+    assert c.workflow_templates()[0]["name"]  # the templates answer is {"workflows": [...]}
