@@ -321,3 +321,9 @@ def test_the_cached_index_is_what_a_plan_reads(store: StateStore, tmp_path: Path
         snap["WorkOrderLine/1"]
     assert f"state file {store.path} is corrupt: " in str(caught.value)
     assert "at resources.WorkOrderLine/1" in str(caught.value)
+
+
+def test_greek_addresses_stay_readable_in_the_file(store: StateStore) -> None:
+    store.write(State(resources={"WorkOrder/ΠΑΡ-1": line(1, parent=None)}))
+    assert '"WorkOrder/ΠΑΡ-1": {' in store.path.read_text(encoding="utf-8")
+    assert store.read().resources["WorkOrder/ΠΑΡ-1"] == line(1, parent=None)
