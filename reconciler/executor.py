@@ -21,7 +21,7 @@ from .clock import timestamp
 from .epoptia.errors import CommandNotFoundError, EpoptiaError
 from .epoptia.listing import TenantLines, read_list
 from .epoptia.profile import Operation, WireProfile
-from .epoptia.reading import observable_part, observed_line
+from .epoptia.reading import observable_part, observed_line, observed_work_order
 from .epoptia.results import RowOutcome
 from .epoptia.rows import archive_row, client_row, delete_line_row, delete_work_order_row, line_row, product_row
 from .epoptia.workflows import WorkflowIndex
@@ -32,7 +32,7 @@ from .planning.diff import field_changes
 from .refresh import LineMatcher, names_of, observe
 from .report import ApplyReport, Mismatch, Outcome, ResourceOutcome
 from .resources import Kind, address, split_address
-from .state import ResourceState, State, StateStore
+from .state import ResourceState, State, StateStore, drift_digest
 
 if TYPE_CHECKING:  # the HTTP client is imported only by commands that talk to Epoptia
     from .epoptia.client import EpoptiaClient
@@ -87,18 +87,21 @@ def recover(journal: Journal, resources: dict[str, ResourceState], tenant: Tenan
     matcher, names = LineMatcher(view, profile), names_of(view)
     by_addr = {addr: line for line in tenant.by_id.values() if (addr := matcher.line(line)) is not None}
     notes = []
-    for addr, intended in (record.get("entries") or {}).items():
+    entries = record.get("entries") or {}
+    settled: set[str] = set()  # lines whose interrupted upsert is recorded as gone through
+    for addr, intended in entries.items():
         kind = split_address(addr)[0]
         wire = by_addr.get(addr) if kind is Kind.WORK_ORDER_LINE else None
         if operation == Operation.UPSERT_LINES.value and kind is Kind.WORK_ORDER_LINE and intended:
             previous = resources.get(addr)
-            if wire is None:
-                continue
+            if wire is None or (previous is not None and previous.payload == intended["payload"]):
+                continue  # not there; or a row that carried its work order as applied, changing nothing itself
             seen = observed_line(wire, intended["payload"], profile, names, matcher.work_order(wire))
             visible = previous is None or (observable_part(previous.payload, profile)
                                            != observable_part(intended["payload"], profile))
             if seen == intended["payload"] and visible:
                 resources[addr] = ResourceState.model_validate(intended)
+                settled.add(addr)
                 notes.append(f"{addr}: the interrupted write had gone through; recorded")
             elif seen == intended["payload"]:
                 notes.append(f"{addr}: whether the interrupted write went through cannot be read back "
@@ -110,6 +113,20 @@ def recover(journal: Journal, resources: dict[str, ResourceState], tenant: Tenan
         elif operation == Operation.DELETE_LINES.value and kind is Kind.WORK_ORDER_LINE and wire is None:
             if resources.pop(addr, None) is not None:
                 notes.append(f"{addr}: the interrupted delete had gone through; recorded")
+    if operation == Operation.UPSERT_LINES.value:
+        # A work order rides on its lines: it went through where every journalled line of it did, and its
+        # lines show it as sent (the list has no work orders of its own).
+        for addr, intended in entries.items():
+            kind, wo_id = split_address(addr)
+            if kind is not Kind.WORK_ORDER or not intended:
+                continue
+            lines = [a for a, e in entries.items() if e and e.get("parent") == wo_id]
+            if not lines or not all(a in settled for a in lines):
+                continue
+            shown = observed_work_order(by_addr[lines[0]], intended["payload"], profile, names)
+            if shown == intended["payload"] and resources.get(addr) != ResourceState.model_validate(intended):
+                resources[addr] = ResourceState.model_validate(intended)
+                notes.append(f"{addr}: the interrupted write had gone through with its lines; recorded")
     journal.clear()
     return notes
 
@@ -253,7 +270,9 @@ class Executor:
             self.lineage, self.serial = self.store.append(self.lineage, self.serial, changes)
 
     def _send(self, operation: Operation, rows: list[_Row], report: _Outcomes, sent: dict[str, dict[str, Any]]) -> None:
-        self.journal.write(operation, {r.address: r.record for r in rows})
+        intent = {r.address: r.record for r in rows}
+        intent.update({r.group: r.group_record for r in rows if r.group and r.group_record is not None})
+        self.journal.write(operation, intent)
         results = self.client.write(operation, [r.row for r in rows])
         failed_groups: set[str] = set()
         for r, result in zip(rows, results):
@@ -418,12 +437,18 @@ class Executor:
             entry = self.resources[addr]
             got = found.get(addr)
             if got is None:
+                # Every page was read and the line is not there: the state must not say it was applied,
+                # or the next plan would find nothing to do. Without its entry, the next plan creates it.
                 report.mismatches.append(Mismatch(address=addr, detail="not found in Epoptia after the write"))
+                self.resources.pop(addr, None)
                 continue
             observed = observed_line(got, entry.payload, self.client.profile, names, matcher.work_order(got))
+            update: dict[str, Any] = {"observed": observe(got, seen_at)}
             if observed != entry.payload:
                 changes = ", ".join(f"{c.path}: sent {c.before!r}, Epoptia has {c.after!r}"
                                     for c in field_changes(entry.payload, observed))
                 report.mismatches.append(Mismatch(address=addr, detail=changes))
-            self.resources[addr] = entry.model_copy(update={"observed": observe(got, seen_at)})
+                # Recorded as Epoptia has it, as a refresh would: the next plan puts the manifests' values back.
+                update.update(payload=observed, digest=drift_digest(observed))
+            self.resources[addr] = entry.model_copy(update=update)
         self._save()
