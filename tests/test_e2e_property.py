@@ -17,8 +17,9 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, assume, event, example, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
+from hypothesis.control import currently_in_test_context
 
 from reconciler.epoptia.profile import Operation as Op
 from reconciler.epoptia.rows import control_body
@@ -139,26 +140,22 @@ SIMPLE = [{"kind": "WorkOrder", "id": "WO-0", "client": "C-1", "comments": "",
 @example(first=SIMPLE, second=[{**SIMPLE[0], "lines": [{**SIMPLE[0]["lines"][0], "routing": [
     {"workstation": "LASER", "job_task": "Κοπή", "bom": [{"item": "ΛΑΜΑΡΙΝΑ", "quantity": 2}]},
     {"workstation": "ΒΑΦΕΙΟ", "bom": [{"item": "ΒΑΦΗ", "quantity": 1}]}]}]}], started={1}, done=3, seed=1)
-# A started line archived while its work order's client changes: the bug below, kept out until it is fixed.
+# A started line archived while its work order's client changes: the client stays (a bug this test found).
 @example(first=SIMPLE, second=[{**SIMPLE[0], "comments": "x",
                                 "lines": [{**SIMPLE[0]["lines"][0], "archived": True}]}], started={1}, done=0, seed=2)
 def test_apply_converges_and_epoptia_never_alarms(emulator: EmulatorProcess, first, second, started, done,
                                                   seed) -> None:
-    assume(not _archives_a_started_line_of_a_work_order_whose_client_changes(first, second, started))
     run_example(emulator, first, second, started, done, seed)
 
 
-def _archives_a_started_line_of_a_work_order_whose_client_changes(first, second, started) -> bool:
-    clients = {d["id"]: d["client"] for d in first}
-    return any(d["id"] in clients and clients[d["id"]] != d["client"] and any(
-        x.get("archived") and x["id"] in started for x in d["lines"]) for d in second)
-
-
-@pytest.mark.xfail(strict=True, reason="bug (planning/planner.py): once a started line is archived, the planner lets "
-                   "its work order's client change; apply sends it on the archived line and Epoptia raises an alarm")
 def test_a_started_line_archived_keeps_its_work_orders_client(emulator: EmulatorProcess) -> None:
     second = [{**SIMPLE[0], "client": "C-2", "lines": [{**SIMPLE[0]["lines"][0], "archived": True}]}]
     run_example(emulator, SIMPLE, second, {1}, 0, 2)
+
+
+def _event(name: str) -> None:
+    if currently_in_test_context():  # run_example also runs as a plain test
+        event(name)
 
 
 def run_example(emulator: EmulatorProcess, first, second, started, done, seed) -> None:
@@ -180,9 +177,9 @@ def run_example(emulator: EmulatorProcess, first, second, started, done, seed) -
         edited = repo.run("apply", "--auto-approve", "--skip-blocked", "--allow-mass-delete")
         assert edited.returncode == 0, edited.stdout + edited.stderr
         summary = next((x for x in edited.stdout.splitlines() if x.startswith("Plan: ")), " 0 blocked. 0 to archive")
-        event("blocked" if not summary.endswith(" 0 blocked.") else "nothing blocked")
-        event("archives" if " 0 to archive" not in summary else "no archive")
-        event("batches > 1" if edited.stderr.count("Applying: ") > 1 else "one batch")
+        _event("blocked" if not summary.endswith(" 0 blocked.") else "nothing blocked")
+        _event("archives" if " 0 to archive" not in summary else "no archive")
+        _event("batches > 1" if edited.stderr.count("Applying: ") > 1 else "one batch")
         final = repo.run("plan", "--detailed-exitcode", "--skip-blocked", "--allow-mass-delete")
         assert final.returncode == 0, final.stdout  # only blocked actions are left, if any
     alarms = emulator.inspect("alarms")["alarms"]
@@ -199,5 +196,4 @@ def run_example(emulator: EmulatorProcess, first, second, started, done, seed) -
 def test_apply_converges_and_epoptia_never_alarms_long(emulator: EmulatorProcess, first, second, started, done,
                                                        seed) -> None:
     """The same property with fresh random examples: `pytest -m slow tests/test_e2e_property.py` (about 5 min)."""
-    assume(not _archives_a_started_line_of_a_work_order_whose_client_changes(first, second, started))
     run_example(emulator, first, second, started, done, seed)

@@ -120,9 +120,6 @@ def test_workflow_names_are_checked_only_when_sent(tmp_path: Path) -> None:
 TWICE = ("{workstation: ΜΟΝΤΑΖ 1, job_task: Πλαίσιο}", "{workstation: LASER, job_task: Κοπή}")
 
 
-@pytest.mark.xfail(strict=True, reason="bug (planning/planner.py): want() drops check_sendable's result for a new "
-                   "resource, so a new line whose routing repeats a workstation without distinct job tasks is planned "
-                   "as a create and refused by Epoptia at apply, instead of blocked (repeated-workstation) in the plan")
 def test_rule_5_a_new_line_with_a_repeated_workstation_is_blocked(tmp_path: Path) -> None:
     p = plan(desired(tmp_path, edit(FACTORY, *TWICE)), State())
     line = next(a for a in p.actions if a.address == "WorkOrderLine/131319")
@@ -153,7 +150,10 @@ def test_an_operation_switched_off_blocks_what_needs_it(tmp_path: Path) -> None:
     off = {(Kind.WORK_ORDER_LINE, Verb.CREATE): "upsert_lines is switched off"}
     p = plan(d, State(), tenant=Tenant(unavailable=off))
     blocked = [a for a in p.actions if a.blocked]
-    assert [a.address for a in blocked] == ["WorkOrderLine/131319", "WorkOrderLine/131320"]
+    # ... and the new work order, which reaches Epoptia only on those lines, waits with them.
+    assert [a.address for a in blocked] == ["WorkOrder/WO-1", "WorkOrderLine/131319", "WorkOrderLine/131320"]
+    assert blocked[0].blocked.reason is BlockReason.NO_LINE_TO_CARRY
+    blocked = blocked[1:]
     assert blocked[0].blocked.reason is BlockReason.OPERATION_UNAVAILABLE
     assert blocked[0].blocked.message == "upsert_lines is switched off"
     assert blocked[0].blocked.advice.startswith("run `reconciler doctor`; set the operation's path")

@@ -168,7 +168,9 @@ class _Planner:
             for addr in self._lines_of(erp_id):
                 entry = self.state.entry(addr)
                 assert entry is not None
-                if (entry.launched if launched else entry.started) and not entry.archived:
+                # An archived line that ran still holds its work order's client (Epoptia keeps it); for a
+                # deletion, archived lines are history that leaves the state, not a reason to keep the order.
+                if entry.started if not launched else (entry.launched and not entry.archived):
                     out.append((split_address(addr)[1], self.state[addr]))
             return out
         return []
@@ -243,9 +245,10 @@ class _Planner:
                                           "rules), or `reconciler import` into a new folder"))
                 return
             if existing is None:
-                self.check_sendable(want, None)
-                self.emit(Verb.CREATE, want, want.kind, want.id, None, payload=want.payload, digest=want.digest)
-                if want.archived:
+                refused = self.check_sendable(want, None)  # rule 5: Epoptia would refuse the routing as written
+                self.emit(Verb.CREATE, want, want.kind, want.id, None, payload=want.payload, digest=want.digest,
+                          blocked=refused)
+                if want.archived and refused is None:
                     self.emit(Verb.ARCHIVE, want, want.kind, want.id, None)
                 return
             # Adopted: recorded as Epoptia has it, then planned against that under the started-order rules.
