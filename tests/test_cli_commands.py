@@ -227,7 +227,7 @@ def in_terminal(repo: Repo, answer: str, *args: str) -> tuple[int, str]:
                             stdin=secondary, stdout=secondary, stderr=secondary, close_fds=True)
     os.close(secondary)
     seen, answered = b"", False
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         ready, _, _ = select.select([main], [], [], 0.1)
         if ready:
@@ -238,25 +238,28 @@ def in_terminal(repo: Repo, answer: str, *args: str) -> tuple[int, str]:
             if not chunk:
                 break
             seen += chunk
-        if not answered and b"Apply these changes to 'test'? [y/N]: " in seen:
+        if not answered and b"Enter a value: " in seen:
             os.write(main, answer.encode() + b"\r")
             answered = True
         if proc.poll() is not None and not ready:
             break
+    if proc.poll() is None:
+        proc.kill()  # never answered: fail on what the screen shows, not on a timeout
     code = proc.wait(timeout=60)
     os.close(main)
     return code, seen.decode("utf-8", errors="replace").replace("\r\n", "\n")
 
 
-def test_apply_asks_on_a_terminal_and_a_no_changes_nothing(repo: Repo) -> None:
-    code, screen = in_terminal(repo, "n")
-    assert "Plan: 5 to create" in screen and "Apply these changes to 'test'? [y/N]: " in screen
+def test_apply_asks_on_a_terminal_and_anything_but_yes_changes_nothing(repo: Repo) -> None:
+    code, screen = in_terminal(repo, "y")
+    assert "Plan: 5 to create" in screen, screen
+    assert "Do you want to apply these changes to 'test'? Only 'yes' approves.\nEnter a value: " in screen, screen
     assert code == 1 and "Cancelled; nothing was applied." in screen, screen
     assert repo.emulator.stored("lines") == {}
 
 
-def test_apply_asks_on_a_terminal_and_a_yes_applies(repo: Repo) -> None:
-    code, screen = in_terminal(repo, "y")
+def test_apply_asks_on_a_terminal_and_yes_applies(repo: Repo) -> None:
+    code, screen = in_terminal(repo, "yes")
     assert code == 0 and "Apply complete: Epoptia matches the plan." in screen, screen
     assert set(repo.emulator.stored("lines")) == {"600000", "600001"}
 

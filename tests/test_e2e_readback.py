@@ -67,7 +67,7 @@ def test_a_row_answered_but_not_stored_is_not_found_after_the_write(repo: Repo) 
     repo.emulator.faults()
     plan = repo.run("plan", "--refresh", "full", "--detailed-exitcode")
     assert plan.returncode == 2, plan.stdout
-    assert f"+ WorkOrderLine/{ids[1]} in WorkOrder/WO-0 will be created" in plan.stdout, plan.stdout
+    assert f"+ WorkOrderLine/{ids[1]} will be created: 11 × Προφίλ for Πελάτης, WO-0" in plan.stdout, plan.stdout
     assert repo.run("apply", "--auto-approve", "--refresh", "full").returncode == 0
     assert set(repo.emulator.stored("lines")) == set(ids)
 
