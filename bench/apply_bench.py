@@ -1,9 +1,10 @@
 """Apply benchmark: requests, time and memory of `reconciler apply` and `reconciler plan` against the emulator.
 
 The emulator runs as its own process on 127.0.0.1 (`reconciler emulator serve`, with an admin key
-for its /_emulator/ request counters); every reconciler run is the real CLI in a process of its own,
-so its wall time, CPU time (user + system, from rusage) and peak memory (max RSS) are its own, not
-the emulator's. Requests come first: against a real tenant the spacing (1 s between reads, 2 s
+for its /_emulator/ request counters); every apply and plan is driven in-process through the
+context object (`bench/drive.py`: `Context.open`, `apply_target`, `plan_target`), in a process of
+its own, so its wall time, CPU time (user + system, from rusage) and peak memory (max RSS) are its
+own, not the emulator's (the CLI's start-up is measured by `startup_bench.py`). Requests come first: against a real tenant the spacing (1 s between reads, 2 s
 around writes) decides the time, so each run is also shown at that spacing.
 
 Per size (a factory from bench/factory_gen.py: one file per work order, ten lines each):
@@ -39,7 +40,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from factory_gen import generate
-from runs import Run, compiled, machine, medians, reconciler_command, timed
+from runs import Run, compiled, machine, medians, timed
 
 from reconciler.emulator.admin import ADMIN_HEADER
 from reconciler.epoptia.profile import DEFAULT_PROFILE, Operation
@@ -48,6 +49,7 @@ KEY = "emu-bench-key-0123456789"
 ADMIN_KEY = "emu-bench-admin-0123456789"
 READS = (Operation.LIST_LINES.value, Operation.WORKFLOW_TEMPLATES.value)
 MEMORY_GOAL_MB = 500
+DRIVE = Path(__file__).resolve().parent / "drive.py"
 
 
 class Emulator:
@@ -108,14 +110,15 @@ def configure(root: Path, url: str) -> None:
 def measured(emulator: Emulator, root: Path, args: list[str], env: dict[str, str], times: int = 1,
              before: Any = None, expect: tuple[int, ...] = (0,)
              ) -> tuple[Measured, list[Run]]:
-    """Run ``reconciler ARGS`` ``times`` times (``before(i)`` first each time); the same request counts
-    are required of every run, and the times are their medians."""
+    """Run ``bench/drive.py ARGS`` (apply or plan in-process, through the context object, in a process
+    of its own) ``times`` times (``before(i)`` first each time); the same request counts are required
+    of every run, and the times are their medians."""
     runs, counted = [], []
     for i in range(times):
         if before is not None:
             before(i)
         emulator.reset()
-        runs.append(timed([*reconciler_command(), *args], root, expect, env))
+        runs.append(timed([sys.executable, str(DRIVE), *args], root, expect, env))
         counted.append(emulator.counts())
     requests = [c.get("requests", 0) for c in counted]
     reads = [sum(c.get(op, 0) for op in READS) for c in counted]
@@ -174,21 +177,21 @@ def bench(lines: int, repeat: int, with_naive: bool) -> dict[str, Any]:
             shutil.rmtree(root / ".reconciler", ignore_errors=True)
             emulator = Emulator(Path(tmp) / f"emulator-{i}.sqlite", Path(tmp) / f"emulator-{i}.log")
             configure(root, emulator.url)
-            one, _ = measured(emulator, root, ["apply", "--auto-approve"], env)
+            one, _ = measured(emulator, root, ["apply"], env)
             create_runs.append(one)
         assert emulator is not None
         out["create"] = Measured(medians([m.run for m in create_runs]), create_runs[-1].requests,
                                  create_runs[-1].reads, create_runs[-1].writes, repeat)
         out["create_rss_max"] = max(m.run.rss_mb for m in create_runs)
         try:
-            plan = ["plan", "--detailed-exitcode"]
+            plan = ["plan"]
             out["plan_first"], _ = measured(emulator, root, plan, env)  # indexes the state the apply wrote
             out["plan_again"], _ = measured(emulator, root, plan, env, times=repeat)
 
             def one_line(i: int) -> None:
                 edit(files[(i * 7919 + 13) % len(files)], "comments: Παρτίδα", f"comments: Ένα {i} Παρτίδα")
 
-            out["one_line"], _ = measured(emulator, root, ["apply", "--auto-approve"], env, times=repeat,
+            out["one_line"], _ = measured(emulator, root, ["apply"], env, times=repeat,
                                           before=one_line)
 
             def one_percent(i: int) -> None:
@@ -196,9 +199,9 @@ def bench(lines: int, repeat: int, with_naive: bool) -> dict[str, Any]:
                 for path in files[i * step:(i + 1) * step]:  # 1% of the work orders, so 1% of the lines
                     edit(path, "comments: Παρτίδα", f"comments: Νέα {i} Παρτίδα", count=-1)
 
-            out["one_percent"], _ = measured(emulator, root, ["apply", "--auto-approve"], env, times=repeat,
+            out["one_percent"], _ = measured(emulator, root, ["apply"], env, times=repeat,
                                              before=one_percent)
-            out["plan_full"], _ = measured(emulator, root, ["plan", "--refresh", "full", "--detailed-exitcode"],
+            out["plan_full"], _ = measured(emulator, root, ["plan", "--refresh", "full"],
                                            env)
             if with_naive:
                 out["naive"] = naive(root, emulator.url)

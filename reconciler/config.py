@@ -9,6 +9,7 @@ validated when the file is read, with file:line:column for every problem.
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 from typing import Annotated, Any
@@ -24,6 +25,7 @@ from .windows import ApplyWindows
 
 CONFIG_FILE = "reconciler.yaml"
 EMULATOR = "emulator"
+_TARGET_NAME = re.compile(r"\w[\w.-]{0,63}")
 
 
 class _Config(BaseModel):
@@ -114,6 +116,17 @@ class Config(_Config):
     # Paths in this file stay inside the repository (a cloned repository cannot make the reconciler
     # read or write elsewhere), unless this says otherwise.
     paths_outside_repository: bool = False
+
+    @field_validator("targets")
+    @classmethod
+    def _target_names(cls, value: dict[str, Target]) -> dict[str, Target]:
+        # A target's name is part of file names (.reconciler/journal/<name>.json, its halt, its emulator):
+        # a name with a path in it ("../../x") would have the reconciler write outside the repository.
+        for name in value:
+            if not _TARGET_NAME.fullmatch(name):
+                raise ValueError(f"target name {name[:60]!r} cannot be used: it is part of file names, so it takes "
+                                 "letters, digits, '_', '-' and '.' (not first), at most 64")
+        return value
 
     @model_validator(mode="after")
     def _default_exists(self) -> "Config":

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from .executor import Journal
 
 WORK_DIR = ".reconciler"
+_WORK_FOLDERS = ("cache", "emulator", "halt", "journal", "relay", "throttle")
 
 
 @dataclass
@@ -55,7 +56,17 @@ class Context:
         if not config.paths_outside_repository:
             context._confine("manifests", context.manifests_dir)
             context._confine(f"targets.{name}.state", context.root / context.target.state)
+        context._own_folders()
         return context
+
+    def _own_folders(self) -> None:
+        """The working folders stay in the repository, whatever it holds: a cloned repository can commit
+        `.reconciler` (or a folder in it) as a link, and the journal, halt and emulator would follow it."""
+        for folder in (self.work_dir, *(self.work_dir / sub for sub in _WORK_FOLDERS)):
+            real = folder.resolve()
+            if not real.is_relative_to(self.root):
+                raise ConfigError(f"{folder} leads outside the repository (to {real}): the reconciler keeps its "
+                                  "working files there", hint=f"remove the link {folder}; the folder is made again")
 
     def _confine(self, key: str, path: Path) -> None:
         if not path.resolve().is_relative_to(self.root):

@@ -72,7 +72,11 @@ class ManifestError(ReconcilerError):
             lines = [str(p) for p in shown]
             if count > len(shown):
                 lines.append(f"... and {count - len(shown)} more")
-            message = "\n".join(lines) + f"\n{count} {noun} in the manifests."
+            files = {p.file for p in self.problems}
+            # A configuration file (reconciler.yaml) is named: it is not one of the manifests.
+            where = "the manifests" if len(files) != 1 or "reconciler.y" not in next(iter(files)) \
+                else next(iter(files))
+            message = "\n".join(lines) + f"\n{count} {noun} in {where}."
         super().__init__(message, hint=hint)
 
 

@@ -21,7 +21,7 @@ from .clock import timestamp
 from .epoptia.errors import CommandNotFoundError, EpoptiaError
 from .epoptia.listing import TenantLines, read_list
 from .epoptia.profile import Operation, WireProfile
-from .epoptia.reading import WireLine, observable_part, observed_line
+from .epoptia.reading import WireLine, observable_part, observed_line, observed_work_order
 from .epoptia.results import RowOutcome
 from .epoptia.rows import archive_row, client_row, delete_line_row, delete_work_order_row, line_row, product_row
 from .epoptia.workflows import WorkflowIndex
@@ -32,7 +32,7 @@ from .planning.diff import field_changes
 from .refresh import LineMatcher, names_of, observe
 from .report import ApplyReport, Mismatch, Outcome, ResourceOutcome
 from .resources import Kind, address, split_address
-from .state import IndexEntry, ResourceState, Snapshot, StateStore
+from .state import IndexEntry, ResourceState, Snapshot, StateStore, drift_digest
 from .state.store import WriteAhead
 
 if TYPE_CHECKING:  # the HTTP client is imported only by commands that talk to Epoptia
@@ -99,18 +99,21 @@ def recover(journal: Journal, state: Snapshot, tenant: TenantLines,
             changes[addr] = entry
 
     notes = []
-    for addr, intended in (record.get("entries") or {}).items():
+    entries = record.get("entries") or {}
+    settled: set[str] = set()  # lines whose interrupted upsert is recorded as gone through
+    for addr, intended in entries.items():
         kind = split_address(addr)[0]
         wire = by_addr.get(addr) if kind is Kind.WORK_ORDER_LINE else None
         if operation == Operation.UPSERT_LINES.value and kind is Kind.WORK_ORDER_LINE and intended:
             previous = current(addr)
-            if wire is None:
-                continue
+            if wire is None or (previous is not None and previous.payload == intended["payload"]):
+                continue  # not there; or a row that carried its work order as applied, changing nothing itself
             seen = observed_line(wire, intended["payload"], profile, names, matcher.work_order(wire))
             visible = previous is None or (observable_part(previous.payload, profile)
                                            != observable_part(intended["payload"], profile))
             if seen == intended["payload"] and visible:
                 record_as(addr, ResourceState.model_validate(intended))
+                settled.add(addr)
                 notes.append(f"{addr}: the interrupted write had gone through; recorded")
             elif seen == intended["payload"]:
                 notes.append(f"{addr}: whether the interrupted write went through cannot be read back "
@@ -123,6 +126,20 @@ def recover(journal: Journal, state: Snapshot, tenant: TenantLines,
             if current(addr) is not None:
                 changes[addr] = None
                 notes.append(f"{addr}: the interrupted delete had gone through; recorded")
+    if operation == Operation.UPSERT_LINES.value:
+        # A work order rides on its lines: it went through where every journalled line of it did, and its
+        # lines show it as sent (the list has no work orders of its own).
+        for addr, intended in entries.items():
+            kind, wo_id = split_address(addr)
+            if kind is not Kind.WORK_ORDER or not intended:
+                continue
+            lines = [a for a, e in entries.items() if e and e.get("parent") == wo_id]
+            if not lines or not all(a in settled for a in lines):
+                continue
+            shown = observed_work_order(by_addr[lines[0]], intended["payload"], profile, names)
+            if shown == intended["payload"] and current(addr) != ResourceState.model_validate(intended):
+                record_as(addr, ResourceState.model_validate(intended))
+                notes.append(f"{addr}: the interrupted write had gone through with its lines; recorded")
     journal.clear()
     return changes, notes
 
@@ -413,7 +430,9 @@ class Executor:
         self.resources.save()
 
     def _send(self, operation: Operation, rows: list[_Row], report: _Outcomes, sent: dict[str, None]) -> None:
-        self.journal.write(operation, {r.address: r.record for r in rows})
+        intent = {r.address: r.record for r in rows}
+        intent.update({r.group: r.group_record for r in rows if r.group and r.group_record is not None})
+        self.journal.write(operation, intent)
         results = self.client.write(operation, [r.row for r in rows])
         failed_groups: set[str] = set()
         for r, result in zip(rows, results):
@@ -519,7 +538,10 @@ class Executor:
             if a.kind is Kind.WORK_ORDER:
                 groups.setdefault(a.id, {"wo": None, "lines": []})["wo"] = a
             elif a.kind is Kind.WORK_ORDER_LINE:
-                groups.setdefault(a.parent or "", {"wo": None, "lines": []})["lines"].append(a)
+                # The work order the payload names, not the manifests' parent: a started line's move is
+                # refused, and its other changes travel in the work order it still belongs to.
+                wo_id = (a.payload or {}).get("workorder") or a.parent or ""
+                groups.setdefault(wo_id, {"wo": None, "lines": []})["lines"].append(a)
         for wo_id, group in groups.items():
             wo_action: Action | None = group["wo"]
             wo_addr = address(Kind.WORK_ORDER, wo_id)
@@ -599,6 +621,9 @@ class Executor:
         def read(pages: set[int] | None) -> tuple[set[str], dict[str, str]]:
             found: set[str] = set()
             differs: dict[str, str] = {}
+            # What was sent, of lines recorded as Epoptia shows them: a later row of such a line is compared
+            # with what was sent, not with what an earlier row showed.
+            sent_as: dict[str, tuple[dict[str, Any], str]] = {}
 
             def compare(order: int, line: WireLine) -> None:
                 addr = wanted.get(matcher.line(line) or "")
@@ -606,12 +631,17 @@ class Executor:
                     return
                 found.add(addr)
                 entry = self.resources[addr]
-                observed = observed_line(line, entry.payload, profile, names, matcher.work_order(line))
+                payload, digest = sent_as.get(addr) or (entry.payload, entry.digest)
+                observed = observed_line(line, payload, profile, names, matcher.work_order(line))
                 differs.pop(addr, None)  # a later row of the line replaces what an earlier one showed
-                if observed != entry.payload:
+                update: dict[str, Any] = {"observed": observe(line, seen_at), "payload": payload, "digest": digest}
+                if observed != payload:
                     differs[addr] = ", ".join(f"{c.path}: sent {c.before!r}, Epoptia has {c.after!r}"
-                                              for c in field_changes(entry.payload, observed))
-                self.resources[addr] = entry.model_copy(update={"observed": observe(line, seen_at)})
+                                              for c in field_changes(payload, observed))
+                    # Recorded as Epoptia has it, as a refresh would: the next plan puts the manifests' values back.
+                    sent_as[addr] = (payload, digest)
+                    update.update(payload=observed, digest=drift_digest(observed))
+                self.resources[addr] = entry.model_copy(update=update)
 
             read_list(self.client, pages=pages, on_page=self.on_read_back, each=compare, keep=lambda line: False)
             return found, differs
@@ -622,7 +652,10 @@ class Executor:
             found, differs = read(None)
         for addr in touched:
             if addr not in found:
+                # Every page was read and the line is not there: the state must not say it was applied,
+                # or the next plan would find nothing to do. Without its entry, the next plan creates it.
                 report.mismatches.append(Mismatch(address=addr, detail="not found in Epoptia after the write"))
+                self.resources.pop(addr)
             elif addr in differs:
                 report.mismatches.append(Mismatch(address=addr, detail=differs[addr]))
         self._save()

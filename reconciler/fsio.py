@@ -25,6 +25,7 @@ def atomic_write(path: Path, data: bytes | Iterable[bytes], *, durable: bool = T
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    backup_tmp = None
     try:
         with open(tmp, "wb", buffering=1 << 20) as fh:
             if isinstance(data, bytes):
@@ -45,6 +46,8 @@ def atomic_write(path: Path, data: bytes | Iterable[bytes], *, durable: bool = T
             fsync_folder(path.parent)
     finally:
         _remove(tmp)
+        if backup_tmp is not None:  # a link made for the backup that a failure kept from its place
+            _remove(backup_tmp)
 
 
 def fsync_folder(folder: Path) -> None:

@@ -181,7 +181,7 @@ def manifests_from_tenant(tenant: TenantLines, templates: list[dict[str, Any]] |
     lines = [doc for order in orders.values() for doc in order["lines"]]
     uses = Counter(repr(doc["routing"]) for doc in lines if isinstance(doc.get("routing"), list))
     routing_names: dict[str, str] = {}
-    routings = []
+    routings: list[dict[str, Any]] = []
     for doc in lines:
         key = repr(doc.get("routing"))
         if isinstance(doc.get("routing"), list) and uses[key] > 1:

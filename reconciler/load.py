@@ -31,7 +31,7 @@ from .manifests.crosscheck import (
     update_check,
 )
 from .manifests.messages import validation_problems
-from .manifests.parse import PARALLEL_PARSE_BYTES, parse_files, yaml_problem
+from .manifests.parse import PARALLEL_PARSE_BYTES, parse_files, parse_path, yaml_problem
 from .manifests.positions import Locator
 from .manifests.yaml import YamlError, load_all
 from .resources import Desired, fingerprint, update_fingerprint
@@ -144,11 +144,13 @@ def _load(root: Path, paths: list[str], cache: ParseCache) -> Desired:
         except OSError as error:
             problems.append(SourceError(file, 1, 1, f"cannot read file: {error.strerror}"))
             continue
-        files.append(FileParts(file, key, cache.payloads(file), load_entries=partial(cache.entries, file),
+        files.append(FileParts(file, key, cache.payloads(file, partial(_reparse, path, file, "payloads")),
+                               load_entries=partial(cache.entries, file, partial(_reparse, path, file, "entries")),
                                recent=cache.recent))
 
     invalid: set[str] = set()
     unparsed = False
+    miss_paths = {file: path for _, path, file, _ in misses}
     for slot, file, key, result in parse_files(misses, parallel=miss_bytes >= PARALLEL_PARSE_BYTES):
         if result.problems:
             problems.extend(result.problems)
@@ -159,8 +161,11 @@ def _load(root: Path, paths: list[str], cache: ParseCache) -> Desired:
         # Once in the cache, a file's payloads are read from there again if let go; else its bytes are kept.
         stored = cache.put(file, key, stats[file], result.entries, blob)
         items = result.payloads or None
-        payloads = cache.payloads(file, items) if stored else Payloads(blob, items, recent=cache.recent)
-        files[slot] = FileParts(file, key, payloads, entries=result.entries, load_entries=partial(cache.entries, file),
+        path = miss_paths[file]
+        payloads = cache.payloads(file, partial(_reparse, path, file, "payloads"), items) if stored \
+            else Payloads(blob, items, recent=cache.recent)
+        files[slot] = FileParts(file, key, payloads, entries=result.entries,
+                                load_entries=partial(cache.entries, file, partial(_reparse, path, file, "entries")),
                                 recent=cache.recent)
     if problems:
         # What parsed is still checked across files, so a run reports all its problems at once;
@@ -217,17 +222,16 @@ def _assemble(files: list[FileParts], cache: ParseCache) -> tuple[Any, dict[str,
     (fingerprint, count, unreadable) so that a plan that changes nothing never decodes it.
     """
     key = hashlib.blake2b("\0".join(f"{p.name}\0{p.key}" for p in files).encode(), digest_size=20).hexdigest()
-    cached_meta = cache.desired_meta(key)
-    if cached_meta is not None:
-        meta = orjson.loads(cached_meta)
+    meta = _cached(cache.desired_meta(key), "routings", "fingerprint", "count")
+    if meta is not None:
 
         def decode() -> dict[str, Any]:
-            found = cache.desired(key)
-            return orjson.loads(found)["index"] if found is not None else {}
+            found = _cached(cache.desired(key), "index")
+            # Missing or damaged: checked again from the files' entries, never taken as "nothing wanted".
+            return found["index"] if found is not None else full_check(files)[0]
 
         return decode, meta["routings"], [], meta
-    previous_raw = cache.last_desired()
-    previous = orjson.loads(previous_raw) if previous_raw is not None else None
+    previous = _cached(cache.last_desired(), "files", "index", "routings")
     outcome = update_check(previous, files) if previous is not None else None
     index, routings, pending = outcome if outcome is not None else full_check(files)
     if pending:
@@ -250,6 +254,25 @@ def _assemble(files: list[FileParts], cache: ParseCache) -> tuple[Any, dict[str,
 _UNREADABLE = ("Client", "Product")
 
 
+def _reparse(path: str, file: str, what: str) -> Any:
+    """A file's entries or payloads from the file itself, for those the cache held damaged."""
+    result = parse_path(path, file)
+    if result.problems:  # it changed since it was checked
+        raise ManifestError(result.problems)
+    return getattr(result, what)
+
+
+def _cached(raw: bytes | None, *needed: str) -> dict[str, Any] | None:
+    """A cached mapping that holds the keys ``needed``; None when there is none, or what is there is not one."""
+    if raw is None:
+        return None
+    try:
+        value = orjson.loads(raw)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) and all(k in value for k in needed) else None
+
+
 def load_yaml_model(path: Path, model: type[BaseModel], what: str) -> BaseModel:
     """One YAML file validated as one model, with the same file:line:column errors as manifests."""
     file = display(path)
@@ -270,9 +293,8 @@ def load_yaml_model(path: Path, model: type[BaseModel], what: str) -> BaseModel:
     try:
         return model.model_validate(data if data is not None else {})
     except ValidationError as error:
-        locator = Locator(text)
-        problems = [
-            SourceError(file, *locator.position(0, loc, at_key), message)
-            for loc, message, at_key in validation_problems(model, error)
-        ]
+        found = validation_problems(model, error)
+        places = Locator(text).positions([(0, loc, at_key) for loc, _, at_key in found])
+        problems = [SourceError(file, line, column, message)
+                    for (_, message, _), (line, column) in zip(found, places)]
         raise ManifestError(problems) from None

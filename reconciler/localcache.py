@@ -17,6 +17,8 @@ import sqlite3
 import stat
 from pathlib import Path
 
+from .errors import ReconcilerError
+
 # Bump when anything stored changes shape; the validation code is hashed in as well.
 CACHE_VERSION = "3"
 
@@ -59,9 +61,10 @@ def _private_folder(folder: Path) -> bool:
     return info.st_uid == os.getuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
 
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS files (name TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, key TEXT,
+_META = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+# Dropped and made again whenever the code changes, so a new layout never meets an old table.
+_TABLES = """
+CREATE TABLE IF NOT EXISTS files (name TEXT PRIMARY KEY, size INTEGER, stamp INTEGER, key TEXT,
                                   entries BLOB, payloads BLOB);
 CREATE TABLE IF NOT EXISTS blobs (name TEXT PRIMARY KEY, key TEXT NOT NULL, value BLOB NOT NULL);
 """
@@ -78,23 +81,40 @@ def open_cache(path: Path) -> sqlite3.Connection | None:
             db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=OFF")  # a cache lost in a power cut is only rebuilt
-            db.executescript(_SCHEMA)
+            db.executescript(_META)
             version = db.execute("SELECT value FROM meta WHERE key = 'code'").fetchone()
             if version is None or version[0] != code_fingerprint():
-                db.execute("DELETE FROM files")
-                db.execute("DELETE FROM blobs")
+                db.executescript("DROP TABLE IF EXISTS files; DROP TABLE IF EXISTS blobs;")
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('code', ?)", (code_fingerprint(),))
+            db.executescript(_TABLES)
             return db
         except (sqlite3.Error, OSError):
             if attempt == 2:
                 return None
             # Unreadable or foreign: start again from nothing, once.
-            for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-                try:
-                    leftover.unlink()
-                except OSError:
-                    pass
+            remove_cache(path)
     return None
+
+
+def remove_cache(path: Path) -> None:
+    for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            leftover.unlink()
+        except OSError:
+            pass
+
+
+class CacheDamaged(ReconcilerError):
+    """A value in the local cache that is not what the reconciler writes (a damaged disk, a planted file),
+    where nothing can give it again from the repository: the command stops with this message rather than a
+    traceback, and the cache file is removed so that the next run rebuilds it."""
+
+    def __init__(self, path: Path | None) -> None:
+        if path is not None:
+            remove_cache(path)
+        super().__init__(f"the local cache {path} is damaged: a value in it is not what the reconciler writes; "
+                         "it was removed and is rebuilt from the repository",
+                         hint="run the command again")
 
 
 def get_blob(db: sqlite3.Connection | None, name: str, key: str) -> bytes | None:

@@ -7,6 +7,7 @@ Regenerate with UPDATE_GOLDEN=1 and read the diff.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -194,3 +195,41 @@ def test_operator_failures_name_the_operator_not_the_api_key(repo: Repo) -> None
         env={"EPOPTIA_OPERATOR_TOKEN": "not-a-token"},
     )
     assert start.returncode == 1 and "operator" in start.stderr and "refused the API key" not in start.stderr
+
+
+LINE_131319 = """  - id: 131319
+    code: 0412-01
+    product: P-2001
+    quantity: 200
+    target_day: 2026-12-04
+    routing: ΚΟΠΗ-ΒΑΦΗ
+    custom_fields:
+      ΔΙΑΣΤΑΣΕΙΣ: 60x40x6000
+      ΧΡΩΜΑ: RAL 9016
+"""
+
+
+def test_a_started_line_moved_to_a_new_work_order_stays_and_its_other_changes_go_where_it_is(repo: Repo) -> None:
+    operator_start(repo, "131319", "LASER")
+    repo.edit(WO_0412, LINE_131319, "")
+    moved = LINE_131319.replace("    quantity: 200\n", "    quantity: 200\n    comments: νέα παρτίδα\n")
+    (repo.root / "manifests/work-orders/2026-12/WO-26-0499.yaml").write_text(
+        f"kind: WorkOrder\nid: WO-26-0499\nclient: C-1001\nlines:\n{moved}", encoding="utf-8"
+    )
+    plan = repo.run("plan", "--detailed-exitcode", "--format", "json")
+    assert plan.returncode == 1, plan.stdout + plan.stderr
+    reasons = {
+        (f"{a['kind']}/{a['id']}", (a.get("blocked") or {}).get("reason")) for a in json.loads(plan.stdout)["actions"]
+    }
+    assert ("WorkOrderLine/131319", "started-work-order") in reasons
+    # The new work order would reach Epoptia only on that line: it waits with it.
+    assert ("WorkOrder/WO-26-0499", "no-line-to-carry") in reasons
+
+    applied = repo.run("apply", "--auto-approve", "--skip-blocked")
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    line = repo.emulator.stored("lines")["131319"]
+    assert line["workorder_id"] == "WO-26-0412" and line["comments"] == "νέα παρτίδα"  # sent where it is
+    assert "WO-26-0499" not in repo.emulator.stored("workorders")
+    assert repo.emulator.inspect("alarms")["alarms"] == []  # nothing was sent that Epoptia had to refuse
+    after = json.loads(repo.run("plan", "--format", "json").stdout)
+    assert [f"{a['kind']}/{a['id']}" for a in after["actions"] if not a.get("blocked")] == []

@@ -49,7 +49,7 @@ def test_plan_apply_plan_is_empty(repo: Repo) -> None:
     assert "Apply complete" in applied.stdout
     again = repo.run("plan", "--detailed-exitcode")
     assert again.returncode == 0, again.stdout
-    assert "No changes." in again.stdout and "refreshed from Epoptia" in again.stdout
+    assert "No changes." in again.stdout and "Epoptia read where this plan touches it: no line, so no page" in again.stdout
     lines = repo.emulator.lines()
     assert set(lines) == sample_line_ids()
     assert lines["131341"]["erp_routing"][1]["workstationName"] == "ΜΟΝΤΑΖ 2"

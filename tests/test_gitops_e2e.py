@@ -141,7 +141,7 @@ def test_concurrent_merges_on_a_protected_main_lose_nothing_and_the_next_plan_is
     assert f.hub.refused_pushes() == []  # nothing ever tried to push to the protected main...
     assert f.hub.git("ls-remote", "origin", "refs/heads/main").split()[0] == later[-1]  # ...which holds only merges
     assert (f.line("131320")["quantity"], f.line("131331")["comments"], f.line("131340")["quantity"]) == (
-        30, "Ανοδίωση 20 μm.", 64)
+        30, "Ανοδίωση 20 μm.", 64), "\n=====\n".join(run.log() for run in runs)
     log = f.branch_log()
     for pull in pulls:  # each merge applied exactly once, its state on the branch
         assert sum(f"after applying #{pull.number}" in s for s in log) == 1, log

@@ -124,3 +124,32 @@ def test_the_sample_is_what_the_readme_says(monkeypatch) -> None:
     kinds = sorted(r.kind.value for r in desired.resources.values())
     assert kinds.count("WorkOrderLine") == 11 and kinds.count("Client") == 3 and kinds.count("Product") == 5
     assert len(desired.routings) == 2
+
+
+def test_a_file_given_an_old_time_by_a_tool_is_read_again(sample_repo: Path, monkeypatch) -> None:
+    """`git archive | tar x`, `cp -p` and rsync give a file its commit's time: two versions of one size
+    then share a modification time, and only the change time (set by the system) tells them apart."""
+    import os
+    import time
+
+    from reconciler.manifests import cache as parse_cache
+
+    monkeypatch.chdir(sample_repo)
+    monkeypatch.setattr(parse_cache, "_RACY_NS", 0)  # trust stamps at once, as two seconds later
+    path = Path("manifests/work-orders/2026-12/WO-26-0414.yaml")
+    commit_time = 1_700_000_000
+
+    def checkout(text: str) -> None:
+        path.write_text(text, encoding="utf-8")
+        os.utime(path, (commit_time, commit_time))
+        time.sleep(0.05)  # past the file system's clock tick
+
+    before = path.read_text(encoding="utf-8")
+    assert "quantity: 60" in before
+    checkout(before)
+    cache = Path(".reconciler/cache")
+    first = load_manifests(Path("manifests"), cache_dir=cache)
+    assert first.resources["WorkOrderLine/131340"].payload["quantity"] == 60
+    checkout(before.replace("quantity: 60", "quantity: 64"))  # same size, same modification time
+    second = load_manifests(Path("manifests"), cache_dir=cache)
+    assert second.resources["WorkOrderLine/131340"].payload["quantity"] == 64

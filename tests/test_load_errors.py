@@ -180,3 +180,29 @@ def test_non_utf8_file_names_line_and_column(tmp_path: Path) -> None:
     assert [str(p) for p in caught.value.problems] == [
         "manifests/latin.yaml:3:7: file is not valid UTF-8; save it as UTF-8"
     ]
+
+
+def test_a_problem_at_the_end_of_a_big_file_is_placed_without_composing_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Placing a problem streams the file's events once; the round-trip composer (minutes on a big
+    file) is never used, and the place is the same one it gave."""
+    from ruamel.yaml import YAML
+
+    def composed(*_: object, **__: object) -> None:
+        raise AssertionError("the file was composed again to place a problem")
+
+    monkeypatch.setattr(YAML, "compose_all", composed)
+    monkeypatch.setattr(YAML, "compose", composed)
+    line = "    - {id: L-%d, product: P-1, quantity: %s}\n"
+    docs = [wo("".join(line % (n * 100 + i, 5) for i in range(100))).replace("WO-1", f"WO-{n}") for n in range(300)]
+    docs[-1] = docs[-1].replace("L-29950, product: P-1, quantity: 5", "L-29950, product: P-1, quantity: lots")
+    text = "---\n".join(docs)
+    found = problems(tmp_path, text)
+    row = text.splitlines().index(line.rstrip("\n") % (29950, "lots")) + 1
+    assert found == [f"manifests/case.yaml:{row}:45: lines[50].quantity: input should be a valid integer (got 'lots')"]
+
+
+def test_a_value_reached_through_an_alias_is_placed_where_the_alias_is(tmp_path: Path) -> None:
+    found = problems(tmp_path, "kind: Client\nid: C-10\nvat_rate: &v 24\ncomments: ok\nname: *v\n")
+    assert found == ["manifests/case.yaml:5:7: name: input should be a valid string (got 24)"]

@@ -89,6 +89,51 @@ def cli(ctx: click.Context, config: Path | None) -> None:
     ctx.obj = Obj(config)
 
 
+class OutputError(ReconcilerError):
+    """Standard output or error cannot be written: a full disk behind `> file`, a reader that went away."""
+
+    def __init__(self, stream: Any, what: str, error: OSError) -> None:
+        super().__init__(f"cannot write to {what}: {error.strerror or error}",
+                         hint="the disk that the output goes to may be full, or the program reading it gone")
+        self.stream = stream
+
+
+class _Output(RedactingStream):
+    """stdout or stderr of the CLI: redacted, and a failed write is an error the user can act on, not a bug."""
+
+    def __init__(self, stream: Any, what: str) -> None:
+        super().__init__(stream)
+        self._what = what
+
+    def write(self, text: str) -> int:
+        try:
+            return super().write(text)
+        except OSError as error:
+            raise OutputError(self._stream, self._what, error) from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError as error:
+            raise OutputError(self._stream, self._what, error) from None
+
+
+def _failed(error: ReconcilerError) -> None:
+    """Say what failed on stderr, if stderr still takes it; a stream that failed is silenced, so that
+    the interpreter's last flush of it does not fail again on the way out."""
+    if isinstance(error, OutputError):
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, error.stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):
+            pass
+    try:
+        click.echo(f"Error: {error}", err=True)
+    except (OSError, OutputError):
+        pass
+
+
 def _report_bug() -> None:
     """A bug: the traceback goes to a file we name, never to the terminal (unless RECONCILER_DEBUG is set)."""
     text = redact(traceback.format_exc())
@@ -97,7 +142,9 @@ def _report_bug() -> None:
     try:
         fd, path = tempfile.mkstemp(prefix="reconciler-crash-", suffix=".log")
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(f"reconciler {__version__}, Python {sys.version.split()[0]}\nargv: {sys.argv[1:]}\n\n{text}")
+            # argv too goes through redact: a password or a token can be an option (operator login, --token).
+            fh.write(redact(f"reconciler {__version__}, Python {sys.version.split()[0]}\nargv: {sys.argv[1:]}\n\n")
+                     + text)
         where = f"the traceback is in {path}"
     except OSError:
         where = "run again with RECONCILER_DEBUG=1 to see the traceback"
@@ -114,11 +161,11 @@ def main(argv: list[str] | None = None) -> None:
     # Cycles are still collected, only less often.
     gc.freeze()
     gc.set_threshold(100_000, 50, 100)
-    sys.stdout, sys.stderr = RedactingStream(sys.stdout), RedactingStream(sys.stderr)
+    sys.stdout, sys.stderr = _Output(sys.stdout, "standard output"), _Output(sys.stderr, "standard error")
     try:
         code = cli.main(args=argv, prog_name="reconciler", standalone_mode=False)
     except ReconcilerError as error:
-        click.echo(f"Error: {error}", err=True)
+        _failed(error)
         sys.exit(error.exit_code)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)

@@ -146,7 +146,8 @@ def existing_in_tenant(desired: Desired, view: Snapshot, tenant: TenantLines,
                                   observed=observe(line, "adopted"))
         wo_addr = address(Kind.WORK_ORDER, want.parent) if want.parent else None
         wo = desired.resources.get(wo_addr) if wo_addr else None
-        if wo is not None and wo_addr not in view and wo_addr not in out and line.work_order_id == want.parent:
+        if wo_addr and wo is not None and wo_addr not in view and wo_addr not in out \
+                and line.work_order_id == want.parent:
             wo_payload = observed_work_order(line, wo.payload, profile, names)
             out[wo_addr] = ResourceState(digest=drift_digest(wo_payload), payload=wo_payload)
     return out
@@ -206,8 +207,9 @@ def unmanaged_wanted(desired: Desired, snapshot: Snapshot) -> Callable[[WireLine
     return wanted
 
 
-def _touched_lines(plan: Plan, snapshot: Snapshot) -> set[str] | None:
-    """The managed lines a plan changes, archives or deletes (a work order stands for its lines).
+def _touched_lines(plan: Plan, snapshot: Snapshot) -> dict[str, int] | None:
+    """The managed lines a plan changes, archives or deletes (a work order stands for its lines), each
+    with the page of the list it was last seen on.
 
     None when a read of every page is needed: a line whose page is not known, or
     creates into a state that manages no line (a new or lost state file, where
@@ -221,15 +223,17 @@ def _touched_lines(plan: Plan, snapshot: Snapshot) -> set[str] | None:
         elif action.kind is Kind.WORK_ORDER_LINE and action.verb is not Verb.FORGET:
             lines.add(action.address)
         elif action.kind is Kind.WORK_ORDER and action.verb is not Verb.FORGET:
-            lines |= {addr for addr, entry in snapshot.index.items() if entry.parent == action.id
+            lines |= {addr for addr, row in snapshot.rows.items() if row[1] == action.id  # [1]: the parent
                       and addr.startswith(Kind.WORK_ORDER_LINE.value)}
-    if creates and not any(addr.startswith(Kind.WORK_ORDER_LINE.value) for addr in snapshot.index):
+    if creates and not any(addr.startswith(Kind.WORK_ORDER_LINE.value) for addr in snapshot.rows):
         return None
+    pages = {}
     for addr in lines:
         observed = snapshot[addr].observed if addr in snapshot else None
         if observed is None or not observed.page:
             return None
-    return lines
+        pages[addr] = observed.page
+    return pages
 
 
 def _creates_first_lines(desired: Desired, snapshot: Snapshot, request: PlanRequest) -> bool:
@@ -259,12 +263,12 @@ def plan_against_tenant(context: Context, desired: Desired, snapshot: Snapshot, 
         touched = _touched_lines(draft, snapshot)
         del draft  # at 100,000 lines to create, a plan is hundreds of megabytes: the next one replaces it
         if touched is not None:
-            pages = {snapshot[addr].observed.page for addr in touched}  # type: ignore[union-attr]
+            pages = set(touched.values())
             tenant = read_list(client, pages=pages,
                                on_page=lambda done, total: hooks.progress(Phase.REFRESH, done, total))
             matcher = LineMatcher(snapshot, context.profile)
             seen = {addr for line in tenant.by_id.values() if (addr := matcher.line(line)) is not None}
-            if touched <= seen:
+            if touched.keys() <= seen:
                 view, result = refreshed(context, snapshot, tenant)
                 facts = tenant_facts(context, desired, view, None, client)
                 plan = target_plan(context, desired, view, result, request=request, tenant=facts,

@@ -100,7 +100,7 @@ def create_app(store: Store, profile: WireProfile = DEFAULT_PROFILE, api_keys: t
             mes.add_key(key)
     faults, stats, view = Faults(), Stats(), LineView(store, options)
     prefix = f"/api/{profile.api_version}/"
-    routes = {(e.method, e.path): op for op, e in profile.operations.items() if op not in options.disabled_operations}
+    routes: dict[tuple[str, str], Operation] = {(e.method, e.path): op for op, e in profile.operations.items() if op not in options.disabled_operations}
     per_row: dict[Operation, Callable[[Any], dict[str, Any]]] = {
         Operation.UPSERT_LINES: mes.upsert_line,
         Operation.DELETE_LINES: mes.delete,

@@ -282,7 +282,7 @@ class Epoptia:
             line["quantity"] = parsed.quantity
             if parsed.status is not None:
                 line["production_status"] = parsed.status
-            if not same_route:
+            if not same_route and parsed.route is not None:  # same_route is True when no route was sent
                 self._run(line, parsed.route, parsed.product)
         if same_route and parsed.route is not None:
             # Rule 2: BOMs and custom fields change at any time, on the steps too.
@@ -301,7 +301,9 @@ class Epoptia:
                 alarms.append(self._alarm(line_id, f"Line {line_id} has started in production: move from work order "
                                                    f"{existing['workorder_id']} to {parsed.wo_id} was not applied"))
                 # The row describes the other work order: none of it applies to this one.
-                return self.store.get("workorder", existing["workorder_id"])
+                current = self.store.get("workorder", existing["workorder_id"])
+                assert current is not None, "a stored line's work order is stored"
+                return current
             self._remove_from_work_order(existing)
         wo = self.store.get("workorder", parsed.wo_id) or {
             "id": parsed.wo_id, "epoptia_id": self.store.next_number(*WORK_ORDER_IDS), "lines": [],

@@ -241,11 +241,11 @@ def routing(value: Any, station_name: str, task_name: str) -> list[dict[str, Any
         })
     # Rule 5: a workstation that appears more than once needs a different job task each time.
     seen = Counter((s["workstation"], s["job_task"]) for s in steps if s["workstation"])
-    for (station, task), n in seen.items():
+    for (station, repeated), n in seen.items():
         if n > 1:
             raise RowError(
                 f"workstation {station!r} appears {n} times in the routing with "
-                + (f"the same job task {task!r}" if task else "no job task")
+                + (f"the same job task {repeated!r}" if repeated else "no job task")
                 + "; each occurrence needs a different job task"
             )
     for position, s in enumerate(steps, start=1):

@@ -4,6 +4,7 @@ or on a background thread for the duration of one command (the built-in target).
 from __future__ import annotations
 
 import secrets
+import signal
 import socket
 import threading
 import time
@@ -118,11 +119,19 @@ def serve(db: str, host: str, port: int, api_key: str, profile: WireProfile = DE
     announce(f"API key: {api_key}")
     announce(f"Data: {db}")
     announce("Tenant: " + _describe(options))
+    if threading.current_thread() is threading.main_thread():
+        # uvicorn stops gracefully on SIGTERM, then raises the signal again with the handler it found:
+        # with this one, that is a normal exit (code 0, the store closed), not a death by the signal.
+        signal.signal(signal.SIGTERM, _stopped)
     try:
         _uvicorn(app, "warning").run(sockets=[sock])
     finally:
         sock.close()
         store.close()
+
+
+def _stopped(signum: int, frame: Any) -> None:
+    raise SystemExit(0)
 
 
 def _describe(options: EmulatorOptions) -> str:

@@ -8,6 +8,7 @@ one transaction per request, so a restart on the same file sees everything.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -17,7 +18,10 @@ from typing import Any
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS api_keys (key TEXT PRIMARY KEY, last_used REAL NOT NULL);
+-- Keys are kept as digests: the built-in emulator is often given the user's real key (the target's key
+-- variable, set for production), and its database lives in the repository's .reconciler/ folder.
+DROP TABLE IF EXISTS api_keys;
+CREATE TABLE IF NOT EXISTS api_key_digests (digest TEXT PRIMARY KEY, last_used REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS docs (
     kind TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL, body TEXT NOT NULL,
     PRIMARY KEY (kind, id)
@@ -121,7 +125,7 @@ class Store:
         row = self.db.execute("SELECT id FROM workstations WHERE name = ?", (name,)).fetchone()
         if row:
             return row[0]
-        return self.db.execute("INSERT INTO workstations (name) VALUES (?)", (name,)).lastrowid
+        return _inserted(self.db.execute("INSERT INTO workstations (name) VALUES (?)", (name,)))
 
     def workstations(self) -> list[dict[str, Any]]:
         return [{"id": i, "name": n} for i, n in self.db.execute("SELECT id, name FROM workstations ORDER BY id")]
@@ -132,10 +136,10 @@ class Store:
 
     # -- workflows
     def add_workflow(self, name: str, template: bool, steps: list[dict[str, Any]]) -> int:
-        return self.db.execute(
+        return _inserted(self.db.execute(
             "INSERT INTO workflows (name, template, steps) VALUES (?, ?, ?)",
             (name, int(template), json.dumps(steps, ensure_ascii=False)),
-        ).lastrowid
+        ))
 
     def workflow(self, workflow_id: int) -> dict[str, Any] | None:
         row = self.db.execute("SELECT id, name, template, steps FROM workflows WHERE id = ?", (workflow_id,)).fetchone()
@@ -161,14 +165,15 @@ class Store:
 
     # -- keys
     def add_key(self, key: str, now: float) -> None:
-        self.db.execute("INSERT OR IGNORE INTO api_keys (key, last_used) VALUES (?, ?)", (key, now))
+        self.db.execute("INSERT OR IGNORE INTO api_key_digests (digest, last_used) VALUES (?, ?)",
+                        (_key_digest(key), now))
 
     def key_last_used(self, key: str) -> float | None:
-        row = self.db.execute("SELECT last_used FROM api_keys WHERE key = ?", (key,)).fetchone()
+        row = self.db.execute("SELECT last_used FROM api_key_digests WHERE digest = ?", (_key_digest(key),)).fetchone()
         return row[0] if row else None
 
     def touch_key(self, key: str, now: float) -> None:
-        self.db.execute("UPDATE api_keys SET last_used = ? WHERE key = ?", (now, key))
+        self.db.execute("UPDATE api_key_digests SET last_used = ? WHERE digest = ?", (now, _key_digest(key)))
 
     # -- operators and sessions
     def add_operator(self, username: str, password: str) -> None:
@@ -230,3 +235,14 @@ class Store:
 def _whole(number: float | None) -> float | int | None:
     # SQLite hands quantities back as REAL; whole ones read better, and compare equal to what was sent, as ints.
     return int(number) if number is not None and float(number).is_integer() else number
+
+
+def _inserted(cursor: sqlite3.Cursor) -> int:
+    """The id SQLite gave the row an INSERT just added (always set after an INSERT)."""
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid
+
+
+def _key_digest(key: str) -> str:
+    """What the database keeps of an API key: never the key itself (see SCHEMA)."""
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()

@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 import httpx
 
+from ..secrets import redact, register
 from .errors import (
     BadResponseError,
     CommandNotFoundError,
@@ -56,6 +57,7 @@ class EpoptiaClient:
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        register(api_key)  # whoever made the client, answers that echo the key are redacted (_excerpt)
         self.endpoint = endpoint.rstrip("/")
         self.profile = profile
         self.throttle = throttle
@@ -247,5 +249,8 @@ def _excerpt(response: httpx.Response, limit: int = 200) -> str:
         text = body.get("error") if isinstance(body, dict) and "error" in body else response.text
     except ValueError:
         text = response.text
-    text = " ".join(str(text).split())
+    # Hidden before it is cut short or kept: a server (or a proxy in front of it) that echoes the key in
+    # its error page would otherwise put a piece of it, which no later redaction recognises, in the
+    # message, the halt file and the relay's spool.
+    text = " ".join(redact(str(text)).split())
     return text[:limit] + ("..." if len(text) > limit else "") if text else "(empty body)"

@@ -64,7 +64,7 @@ class GitHub:
         """Update the comment of this pull request that carries ``marker``, or create it: 'updated' or 'created'."""
         page = 1
         while True:
-            comments = self._get(f"/issues/{pr}/comments", "listing comments", "read", per_page=100, page=page)
+            comments = self._get(f"/issues/{pr}/comments", "listing comments", "comment", per_page=100, page=page)
             for comment in comments:
                 if marker in (comment.get("body") or ""):
                     self._check(self._http.patch(f"/repos/{self.repository}/issues/comments/{comment['id']}",

@@ -15,12 +15,21 @@ import sqlite3
 import time
 import weakref
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import orjson
 
-from ..localcache import code_fingerprint, get_any_blob, get_blob, open_cache, put_blob
+from ..localcache import (
+    CacheDamaged,
+    code_fingerprint,
+    get_any_blob,
+    get_blob,
+    open_cache,
+    put_blob,
+    remove_cache,
+)
 
 # A file modified this close to when its row was written may change again within the
 # same timestamp tick; its row is then trusted only after its content is compared.
@@ -70,18 +79,27 @@ class Payloads:
     """The payloads of one file, decoded only if one of them is asked for (and let go, with ``recent``,
     when other files were used since)."""
 
-    __slots__ = ("__weakref__", "_items", "_recent", "_source")
+    __slots__ = ("__weakref__", "_fallback", "_items", "_recent", "_source")
 
     def __init__(self, source: Any = None, items: list[dict[str, Any]] | None = None,
-                 recent: Recent | None = None) -> None:
+                 recent: Recent | None = None, fallback: Callable[[], list[dict[str, Any]]] | None = None) -> None:
         self._source = source  # orjson bytes, or a callable returning them
         self._items = items
         self._recent = recent
+        self._fallback = fallback  # the payloads when the source is not what was written (a damaged cache)
 
     def get(self, index: int) -> dict[str, Any]:
         if self._items is None:
-            raw = self._source() if callable(self._source) else self._source
-            self._items = orjson.loads(raw)
+            try:
+                raw = self._source() if callable(self._source) else self._source
+                items = orjson.loads(raw)
+                if not isinstance(items, list):
+                    raise ValueError("not a list")
+            except (ValueError, CacheDamaged):
+                if self._fallback is None:
+                    raise
+                items = self._fallback()
+            self._items = items
         if self._recent is not None:
             self._recent.used(self)
         return self._items[index]
@@ -97,7 +115,7 @@ def serialise_payloads(payloads: list[dict[str, Any]]) -> bytes:
 
 class Row(NamedTuple):
     size: int
-    mtime_ns: int
+    stamp: int  # see _stamp; -1: compare the content next time
     key: str
     entries: bytes
 
@@ -106,22 +124,23 @@ class ParseCache:
     """The manifests' rows of the local cache; without a database (path None or untrusted) every file is a miss."""
 
     def __init__(self, path: Path | None) -> None:
+        self.path = path
         self._db: sqlite3.Connection | None = open_cache(path) if path is not None else None
         self._rows: dict[str, Row] = {}
         self._seen: set[str] = set()
         self.recent = Recent()  # the files whose decoded entries and payloads are held
         if self._db is not None:
             try:
-                self._rows = {name: Row(size, mtime, key, entries) for name, size, mtime, key, entries
-                              in self._db.execute("SELECT name, size, mtime_ns, key, entries FROM files")}
+                self._rows = {name: Row(size, stamp, key, entries) for name, size, stamp, key, entries
+                              in self._db.execute("SELECT name, size, stamp, key, entries FROM files")}
                 self._db.execute("BEGIN")  # one transaction per run: committed by save(), dropped by a crash
             except sqlite3.Error:
                 self._db, self._rows = None, {}
 
     def by_stat(self, name: str, info: os.stat_result) -> str | None:
-        """The file's content key if its size and modification time say it did not change."""
+        """The file's content key if its size and time stamps say it did not change."""
         row = self._rows.get(name)
-        if row is None or row.mtime_ns < 0 or (row.size, row.mtime_ns) != (info.st_size, info.st_mtime_ns):
+        if row is None or row.stamp < 0 or (row.size, row.stamp) != (info.st_size, _stamp(info)):
             return None
         self._seen.add(name)
         return row.key
@@ -132,30 +151,61 @@ class ParseCache:
         if row is None or row.key != key:
             return False
         self._seen.add(name)
-        self._write("UPDATE files SET size = ?, mtime_ns = ? WHERE name = ?",
-                    (info.st_size, _stable_mtime(info), name))
+        self._write("UPDATE files SET size = ?, stamp = ? WHERE name = ?",
+                    (info.st_size, _stable_stamp(info), name))
         return True
 
-    def entries(self, name: str) -> list[Any]:
-        return orjson.loads(self._rows[name].entries)
+    def entries(self, name: str, reparse: Callable[[], list[Any]] | None = None) -> list[Any]:
+        """The file's cached entries; ``reparse`` gives them from the file itself should they be damaged."""
+        try:
+            entries = orjson.loads(self._rows[name].entries)
+            if isinstance(entries, list):
+                return entries
+        except (ValueError, TypeError):
+            pass
+        if reparse is None:
+            raise self.damaged()
+        if self.path is not None:
+            remove_cache(self.path)  # rebuilt by the next run
+        return reparse()
 
-    def payloads(self, name: str, items: list[dict[str, Any]] | None = None) -> Payloads:
-        """A file's payloads, read from the database when first asked for (``items``: already decoded)."""
+    def payloads(self, name: str, reparse: Callable[[], list[dict[str, Any]]] | None = None,
+                 items: list[dict[str, Any]] | None = None) -> Payloads:
+        """The file's cached payloads, read when first needed (``items``: already decoded); ``reparse``
+        gives them from the file itself should the cached ones be damaged."""
+
+        def fallback() -> list[dict[str, Any]]:
+            if reparse is None:
+                raise self.damaged()
+            if self.path is not None:
+                remove_cache(self.path)  # rebuilt by the next run
+            return reparse()
+
         def load() -> bytes:
-            found = self._db.execute("SELECT payloads FROM files WHERE name = ?", (name,)).fetchone() \
-                if self._db is not None else None
-            return found[0] if found else b"[]"
+            if self._db is None:
+                return b"[]"
+            try:
+                found = self._db.execute("SELECT payloads FROM files WHERE name = ?", (name,)).fetchone()
+            except sqlite3.Error:
+                raise self.damaged() from None
+            if found is None:  # the row went missing since this run read it: never taken as "no payloads"
+                raise self.damaged()
+            return found[0]
 
-        return Payloads(load, items, recent=self.recent)
+        return Payloads(load, items, recent=self.recent, fallback=fallback)
+
+    def damaged(self) -> CacheDamaged:
+        """The error for a value of this cache that cannot be what was written; the cache file is removed."""
+        return CacheDamaged(self.path)
 
     def put(self, name: str, key: str, info: os.stat_result, entries: list[Any], payloads: bytes) -> bool:
         """Record a file just parsed; True when its row reached the database (its payloads can be read from
         there). Its entries are kept for ``entries`` either way, as the bytes the cache holds."""
         self._seen.add(name)
         encoded = orjson.dumps(entries)
-        self._rows[name] = Row(info.st_size, _stable_mtime(info), key, encoded)
+        self._rows[name] = Row(info.st_size, _stable_stamp(info), key, encoded)
         return self._write("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)",
-                           (name, info.st_size, _stable_mtime(info), key, encoded, payloads))
+                           (name, info.st_size, _stable_stamp(info), key, encoded, payloads))
 
     # The assembled index of what the manifests want, keyed by the content keys of all files.
     def desired(self, key: str) -> bytes | None:
@@ -203,6 +253,17 @@ class ParseCache:
             self._db = None
 
 
-def _stable_mtime(info: os.stat_result) -> int:
-    """The modification time to trust next time, or -1 when it is too recent to tell a later edit apart."""
-    return -1 if time.time_ns() - info.st_mtime_ns < _RACY_NS else info.st_mtime_ns
+def _stamp(info: os.stat_result) -> int:
+    """The file's modification and change times, in one number.
+
+    The modification time alone is not enough: tools set it to a time of their choosing
+    (``git archive`` + tar, ``cp -p``, rsync give a file its commit's time), so two versions
+    of the same size could share it. The change time is set by the system on every write.
+    """
+    return hash((info.st_mtime_ns, info.st_ctime_ns)) & 0x7FFF_FFFF_FFFF_FFFF
+
+
+def _stable_stamp(info: os.stat_result) -> int:
+    """The stamp to trust next time, or -1 when the file changed too recently to tell a later edit apart."""
+    latest = max(info.st_mtime_ns, info.st_ctime_ns)
+    return -1 if time.time_ns() - latest < _RACY_NS else _stamp(info)

@@ -105,6 +105,7 @@ def _indexed(file: str, position: int, entry: Any, known: set[str] | Mapping[str
     """One entry's index row, its references checked; None (and a problem) if one dangles."""
     digest = entry[2]
     ok = True
+    names: Mapping[str, Any]
     for ref_kind, ref_id, ref_path in entry[5]:
         if ref_kind == _ROUTING:
             target = routings.get(ref_id)
@@ -238,12 +239,14 @@ def entries_index(index: dict[str, IndexRow]) -> dict[str, DesiredEntry]:
 
 
 def locate(pending: list[Pending], paths: dict[str, Path]) -> list[SourceError]:
-    """Positions for cross-file problems; only files with a problem are read again, in round-trip mode."""
-    out = []
-    locators: dict[str, Locator] = {}
-    for source, message, at_key in pending:
-        if source.file not in locators:
-            locators[source.file] = Locator(paths[source.file].read_text(encoding="utf-8"))
-        line, column = locators[source.file].position(source.document, source.path, at_key)
-        out.append(SourceError(source.file, line, column, message))
-    return out
+    """Positions for cross-file problems; only files with a problem are read again, each in one event pass."""
+    by_file: dict[str, list[Pending]] = {}
+    for problem in pending:
+        by_file.setdefault(problem[0].file, []).append(problem)
+    places: dict[int, tuple[int, int]] = {}
+    for file, problems in by_file.items():
+        found = Locator(paths[file].read_text(encoding="utf-8")).positions(
+            [(source.document, source.path, at_key) for source, _, at_key in problems])
+        places.update((id(problem), place) for problem, place in zip(problems, found))
+    return [SourceError(source.file, *places[id(problem)], message)
+            for problem in pending for source, message, _ in (problem,)]

@@ -102,7 +102,7 @@ def _validate_document(result: FileResult, file: str, index: int, doc: Any) -> N
         if not isinstance(items, list):
             result.pending.append((index, ("items",), "'items' must be a list of resources", False))
             return
-        entries = [(("items", i), item) for i, item in enumerate(items)]
+        entries: list[tuple[tuple[str | int, ...], Any]] = [(("items", i), item) for i, item in enumerate(items)]
     else:
         entries = [((), doc)]
 
@@ -161,9 +161,8 @@ def parse_text(file: str, text: str) -> FileResult:
             continue
         _validate_document(result, file, index, doc)
     if result.pending:
-        locator = Locator(text)
-        for index, path, message, at_key in result.pending:
-            line, column = locator.position(index, path, at_key)
+        places = Locator(text).positions([(index, path, at_key) for index, path, _, at_key in result.pending])
+        for (_, _, message, _), (line, column) in zip(result.pending, places):
             result.problems.append(SourceError(file, line, column, message))
         result.pending.clear()
     return result

@@ -22,7 +22,7 @@ from ..resources import Kind, address
 from ..windows import WindowCheck
 
 # 2: Action.verb (was .action), Drift.cause/.kind (were .kind/.kind_of_resource), Plan.window (was apply_window).
-PLAN_FORMAT_VERSION = 2
+PLAN_FORMAT_VERSION: Literal[2] = 2
 
 
 class Verb(str, enum.Enum):
@@ -51,6 +51,7 @@ class BlockReason(str, enum.Enum):
     REPEATED_WORKSTATION = "repeated-workstation"  # rule 5: Epoptia refuses the routing as written
     OPERATION_UNAVAILABLE = "operation-unavailable"  # the target does not answer what this needs
     EXISTS_UNMANAGED = "exists-in-epoptia"  # Epoptia has it, the state does not: adopt, never create twice
+    NO_LINE_TO_CARRY = "no-line-to-carry"  # a new work order travels on its lines, and none of them can go
 
 
 class _Value(FrozenValue):

@@ -168,7 +168,9 @@ class _Planner:
             for addr in self._lines_of(erp_id):
                 entry = self.state.entry(addr)
                 assert entry is not None
-                if (entry.launched if launched else entry.started) and not entry.archived:
+                # An archived line that ran still holds its work order's client (Epoptia keeps it); for a
+                # deletion, archived lines are history that leaves the state, not a reason to keep the order.
+                if entry.started if not launched else (entry.launched and not entry.archived):
                     out.append((split_address(addr)[1], self.state[addr]))
             return out
         return []
@@ -243,9 +245,10 @@ class _Planner:
                                           "rules), or `reconciler import` into a new folder"))
                 return
             if existing is None:
-                self.check_sendable(want, None)
-                self.emit(Verb.CREATE, want, want.kind, want.id, None, payload=want.payload, digest=want.digest)
-                if want.archived:
+                refused = self.check_sendable(want, None)  # rule 5: Epoptia would refuse the routing as written
+                self.emit(Verb.CREATE, want, want.kind, want.id, None, payload=want.payload, digest=want.digest,
+                          blocked=refused)
+                if want.archived and refused is None:
                     self.emit(Verb.ARCHIVE, want, want.kind, want.id, None)
                 return
             # Adopted: recorded as Epoptia has it, then planned against that under the started-order rules.
@@ -293,9 +296,9 @@ class _Planner:
         """Names Epoptia must know (workflows) and routings it refuses (rule 5), for what is about to be sent."""
         payload = want.payload
         name = payload.get("workflow")
-        changed = name and (have is None or have.payload.get("workflow") != name)
+        changed = name is not None and (have is None or have.payload.get("workflow") != name)
         names = self.tenant.workflows() if changed and self.tenant.workflows is not None else None
-        if changed and names is not None:
+        if name is not None and changed and names is not None:
             if name in names.ambiguous:
                 self.unknown_workflows.append(f"{want.address}: workflow {name!r} is ambiguous: Epoptia has "
                                               "several templates with that name; rename one of them in Epoptia")
@@ -445,7 +448,7 @@ def make_plan(
             "if not, check that no manifest file went missing",
         )
 
-    actions = tuple(sorted(planner.actions, key=_sort_key))
+    actions = tuple(sorted(_carried(planner.actions), key=_sort_key))
     created = timestamp(now)
     return Plan(
         target=target,
@@ -463,3 +466,23 @@ def make_plan(
         window=window,
         history=tuple(sorted(planner.history)),
     )
+
+
+def _carried(actions: list[Action]) -> list[Action]:
+    """Creates of work orders blocked when none of their lines can be sent.
+
+    Epoptia learns of a work order only from the rows of its lines; a new work order whose
+    every line is blocked (a started line refused a move into it, say) has nothing to travel
+    on. It waits, blocked, with its lines, instead of being planned and failing the apply.
+    """
+    carriers = {(a.payload or {}).get("workorder") for a in actions
+                if a.kind is Kind.WORK_ORDER_LINE and a.blocked is None and a.verb in (Verb.CREATE, Verb.UPDATE)}
+    out = []
+    for a in actions:
+        if a.kind is Kind.WORK_ORDER and a.verb is Verb.CREATE and a.blocked is None and a.id not in carriers:
+            a = a.model_copy(update={"blocked": Blocked(
+                reason=BlockReason.NO_LINE_TO_CARRY,
+                message=f"work order {a.id} reaches Epoptia only with one of its lines, and none of them can be sent",
+                advice="unblock one of its lines, or give it a new line")})
+        out.append(a)
+    return out

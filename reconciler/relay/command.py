@@ -74,10 +74,10 @@ def relay_command(target: str | None, inputs: tuple[str, ...], ack: bool, show_s
     def make_sources(deliveries):
         from .sources import MqttSource, StdinSource
 
-        sources = []
+        sources: list[StdinSource | MqttSource] = []
         if "stdin" in chosen:
             sources.append(StdinSource(sys.stdin.fileno(), deliveries, config.fields, sys.stdout if ack else None))
-        if "mqtt" in chosen:
+        if "mqtt" in chosen and config.mqtt is not None:  # checked above: mqtt is chosen only when configured
             sources.append(MqttSource(config.mqtt, config.mqtt.client_id or f"reconciler-relay-{context.target_name}",
                                       deliveries, log))
         return sources

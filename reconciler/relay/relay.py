@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..epoptia.errors import HaltedError
+from ..secrets import redact
 from .clock import Clock
 from .config import RelayConfig
 from .events import CountEvent
@@ -241,4 +242,6 @@ class Relay:
 
 def _message(error: BaseException) -> str:
     text = getattr(error, "message", None) or str(error) or type(error).__name__
-    return " ".join(str(text).split())[:300]
+    # Redacted before it is cut and kept in the spool (a file, which no output stream's redaction covers):
+    # a failure that is not the reconciler's own can quote the request, key and all.
+    return " ".join(redact(str(text)).split())[:300]

@@ -16,6 +16,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import IO
 
 from .config import Fields, Mqtt
@@ -83,7 +84,7 @@ class StdinSource:
     def _run(self) -> None:
         for number, raw_bytes in enumerate(self._lines(), start=1):
             raw = raw_bytes.decode("utf-8", errors="replace").rstrip("\r")
-            item = _parsed(self.name, raw, lambda raw=raw: parse_line(raw, self.fields))
+            item = _parsed(self.name, raw, partial(parse_line, raw, self.fields))
             if self.stopping.is_set():
                 return
             self.out.put(Delivery([item] if item else [], self._acker(number)))
@@ -174,6 +175,7 @@ class MqttSource:
         ack = None
         if message.qos > 0:
             loop, paho, mid, qos = self.loop, client._client, message.mid, message.qos
+            assert loop is not None  # set before the first message is delivered
 
             def ack() -> None:
                 try:

@@ -25,7 +25,7 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -120,7 +120,8 @@ class Batch:
     note: str | None = None
 
 
-_STATION_COLS = ", ".join(Station.__slots__)  # type: ignore[attr-defined]
+_STATION_FIELDS = tuple(f.name for f in fields(Station))
+_STATION_COLS = ", ".join(_STATION_FIELDS)
 _BATCH_COLS = "id, ws, quantity, events, first_at, reason, state, taken_at, attempt_wall, note"
 
 
@@ -201,7 +202,8 @@ class Spool:
 
     def stations(self) -> list[Station]:
         rows = self.db.execute(f"SELECT {_STATION_COLS} FROM station ORDER BY ws").fetchall()
-        return [Station(*r[:-2], bool(r[-2]), r[-1]) for r in rows]
+        return [Station(**{**dict(zip(_STATION_FIELDS, r)), "baseline": bool(r[_STATION_FIELDS.index("baseline")])})
+                for r in rows]
 
     def station(self, ws: int) -> Station | None:
         return next((s for s in self.stations() if s.ws == ws), None)
@@ -254,6 +256,7 @@ class Spool:
                 "INSERT INTO batch (ws, quantity, events, first_at, reason, state, taken_at, attempt_wall) "
                 "VALUES (?, ?, ?, ?, ?, 'inflight', ?, ?)", (ws, quantity, events, first_at, reason, now, wall),
             ).lastrowid
+            assert batch_id is not None  # set by every INSERT
             db.execute("UPDATE station SET pending = 0, pending_events = 0, first_at = NULL, flush = NULL, "
                        "last_take = ? WHERE ws = ?", (now, ws))
         return Batch(batch_id, ws, quantity, events, first_at, reason, "inflight", now, wall)

@@ -79,8 +79,8 @@ def no_changes_line(plan: Plan) -> str:
         return (f"No changes. The state matches the manifests ({plan.unchanged} resources unchanged); "
                 "Epoptia was not read.")
     if plan.refresh is RefreshScope.TARGETED:
-        return (f"No changes. The manifests match the state ({plan.unchanged} resources unchanged), and Epoptia "
-                "was read where this plan touches it; `reconciler drift` compares everything.")
+        return (f"No changes. The manifests match the state ({plan.unchanged} resources unchanged); with nothing "
+                "to change, nothing in Epoptia needed reading. `reconciler drift` compares everything.")
     if plan.unverified:
         return (f"No changes. Epoptia matches the manifests as far as it can be read ({plan.unchanged} resources "
                 f"unchanged; {plan.unverified} clients and products have no read in Epoptia, so the state vouches "
@@ -284,9 +284,11 @@ def source_line(plan: Plan) -> str:
     where += f", lineage {plan.lineage}" if plan.lineage else ""
     if plan.refresh is RefreshScope.FULL:
         how = f"refreshed from Epoptia (all {plan.pages_read} page(s) of lines)"
-    elif plan.refresh is RefreshScope.TARGETED:
+    elif plan.refresh is RefreshScope.TARGETED and plan.pages_read:
         how = (f"refreshed from Epoptia where this plan touches it ({plan.pages_read} page(s) of lines; "
                "--refresh full reads them all)")
+    elif plan.refresh is RefreshScope.TARGETED:
+        how = "Epoptia read where this plan touches it: no line, so no page (--refresh full reads them all)"
     else:
         how = "not refreshed: planned from the state file alone"
     window = f"\nApply window: {plan.window.message}." if plan.window else ""

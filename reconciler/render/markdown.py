@@ -20,6 +20,7 @@ import html
 import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from functools import partial
 
 from ..planning.plan import Action, Plan, Verb
 from ..resources import Kind
@@ -74,6 +75,14 @@ def _code(body: str, lang: str = "") -> str:
     longest = max((len(run) for run in re.findall(r"`+", body)), default=0)
     fence = "`" * max(3, longest + 1)
     return f"{fence}{lang}\n{body}\n{fence}"
+
+
+def _drift_in_full(heading: str, lines: list[str]) -> str:
+    return f"<details><summary>{_html(heading)}</summary>\n\n" + _code("\n".join(lines)) + "\n\n</details>"
+
+
+def _drift_counted(heading: str, count: int) -> str:
+    return f"_{_md(heading)} {_plural(count, 'line')}; listed in the full plan._"
 
 
 def _plural(n: int, word: str, plural: str | None = None) -> str:
@@ -277,12 +286,8 @@ class _Comment:
         for heading, lines in drift_sections(self.plan.drift):
             name = "production progress" if heading.startswith("Production progress") else "changes made in Epoptia"
             count = sum(1 for line in lines if not line.startswith(" "))
-            out.append(Section([
-                lambda heading=heading, lines=lines: (f"<details><summary>{_html(heading)}</summary>\n\n"
-                                                      + _code("\n".join(lines)) + "\n\n</details>"),
-                lambda heading=heading, count=count: (f"_{_md(heading)} {_plural(count, 'line')}; listed in the full "
-                                                      "plan._"),
-            ], name=name))
+            out.append(Section([partial(_drift_in_full, heading, lines), partial(_drift_counted, heading, count)],
+                               name=name))
         return out
 
     # ---------------------------------------------------------------- the whole

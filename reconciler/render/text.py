@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import click
 
 from ..planning.plan import Action, Plan, Verb
@@ -31,7 +34,7 @@ _SHOWN_USERS = 20
 
 
 def render_text(plan: Plan, *, color: bool = False) -> str:
-    def paint(text: str, **style: object) -> str:
+    def paint(text: str, **style: Any) -> str:
         return click.style(text, **style) if color else text
 
     namer = Namer(plan)
@@ -64,7 +67,7 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
     return "\n".join(out) + "\n"
 
 
-def _shared_route(change: RouteChange, paint) -> list[str]:  # type: ignore[no-untyped-def]
+def _shared_route(change: RouteChange, paint: Callable[..., str]) -> list[str]:
     aligned = align(change.before, change.after)
     out = [f"  {change.title}: {counts(aligned)}, {change.usage()}"]
     for line in aligned:

@@ -9,11 +9,13 @@ from __future__ import annotations
 import getpass
 import functools
 import json
+import errno
 import os
 import socket
+import stat
 import uuid
 import weakref
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -27,7 +29,7 @@ from ..fsio import atomic_write
 from ..localcache import get_blob, open_cache, put_blob
 from ..resources import fingerprint
 from .layout import header, index_lines, serialise, serialise_entries
-from .values import STATE_FORMAT_VERSION, IndexEntry, ResourceState, Snapshot, State
+from .values import STATE_FORMAT_VERSION, IndexEntry, ResourceState, Snapshot, State, address_problem
 
 
 class StateStore:
@@ -66,11 +68,15 @@ class StateStore:
                              hint="check the file's permissions") from None
         try:
             info = os.fstat(fd)
+            if stat.S_ISDIR(info.st_mode):  # opens, but cannot be read
+                raise StateError(f"cannot read state file {self.path}: {os.strerror(errno.EISDIR)}",
+                                 hint="check the file's permissions")
             indexed = self._index(fd, info)
             if indexed is None:
                 # Not in the layout this module writes (edited by hand, or damaged):
                 # parse and validate it whole, which also names what is wrong.
                 with open(fd, "rb", closefd=False) as fh:
+                    fh.seek(0)  # indexing read part of it
                     whole = self._parse_whole(fh.read())
                 self._check_backup(whole.lineage, whole.serial)
                 os.close(fd)
@@ -113,9 +119,27 @@ class StateStore:
         try:
             cached_meta = get_blob(db, name + ":meta", key)
             cached_rows = get_blob(db, name, key) if cached_meta is not None else None
-            if cached_meta is not None and cached_rows is not None:
-                meta = orjson.loads(cached_meta)
-                rows = functools.cache(lambda: orjson.loads(cached_rows))  # bytes in hand; decoded if needed
+            meta = _cached_meta(cached_meta) if cached_rows is not None else None
+            if meta is not None and cached_rows is not None:
+                held = cached_rows
+
+                def decoded() -> dict[str, Any]:
+                    try:
+                        value = orjson.loads(held)
+                        if isinstance(value, dict):
+                            return value
+                    except ValueError:
+                        pass
+                    # Damaged in the cache: indexed again from the file itself (validated when first indexed).
+                    with open(fd, "rb", closefd=False, buffering=1 << 20) as fh:
+                        fh.seek(0)
+                        fast = index_lines(fh)
+                    if fast is None:
+                        raise StateError(f"the cached index of state file {self.path} does not match the file",
+                                         hint="run the command again")
+                    return {addr: [*entry, *fast[3][addr]] for addr, entry in fast[2].items()}
+
+                rows = functools.cache(decoded)  # bytes in hand; decoded if needed
                 return (meta["lineage"], meta["serial"],
                         lambda: {addr: IndexEntry(*row[:5]) for addr, row in rows().items()},
                         lambda addr: rows()[addr][5:7], meta, rows)
@@ -123,6 +147,9 @@ class StateStore:
 
             def check(addr: str, entry: bytes) -> None:  # every entry validated once, when the file is new to us
                 if not invalid:
+                    problem = address_problem(addr)
+                    if problem is not None:
+                        raise StateError(f"state file {self.path} is corrupt: {problem}", hint=self._restore_hint())
                     try:
                         ResourceState.model_validate_json(entry)
                     except ValidationError as error:
@@ -211,6 +238,10 @@ class StateStore:
                 record_serial = int(record["serial"])
             except (ValueError, KeyError, TypeError, AttributeError, ValidationError):
                 break  # a torn last line: what it held is settled by the journal
+            problem = next(filter(None, map(address_problem, changed)), None)
+            if problem is not None:
+                raise StateError(f"{self.wal_path} is corrupt: {problem}",
+                                 hint=f"remove {self.wal_path} if {self.path} is the state you want")
             if lineage is not None and record.get("lineage") != lineage:
                 raise StateError(f"{self.wal_path} belongs to another state (lineage {record.get('lineage')})",
                                  hint=f"remove {self.wal_path} if {self.path} is the state you want")
@@ -227,6 +258,17 @@ class StateStore:
     def write_ahead(self) -> WriteAhead:
         """The write-ahead file, for a run that saves as it goes (see ``WriteAhead``)."""
         return WriteAhead(self.wal_path, self.path)
+
+    def append(self, lineage: str | None, serial: int, changes: dict[str, ResourceState | None]) -> tuple[str, int]:
+        """Save ``changes`` over state (lineage, serial) as the next serial, as one record of the write-ahead
+        file; returns the new (lineage, serial). Costs what changed, whatever the state's size."""
+        wal = self.write_ahead()
+        try:
+            wal.begin(lineage, serial)
+            wal.add([(addr, None if e is None else e.model_dump_json().encode()) for addr, e in changes.items()])
+            return wal.commit()
+        finally:
+            wal.close()
 
     # ------------------------------------------------------------------ writing
 
@@ -333,6 +375,10 @@ class WriteAhead:
 
     Where each entry went is returned, so the run can read it back instead of holding it: at 100,000
     created lines the entries would be 100 MB in memory; on disk they are there already.
+
+    A write that fails (a full disk, a file size limit) leaves the file as it was before that write,
+    and every later write fails alike: the run stops, and ``close`` cuts off the record it could not
+    commit, so the file only ever holds whole, committed lines.
     """
 
     def __init__(self, path: Path, state_path: Path) -> None:
@@ -342,13 +388,16 @@ class WriteAhead:
         self._end = 0  # the file's length: where the next piece goes
         self._open: tuple[str, int] | None = None  # (lineage, serial) of the record being written
         self._separator = b""
+        self._record_start: int | None = None  # where the open record starts
+        self._failed: OSError | None = None  # the write that failed: none is tried after it
 
     def begin(self, lineage: str | None, serial: int) -> None:
         """Start the record of the next save over state (lineage, serial)."""
         assert self._open is None
         self._open = (lineage or str(uuid.uuid4()), serial + 1)
-        self._write(orjson.dumps({"lineage": self._open[0], "serial": self._open[1]})[:-1] + b',"changes":{')
+        self._record_start = None
         self._separator = b""
+        self._write(orjson.dumps({"lineage": self._open[0], "serial": self._open[1]})[:-1] + b',"changes":{')
 
     @property
     def recording(self) -> bool:
@@ -360,23 +409,27 @@ class WriteAhead:
         assert self._open is not None
         chunk = bytearray()
         offsets = []
+        separator = self._separator
         for addr, entry in entries:
-            chunk += self._separator + orjson.dumps(addr) + b":"
+            chunk += separator + orjson.dumps(addr) + b":"
             offsets.append(self._end + len(chunk))
             chunk += b"null" if entry is None else entry
-            self._separator = b","
+            separator = b","
         self._write(bytes(chunk))
+        self._separator = separator
         return offsets
 
     def commit(self) -> tuple[str, int]:
         """End the open record and make it durable; returns the (lineage, serial) it saved."""
-        assert self._open is not None and self._write_fd is not None
+        assert self._open is not None
         self._write(b"}}\n")
+        assert self._write_fd is not None
         try:
             os.fsync(self._write_fd)
         except OSError as error:
+            self._failed = error
             raise self._error(error) from None
-        saved, self._open = self._open, None
+        saved, self._open, self._record_start = self._open, None, None
         return saved
 
     def read(self, offset: int, length: int) -> bytes:
@@ -385,29 +438,75 @@ class WriteAhead:
         return os.pread(self._read_fd, length, offset)
 
     def close(self) -> None:
+        if self._open is not None and self._write_fd is not None and self._record_start is not None:
+            with suppress(OSError):  # a record never committed: cut off, as a crash's is by the next run
+                os.ftruncate(self._write_fd, self._record_start)
         for fd in (self._write_fd, self._read_fd):
             if fd is not None:
                 os.close(fd)
         self._write_fd = self._read_fd = None
 
     def _write(self, data: bytes) -> None:
+        if self._failed is not None:
+            raise self._error(self._failed)
+        start = self._end
         try:
-            if self._write_fd is None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._write_fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
-                self._end = os.fstat(self._write_fd).st_size
+            fd = self._write_fd if self._write_fd is not None else self._open_for_append()
+            start = self._end
+            if self._record_start is None:
+                self._record_start = start
             view = memoryview(data)
             while view:
-                written = os.write(self._write_fd, view)
+                written = os.write(fd, view)
                 view = view[written:]
                 self._end += written
         except OSError as error:
+            self._failed = error
+            if self._write_fd is not None:
+                # Half of this write may be there: cut it, so that what was written before stays readable.
+                with suppress(OSError):
+                    os.ftruncate(self._write_fd, start)
+                self._end = start
             raise self._error(error) from None
+
+    def _open_for_append(self) -> int:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # O_NOFOLLOW: a write-ahead file planted as a link (a cloned repository can hold one) would
+        # make every apply append to whatever file it names, outside the repository.
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        end = os.fstat(fd).st_size
+        if end and os.pread(fd, 1, end - 1) != b"\n":
+            # A record a crash left torn (no newline after it) was never committed: cut it off, so
+            # that the record written now starts on a line of its own.
+            keep = end
+            while keep > 0:
+                start = max(0, keep - (1 << 20))
+                cut = os.pread(fd, keep - start, start).rfind(b"\n")
+                keep = start + cut + 1 if cut >= 0 else start
+                if cut >= 0:
+                    break
+            os.ftruncate(fd, keep)
+            end = keep
+        self._write_fd, self._end = fd, end
+        return fd
 
     def _error(self, error: OSError) -> StateError:
         return StateError(f"cannot write {self.path}: {error.strerror}",
                           hint="the state file is unchanged; free the disk or fix the permissions, "
                           "then run again (the journal settles the batch in flight)")
+
+
+def _cached_meta(raw: bytes | None) -> dict[str, Any] | None:
+    """The cached summary of a state file; None when there is none or it is not one (a damaged cache)."""
+    if raw is None:
+        return None
+    try:
+        meta = orjson.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(meta, dict) or not {"lineage", "serial", "count", "fingerprint"} <= meta.keys():
+        return None
+    return meta
 
 
 def _user() -> str:

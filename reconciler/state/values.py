@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Any, Callable, Literal, NamedTuple
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from ..frozen import FrozenValue
-from ..resources import DesiredResource, digest, fingerprint, update_fingerprint
+from ..resources import DesiredResource, Kind, digest, fingerprint, update_fingerprint
 
-STATE_FORMAT_VERSION = 1
+STATE_FORMAT_VERSION: Literal[1] = 1
 
 
 class _Frozen(FrozenValue):
@@ -97,11 +97,37 @@ class ResourceState(_Frozen):
         )
 
 
+_KINDS = frozenset(kind.value for kind in Kind)
+
+
+def address_problem(addr: str) -> str | None:
+    """What is wrong with a resource address read from a state file (``Kind/id``); None when it is fine.
+
+    Every later step splits addresses into a kind it knows and an id: one edited by hand must stop the
+    read with the file's name, not fail deep in a plan.
+    """
+    kind, slash, erp_id = addr.partition("/")
+    if not slash or not erp_id:
+        return f"address {addr[:80]!r} is not Kind/id"
+    if kind not in _KINDS:
+        return f"address {addr[:80]!r} has an unknown kind {kind[:40]!r}"
+    return None
+
+
 class State(_Frozen):
     format_version: Literal[1] = STATE_FORMAT_VERSION
     lineage: str | None = None
     serial: int = 0
     resources: dict[str, ResourceState] = Field(default_factory=dict)
+
+    @field_validator("resources")
+    @classmethod
+    def _addresses(cls, value: dict[str, ResourceState]) -> dict[str, ResourceState]:
+        for addr in value:
+            problem = address_problem(addr)
+            if problem is not None:
+                raise ValueError(problem)
+        return value
 
     def snapshot(self) -> "Snapshot":
         index = {addr: IndexEntry.of(res) for addr, res in self.resources.items()}

@@ -1,0 +1,368 @@
+"""The state store and its file layout, branch by branch: the fast index and the whole parse, the cached index,
+the backup's lineage and serial, the write-ahead file, locks, and the errors a person sees."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+from pathlib import Path
+
+import orjson
+import pytest
+
+from reconciler.errors import StateError
+from reconciler.state import Observed, ResourceState, State, StateStore
+from reconciler.state.layout import header, index_lines, serialise
+
+NOW = "2026-11-24T08:00:00+00:00"
+
+
+def line(n: int, *, parent: str | None = "WO-1", status: str | None = None, started: bool = False,
+         archived: bool = False) -> ResourceState:
+    observed = Observed(status=status, started=started, observed_at=NOW, page=1) if status is not None else None
+    return ResourceState(payload={"quantity": n, "comments": f"σχόλιο {n}"}, digest=f"{n:032x}", parent=parent,
+                         archived=archived, observed=observed)
+
+
+def state(**resources: ResourceState) -> State:
+    return State(resources={k.replace("_", "/", 1): v for k, v in resources.items()})
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> StateStore:
+    return StateStore(tmp_path / "state" / "t.json", cache_dir=tmp_path / "cache")
+
+
+# ----------------------------------------------------------------------------- the layout
+
+
+def test_serialise_and_index_agree_on_every_kind_of_entry() -> None:
+    s = State(lineage="0f0e0d0c-0000-4000-8000-000000000001", serial=12, resources={
+        "WorkOrderLine/1": line(1, status="standby"),
+        "WorkOrderLine/2": line(2, status="production"),
+        "WorkOrderLine/3": line(3, status="production", started=True),
+        "WorkOrderLine/4": line(4, status="", archived=True),
+        'WorkOrderLine/"Ω\\5': line(5, parent='WO-"β\\'),
+        "Client/C-1": ResourceState(payload={"name": "Πελάτης"}, digest="drift:" + "a" * 32),
+    })
+    raw = serialise(s)
+    assert raw.startswith(b'{\n  "format_version": 1,\n  "lineage": "0f0e0d0c-0000-4000-8000-000000000001",\n'
+                          b'  "serial": 12,\n  "resources": {\n    "Client/C-1": {"digest":"drift:')
+    assert raw.endswith(b'}\n  }\n}\n') and "Πελάτης".encode() in raw
+    assert State.model_validate_json(raw) == s
+    assert header(raw) == ("0f0e0d0c-0000-4000-8000-000000000001", 12)
+    lineage, serial, index, spans = index_lines(raw)
+    assert (lineage, serial) == ("0f0e0d0c-0000-4000-8000-000000000001", 12)
+    assert list(index) == sorted(s.resources)
+    assert index["WorkOrderLine/1"] == ("0" * 31 + "1", "WO-1", False, False, False)
+    assert index["WorkOrderLine/2"][3:] == (False, True)  # released: launched, not started
+    assert index["WorkOrderLine/3"][3:] == (True, True)
+    assert index["WorkOrderLine/4"][2:] == (True, False, False)
+    assert index['WorkOrderLine/"Ω\\5'].parent == 'WO-"β\\'
+    assert index["Client/C-1"] == ("drift:" + "a" * 32, None, False, False, False)
+    for addr, (start, end) in spans.items():
+        assert ResourceState.model_validate_json(raw[start:end]) == s.resources[addr]
+
+
+def test_an_empty_state_and_files_that_are_not_in_the_layout() -> None:
+    empty = serialise(State())
+    assert empty == b'{\n  "format_version": 1,\n  "lineage": null,\n  "serial": 0,\n  "resources": {\n  }\n}\n'
+    assert index_lines(empty) == (None, 0, {}, {})
+    assert header(b"{}") is None and index_lines(b"{}") is None
+    raw = serialise(state(WorkOrderLine_1=line(1), WorkOrderLine_2=line(2)))
+    assert index_lines(raw[:-1]) is None  # no footer
+    assert index_lines(raw.replace(b'"digest":"', b'"digest": "', 1)) is None  # an entry not as written
+    twice = raw.replace(b'"WorkOrderLine/2"', b'"WorkOrderLine/1"')
+    assert index_lines(twice) is None
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def test_missing_file_is_empty_and_a_write_starts_the_lineage(store: StateStore) -> None:
+    assert store.read() == State() and store.snapshot().serial == 0
+    written = store.write(state(WorkOrderLine_1=line(1)))
+    assert written.serial == 1 and len(written.lineage) == 36
+    assert store.read() == written
+    again = store.write(written)
+    assert (again.serial, again.lineage) == (2, written.lineage)
+    assert not store.backup_path.with_name(f".{store.backup_path.name}.{os.getpid()}.tmp").exists()
+
+
+def test_a_file_edited_by_hand_is_read_whole(store: StateStore) -> None:
+    written = store.write(state(WorkOrderLine_1=line(1, status="production"), Client_C=line(2, parent=None)))
+    store.path.write_text(json.dumps(written.model_dump(mode="json"), indent=4, ensure_ascii=False), encoding="utf-8")
+    snap = store.snapshot()
+    assert snap.to_state() == written and snap.index["WorkOrderLine/1"].launched
+
+
+def test_the_index_is_cached_and_rebuilt_when_the_file_changes(store: StateStore, tmp_path: Path) -> None:
+    written = store.write(state(WorkOrderLine_1=line(1), WorkOrderLine_2=line(2, status="production")))
+    first = store.snapshot()
+    assert (tmp_path / "cache" / "state.sqlite").exists()
+    cached = StateStore(store.path, cache_dir=tmp_path / "cache").snapshot()
+    assert cached.index == first.index and cached.to_state() == written
+    assert cached.fingerprint == first.fingerprint and len(cached) == 2
+    assert set(cached.rows) == {"WorkOrderLine/1", "WorkOrderLine/2"}
+    changed = store.write(written.model_copy(update={"resources": {"WorkOrderLine/3": line(3)}}))
+    assert StateStore(store.path, cache_dir=tmp_path / "cache").snapshot().to_state() == changed
+
+
+def test_a_corrupt_entry_is_named_even_when_the_index_was_cached(store: StateStore, tmp_path: Path) -> None:
+    store.write(state(WorkOrderLine_1=line(1)))
+    store.read()  # the index is cached now
+    raw = store.path.read_bytes()
+    bad = raw.replace(b'"archived":false', b'"archived":false,"extra":1', 1)
+    store.path.write_bytes(bad)
+    with pytest.raises(StateError) as caught:
+        store.read()
+    assert "at resources.WorkOrderLine/1.extra" in str(caught.value)
+    assert "no backup exists; restore the file from git history" in caught.value.hint
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('{"format_version": 1, "serial": "x"', "is corrupt: "),
+    ('{"format_version": 1, "serial": 1, "serial": 2}', "'serial' appears twice"),
+    ('{"format_version": 2}', "is corrupt: Input should be 1 at format_version"),
+    ('{"format_version": 1, "resources": {"A/1": {"digest": 5, "payload": {}}}}', "at resources.A/1.digest"),
+])
+def test_corrupt_files_name_what_is_wrong_and_the_backup(store: StateStore, text: str, message: str) -> None:
+    store.write(store.write(State()))
+    store.path.write_text(text)
+    with pytest.raises(StateError) as caught:
+        store.read()
+    assert f"state file {store.path}" in str(caught.value) and message in str(caught.value)
+    assert caught.value.hint.startswith(f"the previous version is kept at {store.backup_path}")
+
+
+def test_a_state_file_that_cannot_be_read(store: StateStore) -> None:
+    store.path.parent.mkdir(parents=True)
+    store.path.mkdir()  # a folder where the file should be
+    with pytest.raises(StateError, match="cannot read state file"):
+        store.read()
+
+
+# ----------------------------------------------------------------------------- the backup's lineage and serial
+
+
+def test_an_older_state_put_back_is_refused(store: StateStore) -> None:
+    first = store.write(State())
+    old = store.path.read_bytes()
+    store.write(store.write(first))
+    store.path.write_bytes(old)  # serial 1, backup serial 2
+    with pytest.raises(StateError, match="has serial 1, older than its backup's 2") as caught:
+        store.read()
+    assert "remove the backup if you really mean to go back" in caught.value.hint
+
+
+def test_another_targets_state_is_refused(store: StateStore, tmp_path: Path) -> None:
+    store.write(store.write(State()))
+    other = StateStore(tmp_path / "other.json")
+    other.write(other.write(State()))
+    store.path.write_bytes(other.path.read_bytes())
+    with pytest.raises(StateError, match="is not the successor of its backup") as caught:
+        store.read()
+    assert "another target's" in caught.value.hint
+
+
+def test_equal_serials_and_unreadable_backups_are_accepted(store: StateStore) -> None:
+    written = store.write(store.write(State()))
+    store.backup_path.write_bytes(store.path.read_bytes())  # killed between keeping the backup and the rename
+    assert store.read() == written
+    store.backup_path.write_text("not a state")
+    assert store.read() == written
+    store.backup_path.write_bytes(serialise(State(serial=1)))
+    assert store.read() == written  # a backup without lineage: only its serial is checked
+    store.backup_path.write_bytes(serialise(State(serial=3)))
+    with pytest.raises(StateError, match="older than its backup's 3"):
+        store.read()
+
+
+# ----------------------------------------------------------------------------- the write-ahead file
+
+
+def test_appends_are_laid_over_the_file_then_folded_in(store: StateStore) -> None:
+    base = store.write(state(WorkOrderLine_1=line(1), WorkOrderLine_2=line(2)))
+    lineage, serial = store.append(base.lineage, base.serial, {"WorkOrderLine/3": line(3)})
+    assert (lineage, serial) == (base.lineage, 2)
+    lineage, serial = store.append(lineage, serial, {"WorkOrderLine/1": None, "WorkOrderLine/2": line(22)})
+    assert serial == 3
+    snap = store.snapshot()
+    assert snap.serial == 3 and set(snap.index) == {"WorkOrderLine/2", "WorkOrderLine/3"}
+    assert snap["WorkOrderLine/2"] == line(22) and snap.lineage == base.lineage
+    folded = store.write(snap.to_state())
+    assert folded.serial == 4 and not store.wal_path.exists()
+    assert store.read() == folded
+
+
+def test_appends_to_a_new_state_give_it_a_lineage(store: StateStore) -> None:
+    lineage, serial = store.append(None, 0, {"Client/C-1": line(1, parent=None)})
+    assert serial == 1 and len(lineage) == 36
+    snap = store.snapshot()
+    assert (snap.lineage, snap.serial, list(snap.index)) == (lineage, 1, ["Client/C-1"])
+
+
+def test_a_torn_last_append_and_lines_already_folded_are_skipped(store: StateStore) -> None:
+    base = store.write(state(WorkOrderLine_1=line(1)))
+    store.append(base.lineage, base.serial, {"WorkOrderLine/2": line(2)})
+    with open(store.wal_path, "ab") as fh:
+        fh.write(orjson.dumps({"lineage": base.lineage, "serial": 3, "changes": {"WorkOrderLine/3": {}}})[:30])
+    snap = store.snapshot()
+    assert snap.serial == 2 and set(snap.index) == {"WorkOrderLine/1", "WorkOrderLine/2"}
+    stale = orjson.dumps({"lineage": base.lineage, "serial": 1, "changes": {"WorkOrderLine/9": None}}) + b"\n"
+    store.wal_path.write_bytes(stale)
+    assert store.snapshot().to_state() == base  # serial 1 is the file's own: already in it
+
+
+def test_a_record_written_after_a_torn_one_starts_a_line_of_its_own(store: StateStore) -> None:
+    base = store.write(state(WorkOrderLine_1=line(1)))
+    store.append(base.lineage, base.serial, {"WorkOrderLine/2": line(2)})
+    with open(store.wal_path, "ab") as fh:  # a crash in the middle of the next record
+        fh.write(orjson.dumps({"lineage": base.lineage, "serial": 3, "changes": {"WorkOrderLine/3": {}}})[:30])
+    store.append(base.lineage, 2, {"WorkOrderLine/4": line(4)})
+    assert [orjson.loads(x)["serial"] for x in store.wal_path.read_bytes().splitlines()] == [2, 3]
+    assert set(store.snapshot().index) == {"WorkOrderLine/1", "WorkOrderLine/2", "WorkOrderLine/4"}
+
+
+def test_a_write_ahead_write_that_fails_leaves_only_whole_committed_records(
+        store: StateStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    base = store.write(state(WorkOrderLine_1=line(1)))
+    wal = store.write_ahead()
+    wal.begin(base.lineage, base.serial)
+    wal.add([("WorkOrderLine/2", line(2).model_dump_json().encode())])
+    saved = wal.commit()
+    wal.begin(*saved)
+    [offset] = wal.add([("WorkOrderLine/3", line(3).model_dump_json().encode())])
+    real_write = os.write
+
+    def half_then_full(fd: int, data: bytes) -> int:  # a disk that fills up in the middle of a write
+        real_write(fd, bytes(data[: len(data) // 2]))
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "write", half_then_full)
+    with pytest.raises(StateError, match="No space left on device"):
+        wal.add([("WorkOrderLine/4", line(4).model_dump_json().encode())])
+    monkeypatch.undo()
+    assert ResourceState.model_validate_json(wal.read(offset, len(line(3).model_dump_json().encode()))) == line(3)
+    with pytest.raises(StateError, match="No space left on device"):  # nothing more is tried on that disk
+        wal.commit()
+    wal.close()
+    records = [orjson.loads(x) for x in store.wal_path.read_bytes().splitlines()]
+    assert [r["serial"] for r in records] == [2] and store.wal_path.read_bytes().endswith(b"\n")
+    assert set(store.snapshot().index) == {"WorkOrderLine/1", "WorkOrderLine/2"}
+
+
+def test_a_write_ahead_file_of_another_state_is_refused(store: StateStore) -> None:
+    base = store.write(State())
+    record = {"lineage": "another", "serial": 5, "changes": {}}
+    store.wal_path.write_bytes(orjson.dumps(record) + b"\n")
+    with pytest.raises(StateError, match="belongs to another state") as caught:
+        store.read()
+    assert f"remove {store.wal_path}" in caught.value.hint
+    assert base.serial == 1
+
+
+def test_append_and_write_failures_say_the_state_is_unchanged(store: StateStore) -> None:
+    store.write(State())
+    store.wal_path.mkdir()
+    with pytest.raises(StateError, match=r"cannot write .*t\.json\.wal") as caught:
+        store.append(None, 1, {})
+    assert "the journal settles the batch in flight" in caught.value.hint
+    with pytest.raises(StateError, match="cannot read"):
+        store.read()
+    store.wal_path.rmdir()
+    store.path.unlink()
+    store.path.mkdir()
+    (store.path / "x").write_text("a folder where the state file goes")
+    with pytest.raises(StateError, match="cannot write state file") as caught:
+        store.write(State())
+    assert "the previous state file is unchanged" in caught.value.hint
+
+
+# ----------------------------------------------------------------------------- locks
+
+
+def test_lock_information_and_force_unlock(store: StateStore) -> None:
+    assert store.lock_info() is None
+    with pytest.raises(StateError, match="has no recorded lock to remove"):
+        store.force_unlock("x")
+    with store.lock("plan") as lock_id:
+        info = store.lock_info()
+        assert info["id"] == lock_id and info["operation"] == "plan" and info["pid"] == os.getpid()
+        assert info["owner"] and info["host"] and info["created"]
+    assert store.lock_info() is None and not store.lock_info_path.exists()
+    store.lock_info_path.write_text("{garbled")
+    assert store.lock_info() is None
+    assert "no owner information recorded" in store._describe_holder()
+    store.lock_info_path.write_text(json.dumps({"id": "L-1", "owner": "ο Γιώργος", "host": "h", "pid": 7,
+                                                "created": NOW, "operation": "apply"}))
+    assert store._describe_holder() == f"held by ο Γιώργος on h (pid 7) since {NOW} for apply; lock id L-1"
+    store.force_unlock("L-1")
+    assert not store.lock_info_path.exists()
+
+
+# ----------------------------------------------------------------------------- what mutation testing asked for
+
+
+def test_the_files_next_to_the_state(store: StateStore) -> None:
+    assert [p.name for p in (store.backup_path, store.wal_path, store.lock_path, store.lock_info_path)] == [
+        "t.json.backup", "t.json.wal", "t.json.lock", "t.json.lock.json"]
+
+
+def test_an_empty_state_file_is_corrupt_not_a_crash(store: StateStore) -> None:
+    store.path.parent.mkdir(parents=True)
+    store.path.write_bytes(b"")
+    with pytest.raises(StateError, match="is corrupt: Expecting value"):
+        store.read()
+
+
+def test_unreadable_state_says_to_check_permissions(store: StateStore) -> None:
+    store.path.parent.mkdir(parents=True)
+    store.path.mkdir()
+    with pytest.raises(StateError) as caught:
+        store.snapshot()
+    assert caught.value.hint == "check the file's permissions"
+
+
+def test_a_hand_edited_file_is_checked_against_its_backup_too(store: StateStore) -> None:
+    first = store.write(State())
+    store.write(store.write(first))
+    store.path.write_text(json.dumps(first.model_dump(mode="json"), indent=2))  # serial 1, backup serial 2
+    with pytest.raises(StateError, match="has serial 1, older than its backup's 2"):
+        store.read()
+    store.path.write_text(json.dumps({**first.model_dump(mode="json"), "lineage": "other", "serial": 9}))
+    with pytest.raises(StateError, match="is not the successor of its backup"):
+        store.read()
+
+
+def test_the_cached_index_is_what_a_plan_reads(store: StateStore, tmp_path: Path) -> None:
+    """The index comes from the cache while the file's size, time and inode are the same (so a plan of an
+    unchanged state reads no payload); shown by changing a digest behind the cache's back."""
+    store.write(state(WorkOrderLine_1=line(1)))
+    assert store.snapshot().index["WorkOrderLine/1"].digest == f"{1:032x}"
+    info = os.stat(store.path)
+    raw = store.path.read_bytes()
+    with open(store.path, "r+b") as fh:  # same size, same inode, the time put back
+        fh.write(raw.replace(f"{1:032x}".encode(), f"{2:032x}".encode()))
+    os.utime(store.path, ns=(info.st_atime_ns, info.st_mtime_ns))
+    cached = StateStore(store.path, cache_dir=tmp_path / "cache").snapshot()
+    assert cached.index["WorkOrderLine/1"].digest == f"{1:032x}"  # from the cache
+    assert cached.fingerprint is not None and len(cached) == 1 and set(cached.rows) == {"WorkOrderLine/1"}
+    uncached = StateStore(store.path).snapshot()
+    assert uncached.index["WorkOrderLine/1"].digest == f"{2:032x}"
+    # An entry damaged behind the cache's back is named when it is read.
+    with open(store.path, "r+b") as fh:
+        fh.write(raw.replace(b'"archived":false', b'"archived":fals1'))
+    os.utime(store.path, ns=(info.st_atime_ns, info.st_mtime_ns))
+    snap = StateStore(store.path, cache_dir=tmp_path / "cache").snapshot()
+    with pytest.raises(StateError) as caught:
+        snap["WorkOrderLine/1"]
+    assert f"state file {store.path} is corrupt: " in str(caught.value)
+    assert "at resources.WorkOrderLine/1" in str(caught.value)
+
+
+def test_greek_addresses_stay_readable_in_the_file(store: StateStore) -> None:
+    store.write(State(resources={"WorkOrder/ΠΑΡ-1": line(1, parent=None)}))
+    assert '"WorkOrder/ΠΑΡ-1": {' in store.path.read_text(encoding="utf-8")
+    assert store.read().resources["WorkOrder/ΠΑΡ-1"] == line(1, parent=None)
