@@ -237,7 +237,7 @@ def main() -> None:
     compiled()
     print(f"apply benchmark: {machine()}")
     print(f"emulator on 127.0.0.1 as its own process; batch size {DEFAULT_PROFILE.batch_size}, "
-          f"page size {DEFAULT_PROFILE.page_size}; each reconciler run is the CLI in its own process")
+          f"page size {DEFAULT_PROFILE.page_size}; apply and plan driven in-process (bench/drive.py), each run a process of its own")
     print("time 'wall/cpu' in seconds (cpu: user + system of the reconciler process and its workers), "
           "medians of the runs; at spacing: reads x 1 s + writes x 2 s; peak: max RSS in MB", flush=True)
     results = [bench(size, args.repeat, size in naive_sizes) for size in sizes]
