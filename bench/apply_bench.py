@@ -58,9 +58,25 @@ class Emulator:
     def __init__(self, db: Path, log: Path) -> None:
         self.log = log.open("w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "reconciler", "emulator", "serve", "--port", "0", "--db", str(db),
-             "--api-key", KEY, "--admin-key", ADMIN_KEY],
-            stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            [
+                sys.executable,
+                "-m",
+                "reconciler",
+                "emulator",
+                "serve",
+                "--port",
+                "0",
+                "--db",
+                str(db),
+                "--api-key",
+                KEY,
+                "--admin-key",
+                ADMIN_KEY,
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
         deadline = time.monotonic() + 60
         while True:
             first = log.read_text().split("\n", 1)[0]
@@ -104,12 +120,19 @@ def configure(root: Path, url: str) -> None:
         f"manifests: manifests\ndefault_target: bench\ntargets:\n  bench:\n    endpoint: {url}\n"
         "    api_key_env: BENCH_KEY\n    state: state/bench.json\n"
         "    throttle: {read_interval: 0, write_interval: 0}\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
 
 
-def measured(emulator: Emulator, root: Path, args: list[str], env: dict[str, str], times: int = 1,
-             before: Any = None, expect: tuple[int, ...] = (0,)
-             ) -> tuple[Measured, list[Run]]:
+def measured(
+    emulator: Emulator,
+    root: Path,
+    args: list[str],
+    env: dict[str, str],
+    times: int = 1,
+    before: Any = None,
+    expect: tuple[int, ...] = (0,),
+) -> tuple[Measured, list[Run]]:
     """Run ``bench/drive.py ARGS`` (apply or plan in-process, through the context object, in a process
     of its own) ``times`` times (``before(i)`` first each time); the same request counts are required
     of every run, and the times are their medians."""
@@ -141,10 +164,12 @@ def naive(root: Path, url: str) -> tuple[float, int]:
     from reconciler.epoptia.workflows import WorkflowIndex
 
     desired = Context.open(root / "reconciler.yaml").load_desired()
-    with httpx.Client(base_url=url, headers={"X-Auth-Token": KEY, "Content-Type": "application/json"},
-                      timeout=60) as http:
-        templates = WorkflowIndex(http.get(DEFAULT_PROFILE.endpoint(Operation.WORKFLOW_TEMPLATES).path)
-                                  .json()["workflows"])
+    with httpx.Client(
+        base_url=url, headers={"X-Auth-Token": KEY, "Content-Type": "application/json"}, timeout=60
+    ) as http:
+        templates = WorkflowIndex(
+            http.get(DEFAULT_PROFILE.endpoint(Operation.WORKFLOW_TEMPLATES).path).json()["workflows"]
+        )
         path = DEFAULT_PROFILE.endpoint(Operation.UPSERT_LINES).path
         sent = 0
         start = time.perf_counter()
@@ -180,8 +205,13 @@ def bench(lines: int, repeat: int, with_naive: bool) -> dict[str, Any]:
             one, _ = measured(emulator, root, ["apply"], env)
             create_runs.append(one)
         assert emulator is not None
-        out["create"] = Measured(medians([m.run for m in create_runs]), create_runs[-1].requests,
-                                 create_runs[-1].reads, create_runs[-1].writes, repeat)
+        out["create"] = Measured(
+            medians([m.run for m in create_runs]),
+            create_runs[-1].requests,
+            create_runs[-1].reads,
+            create_runs[-1].writes,
+            repeat,
+        )
         out["create_rss_max"] = max(m.run.rss_mb for m in create_runs)
         try:
             plan = ["plan"]
@@ -191,18 +221,15 @@ def bench(lines: int, repeat: int, with_naive: bool) -> dict[str, Any]:
             def one_line(i: int) -> None:
                 edit(files[(i * 7919 + 13) % len(files)], "comments: Παρτίδα", f"comments: Ένα {i} Παρτίδα")
 
-            out["one_line"], _ = measured(emulator, root, ["apply"], env, times=repeat,
-                                          before=one_line)
+            out["one_line"], _ = measured(emulator, root, ["apply"], env, times=repeat, before=one_line)
 
             def one_percent(i: int) -> None:
                 step = max(1, len(files) // 100)
-                for path in files[i * step:(i + 1) * step]:  # 1% of the work orders, so 1% of the lines
+                for path in files[i * step : (i + 1) * step]:  # 1% of the work orders, so 1% of the lines
                     edit(path, "comments: Παρτίδα", f"comments: Νέα {i} Παρτίδα", count=-1)
 
-            out["one_percent"], _ = measured(emulator, root, ["apply"], env, times=repeat,
-                                             before=one_percent)
-            out["plan_full"], _ = measured(emulator, root, ["plan", "--refresh", "full"],
-                                           env)
+            out["one_percent"], _ = measured(emulator, root, ["apply"], env, times=repeat, before=one_percent)
+            out["plan_full"], _ = measured(emulator, root, ["plan", "--refresh", "full"], env)
             if with_naive:
                 out["naive"] = naive(root, emulator.url)
         finally:
@@ -214,8 +241,10 @@ def _row(name: str, lines: int, m: Measured, goal: str, rss: float | None = None
     wall_cpu = f"{m.run.wall:.2f}/{m.run.cpu:.2f}"
     spacing = _duration(m.at_spacing)
     rss_text = f"{rss if rss is not None else m.run.rss_mb:.0f}"
-    return (f"{name:<26} {lines:>8,} {m.requests:>9,} {m.reads:>6,} {m.writes:>6,} {wall_cpu:>15} {spacing:>12} "
-            f"{rss_text:>8} {m.runs:>4}  {goal}")
+    return (
+        f"{name:<26} {lines:>8,} {m.requests:>9,} {m.reads:>6,} {m.writes:>6,} {wall_cpu:>15} {spacing:>12} "
+        f"{rss_text:>8} {m.runs:>4}  {goal}"
+    )
 
 
 def _duration(seconds: float) -> str:
@@ -236,13 +265,20 @@ def main() -> None:
     naive_sizes = {int(s) for s in args.naive_sizes.split(",") if s}
     compiled()
     print(f"apply benchmark: {machine()}")
-    print(f"emulator on 127.0.0.1 as its own process; batch size {DEFAULT_PROFILE.batch_size}, "
-          f"page size {DEFAULT_PROFILE.page_size}; apply and plan driven in-process (bench/drive.py), each run a process of its own")
-    print("time 'wall/cpu' in seconds (cpu: user + system of the reconciler process and its workers), "
-          "medians of the runs; at spacing: reads x 1 s + writes x 2 s; peak: max RSS in MB", flush=True)
+    print(
+        f"emulator on 127.0.0.1 as its own process; batch size {DEFAULT_PROFILE.batch_size}, "
+        f"page size {DEFAULT_PROFILE.page_size}; apply and plan driven in-process (bench/drive.py), each run a process of its own"
+    )
+    print(
+        "time 'wall/cpu' in seconds (cpu: user + system of the reconciler process and its workers), "
+        "medians of the runs; at spacing: reads x 1 s + writes x 2 s; peak: max RSS in MB",
+        flush=True,
+    )
     results = [bench(size, args.repeat, size in naive_sizes) for size in sizes]
-    print(f"{'run':<26} {'lines':>8} {'requests':>9} {'reads':>6} {'writes':>6} {'loopback s':>15} "
-          f"{'at spacing':>12} {'peak MB':>8} {'runs':>4}  goal")
+    print(
+        f"{'run':<26} {'lines':>8} {'requests':>9} {'reads':>6} {'writes':>6} {'loopback s':>15} "
+        f"{'at spacing':>12} {'peak MB':>8} {'runs':>4}  goal"
+    )
     largest = max(sizes)
     for r in results:
         n = r["lines"]
@@ -255,19 +291,27 @@ def main() -> None:
         print(_row("plan --refresh full", n, r["plan_full"], memory_goal))
         if "naive" in r:
             seconds, sent = r["naive"]
-            print(f"{'naive: one POST per line':<26} {n:>8,} {sent:>9,} {0:>6,} {sent:>6,} {seconds:>15.2f} "
-                  f"{_duration(sent * 2.0):>12} {'':>8} {1:>4}  (the comparison)")
+            print(
+                f"{'naive: one POST per line':<26} {n:>8,} {sent:>9,} {0:>6,} {sent:>6,} {seconds:>15.2f} "
+                f"{_duration(sent * 2.0):>12} {'':>8} {1:>4}  (the comparison)"
+            )
     if len(results) > 1:
         small, big = results[0], results[-1]
         factor = big["lines"] / small["lines"]
         wall = big["create"].run.wall / small["create"].run.wall
         cpu = big["create"].run.cpu / small["create"].run.cpu
-        print(f"create all, {big['lines']:,} vs {small['lines']:,} lines ({factor:.0f}x the lines): "
-              f"{wall:.1f}x wall, {cpu:.1f}x cpu (goal <= {1.2 * factor:.0f}x: linear)")
+        print(
+            f"create all, {big['lines']:,} vs {small['lines']:,} lines ({factor:.0f}x the lines): "
+            f"{wall:.1f}x wall, {cpu:.1f}x cpu (goal <= {1.2 * factor:.0f}x: linear)"
+        )
     for r in results:
         if r["lines"] == largest:
-            rss = {"apply (create all)": r["create_rss_max"], "apply (change one line)": r["one_line"].run.rss_mb,
-                   "apply (change 1%)": r["one_percent"].run.rss_mb, "plan --refresh full": r["plan_full"].run.rss_mb}
+            rss = {
+                "apply (create all)": r["create_rss_max"],
+                "apply (change one line)": r["one_line"].run.rss_mb,
+                "apply (change 1%)": r["one_percent"].run.rss_mb,
+                "plan --refresh full": r["plan_full"].run.rss_mb,
+            }
             worst = ", ".join(f"{k} {v:.0f} MB" for k, v in rss.items())
             print(f"peak memory at {largest:,} lines: {worst} (goal <= {MEMORY_GOAL_MB} MB)")
     print(f"load at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())} (1/5/15 min)")

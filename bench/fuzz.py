@@ -67,8 +67,11 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 desired, error = load_in(Path(tmp), files)
                 if error is not None:
-                    outcome = "refused without a usable place" if well_placed(error, files, Path(tmp)) else \
-                        "refused with file:line:col"
+                    outcome = (
+                        "refused without a usable place"
+                        if well_placed(error, files, Path(tmp))
+                        else "refused with file:line:col"
+                    )
                 else:
                     accepted += 1
                     outcome = "accepted but invalid" if invalid_values(desired) else "accepted"

@@ -85,8 +85,14 @@ def run_module(workdir: Path, path: str, max_children: int, log) -> float:
     started = time.monotonic()
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("PYTEST_ADDOPTS", None)
-    subprocess.run([mutmut(), "run", "--max-children", str(max_children), module_name(path) + ".*"],
-                   cwd=workdir, stdout=log, stderr=subprocess.STDOUT, env=env, check=False)
+    subprocess.run(
+        [mutmut(), "run", "--max-children", str(max_children), module_name(path) + ".*"],
+        cwd=workdir,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        check=False,
+    )
     return time.monotonic() - started
 
 
@@ -98,9 +104,15 @@ def results(workdir: Path, path: str) -> dict:
     no_tests = sorted(k for k, c in codes.items() if c in NO_TESTS)
     survived = sorted(k for k, c in codes.items() if k not in killed and k not in skipped and k not in no_tests)
     counted = len(codes) - len(skipped)
-    return {"module": path, "mutants": len(codes), "killed": len(killed), "survived": survived,
-            "no_tests": no_tests, "skipped": len(skipped),
-            "score": round(100 * len(killed) / counted, 1) if counted else None}
+    return {
+        "module": path,
+        "mutants": len(codes),
+        "killed": len(killed),
+        "survived": survived,
+        "no_tests": no_tests,
+        "skipped": len(skipped),
+        "score": round(100 * len(killed) / counted, 1) if counted else None,
+    }
 
 
 def show(workdir: Path, mutant: str) -> str:
@@ -127,9 +139,12 @@ def main(argv: list[str] | None = None) -> int:
             seconds = run_module(args.workdir, path, args.max_children, log)
             row = {**results(args.workdir, path), "seconds": round(seconds)}
             rows.append(row)
-            print(f"{path}: {row['killed']}/{row['mutants'] - row['skipped']} killed ({row['score']}%), "
-                  f"{len(row['survived'])} survived, {len(row['no_tests'])} not reached, {seconds:.0f} s",
-                  file=sys.stderr, flush=True)
+            print(
+                f"{path}: {row['killed']}/{row['mutants'] - row['skipped']} killed ({row['score']}%), "
+                f"{len(row['survived'])} survived, {len(row['no_tests'])} not reached, {seconds:.0f} s",
+                file=sys.stderr,
+                flush=True,
+            )
     previous = {}
     out = args.workdir / "results.json"
     if out.exists():
@@ -139,8 +154,10 @@ def main(argv: list[str] | None = None) -> int:
     print("| module | mutants | killed | survived | not reached | score |")
     print("|---|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| `{r['module']}` | {r['mutants'] - r['skipped']} | {r['killed']} | {len(r['survived'])} | "
-              f"{len(r['no_tests'])} | {r['score']}% |")
+        print(
+            f"| `{r['module']}` | {r['mutants'] - r['skipped']} | {r['killed']} | {len(r['survived'])} | "
+            f"{len(r['no_tests'])} | {r['score']}% |"
+        )
     for r in rows:
         for mutant in r["survived"] + r["no_tests"]:
             print(f"\n{mutant}" if not args.survivors else show(args.workdir, mutant))

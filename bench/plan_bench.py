@@ -110,9 +110,13 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     compiled()
     print(f"plan benchmark: medians of {args.repeat} runs; {machine()}")
-    print("each time is 'wall/cpu' in seconds; cpu is user + system of the process, its threads and its worker processes")
-    header = (f"{'lines':>8} {'manifests':>10} {'state':>8} {'floor s':>11} {'cold s':>11} {'cold/floor':>11} "
-              f"{'warm s':>11} {'one-file s':>11} {'peak MB':>8}")
+    print(
+        "each time is 'wall/cpu' in seconds; cpu is user + system of the process, its threads and its worker processes"
+    )
+    header = (
+        f"{'lines':>8} {'manifests':>10} {'state':>8} {'floor s':>11} {'cold s':>11} {'cold/floor':>11} "
+        f"{'warm s':>11} {'one-file s':>11} {'peak MB':>8}"
+    )
     print(header)
     for size in sizes:
         r = bench(size, args.repeat)

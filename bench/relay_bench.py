@@ -26,26 +26,40 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from reconciler.epoptia.profile import Operation as Op
-from tests.emulator_process import KEY, EmulatorProcess
+from reconciler.epoptia.profile import Operation as Op  # noqa: E402 (the checkout first on the path)
+from tests.emulator_process import KEY, EmulatorProcess  # noqa: E402
 
 
 def setup(emulator: EmulatorProcess, count: int) -> dict[str, int]:
     emulator.write(Op.UPSERT_CLIENTS, [{"id": "C-1", "name": "Πελάτης", "kind": "client"}])
     emulator.write(Op.UPSERT_PRODUCTS, [{"id": "P-1", "name": "Προφίλ"}])
     names = [f"WS-{i:03d}" for i in range(1, count + 1)]
-    emulator.write(Op.UPSERT_LINES, [{
-        "workorderline_id": str(900000 + i), "quantity": "100000000", "production_status": "standby",
-        "description": "bench", "workorder": {"id": f"WO-{i}"}, "client": {"id": "C-1"}, "product": {"id": "P-1"},
-        "erp_routing": [{"workstationName": name, "job_tasks": [{"name": "run"}]}]} for i, name in enumerate(names)])
+    emulator.write(
+        Op.UPSERT_LINES,
+        [
+            {
+                "workorderline_id": str(900000 + i),
+                "quantity": "100000000",
+                "production_status": "standby",
+                "description": "bench",
+                "workorder": {"id": f"WO-{i}"},
+                "client": {"id": "C-1"},
+                "product": {"id": "P-1"},
+                "erp_routing": [{"workstationName": name, "job_tasks": [{"name": "run"}]}],
+            }
+            for i, name in enumerate(names)
+        ],
+    )
     token = emulator.call(Op.OPERATOR_LOGIN, {"username": "demo", "password": "demo"}).json()["token"]
     ids = {}
     for i, name in enumerate(names):
         ws = emulator.workstation(name)
         ids[name] = ws
-        response = emulator.call(Op.WORKSTATION_CONTROL, {"action": "start", "workstation_id": ws,
-                                                          "workorderline_id": str(900000 + i)},
-                                 headers={"Operator-Token": token})
+        response = emulator.call(
+            Op.WORKSTATION_CONTROL,
+            {"action": "start", "workstation_id": ws, "workorderline_id": str(900000 + i)},
+            headers={"Operator-Token": token},
+        )
         assert response.status_code == 200, response.text
     return ids
 
@@ -72,10 +86,16 @@ def run(events: int, stations: int, synchronous: str, folder: Path) -> dict:
             f"    endpoint: {emulator.url}\n    api_key_env: BENCH_KEY\n    state: state/bench.json\n"
             "    throttle: {read_interval: 0, write_interval: 0}\n"
             f"    relay:\n      threshold: 1000\n      synchronous: {synchronous}\n      workstations: {{{mapping}}}\n",
-            encoding="utf-8")
-        proc = subprocess.Popen([sys.executable, "-m", "reconciler", "station-relay", "--ack"], cwd=root,
-                                env={**os.environ, "BENCH_KEY": KEY}, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL)
+            encoding="utf-8",
+        )
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "reconciler", "station-relay", "--ack"],
+            cwd=root,
+            env={**os.environ, "BENCH_KEY": KEY},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
         rng = random.Random(1)
         names = list(ids)
         lines, totals = [], dict.fromkeys(ids.values(), 0)
@@ -115,9 +135,17 @@ def run(events: int, stations: int, synchronous: str, folder: Path) -> dict:
         sent = {int(k): v for k, v in got["totals"].items()}
         assert sent == {k: v for k, v in totals.items() if v}, "the emulator's totals differ from what was written"
         spool = root / ".reconciler" / "relay" / "bench.sqlite"
-        return {"events": events, "workstations": stations, "synchronous": synchronous, "absorbed_s": absorbed,
-                "events_per_s": events / absorbed, "sends": len(got["completions"]), "until_flushed_s": flushed,
-                "peak_mb": peak[0], "spool_mb": sum(p.stat().st_size for p in spool.parent.glob("bench.sqlite*")) / 2**20}
+        return {
+            "events": events,
+            "workstations": stations,
+            "synchronous": synchronous,
+            "absorbed_s": absorbed,
+            "events_per_s": events / absorbed,
+            "sends": len(got["completions"]),
+            "until_flushed_s": flushed,
+            "peak_mb": peak[0],
+            "spool_mb": sum(p.stat().st_size for p in spool.parent.glob("bench.sqlite*")) / 2**20,
+        }
     finally:
         emulator.stop()
 
@@ -127,14 +155,19 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--workstations", type=int, default=100)
     args = parser.parse_args()
-    print(f"{'synchronous':<12} {'events':>8} {'stations':>8} {'absorbed':>9} {'events/s':>9} {'sends':>6} "
-          f"{'flushed':>8} {'peak RSS':>9} {'spool':>7}")
+    print(
+        f"{'synchronous':<12} {'events':>8} {'stations':>8} {'absorbed':>9} {'events/s':>9} {'sends':>6} "
+        f"{'flushed':>8} {'peak RSS':>9} {'spool':>7}"
+    )
     for synchronous in ("full", "normal"):
         with tempfile.TemporaryDirectory() as tmp:
             r = run(args.events, args.workstations, synchronous, Path(tmp))
-        print(f"{r['synchronous']:<12} {r['events']:>8,} {r['workstations']:>8} {r['absorbed_s']:>8.2f}s "
-              f"{r['events_per_s']:>9,.0f} {r['sends']:>6} {r['until_flushed_s']:>7.2f}s {r['peak_mb']:>7.1f}MB "
-              f"{r['spool_mb']:>5.1f}MB", flush=True)
+        print(
+            f"{r['synchronous']:<12} {r['events']:>8,} {r['workstations']:>8} {r['absorbed_s']:>8.2f}s "
+            f"{r['events_per_s']:>9,.0f} {r['sends']:>6} {r['until_flushed_s']:>7.2f}s {r['peak_mb']:>7.1f}MB "
+            f"{r['spool_mb']:>5.1f}MB",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

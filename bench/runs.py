@@ -43,8 +43,7 @@ def timed(cmd: list[str], cwd: Path, expect: Iterable[int] = (0,), env: dict[str
     """Wall time, CPU time (user + system) and peak RSS (KiB) of one process; exits on an unexpected code."""
     with tempfile.TemporaryFile() as err:  # a file, not a pipe: a chatty process never blocks on it
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=err,
-                                env={**os.environ, **(env or {})})
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=err, env={**os.environ, **(env or {})})
         _, status, usage = os.wait4(proc.pid, 0)
         elapsed = time.perf_counter() - start
         code = os.waitstatus_to_exitcode(status)
@@ -55,8 +54,11 @@ def timed(cmd: list[str], cwd: Path, expect: Iterable[int] = (0,), env: dict[str
 
 
 def medians(runs: list[Run]) -> Run:
-    return Run(statistics.median(r.wall for r in runs), statistics.median(r.cpu for r in runs),
-               int(statistics.median(r.rss_kib for r in runs)))
+    return Run(
+        statistics.median(r.wall for r in runs),
+        statistics.median(r.cpu for r in runs),
+        int(statistics.median(r.rss_kib for r in runs)),
+    )
 
 
 def reconciler_command() -> list[str]:
@@ -68,5 +70,7 @@ def reconciler_command() -> list[str]:
 def machine() -> str:
     """One line on where and when: date, CPUs, load, Python."""
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    return (f"{dt.date.today().isoformat()}; {os.cpu_count()} CPUs; load {load} (1/5/15 min); "
-            f"Python {platform.python_version()}")
+    return (
+        f"{dt.date.today().isoformat()}; {os.cpu_count()} CPUs; load {load} (1/5/15 min); "
+        f"Python {platform.python_version()}"
+    )

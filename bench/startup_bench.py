@@ -29,13 +29,17 @@ def main() -> None:
     compiled()
     command = reconciler_command()
     print(f"start-up benchmark: {machine()}")
-    print(f"'{' '.join(Path(c).name for c in command)} ...' as its own process; medians of {args.repeat} runs "
-          "after one not counted")
+    print(
+        f"'{' '.join(Path(c).name for c in command)} ...' as its own process; medians of {args.repeat} runs "
+        "after one not counted"
+    )
     print(f"{'command':<34} {'wall s':>8} {'cpu s':>8} {'peak MB':>8}  goal")
     with tempfile.TemporaryDirectory() as cache:
         env = {"RECONCILER_CACHE_DIR": cache}
-        for name, argv, goal in (("reconciler --help", ["--help"], f"<= {HELP_GOAL_S} s"),
-                                 ("reconciler validate (the sample)", ["validate"], "")):
+        for name, argv, goal in (
+            ("reconciler --help", ["--help"], f"<= {HELP_GOAL_S} s"),
+            ("reconciler validate (the sample)", ["validate"], ""),
+        ):
             timed([*command, *argv], ROOT, env=env)
             run = medians([timed([*command, *argv], ROOT, env=env) for _ in range(args.repeat)])
             print(f"{name:<34} {run.wall:>8.3f} {run.cpu:>8.3f} {run.rss_mb:>8.0f}  {goal}", flush=True)

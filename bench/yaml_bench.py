@@ -117,8 +117,10 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    print(f"YAML parse benchmark: medians of {args.repeat} rounds; {os.cpu_count()} CPUs; "
-          f"Python {sys.version.split()[0]}; PyYAML {pyyaml.__version__} (libyaml {pyyaml.__with_libyaml__})")
+    print(
+        f"YAML parse benchmark: medians of {args.repeat} rounds; {os.cpu_count()} CPUs; "
+        f"Python {sys.version.split()[0]}; PyYAML {pyyaml.__version__} (libyaml {pyyaml.__with_libyaml__})"
+    )
     for size in (int(s) for s in args.sizes.split(",")):
         r = bench(size, args.repeat)
         floor_cpu, floor_wall = r["medians"]["CSafeLoader"]

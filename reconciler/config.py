@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from urllib.parse import urlsplit
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -63,11 +63,9 @@ class Target(_Config):
     insecure: bool = False
 
     @model_validator(mode="after")
-    def _endpoint_shape(self) -> "Target":
+    def _endpoint_shape(self) -> Target:
         if self.endpoint != EMULATOR and not self.endpoint.startswith(("https://", "http://")):
-            raise ValueError(
-                f"endpoint {self.endpoint!r} must be 'emulator' or a URL such as https://acme.epoptia.io"
-            )
+            raise ValueError(f"endpoint {self.endpoint!r} must be 'emulator' or a URL such as https://acme.epoptia.io")
         if self.endpoint.startswith("http://") and not self.insecure:
             host = urlsplit(self.endpoint).hostname or ""
             if host not in ("127.0.0.1", "localhost", "::1"):
@@ -124,12 +122,14 @@ class Config(_Config):
         # a name with a path in it ("../../x") would have the reconciler write outside the repository.
         for name in value:
             if not _TARGET_NAME.fullmatch(name):
-                raise ValueError(f"target name {name[:60]!r} cannot be used: it is part of file names, so it takes "
-                                 "letters, digits, '_', '-' and '.' (not first), at most 64")
+                raise ValueError(
+                    f"target name {name[:60]!r} cannot be used: it is part of file names, so it takes "
+                    "letters, digits, '_', '-' and '.' (not first), at most 64"
+                )
         return value
 
     @model_validator(mode="after")
-    def _default_exists(self) -> "Config":
+    def _default_exists(self) -> Config:
         if self.default_target not in self.targets:
             raise ValueError(
                 f"default_target {self.default_target!r} is not one of the targets: {', '.join(self.targets)}"

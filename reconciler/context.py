@@ -9,12 +9,13 @@ only builds one from its options.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 from .config import Config, Target, find_config, load_config
 from .epoptia.profile import WireProfile
@@ -41,7 +42,7 @@ class Context:
     target_name: str
 
     @classmethod
-    def open(cls, config_path: Path | None = None, target: str | None = None) -> "Context":
+    def open(cls, config_path: Path | None = None, target: str | None = None) -> Context:
         path = config_path if config_path is not None else find_config(Path.cwd())
         config = load_config(path)
         name = target or config.default_target
@@ -65,14 +66,18 @@ class Context:
         for folder in (self.work_dir, *(self.work_dir / sub for sub in _WORK_FOLDERS)):
             real = folder.resolve()
             if not real.is_relative_to(self.root):
-                raise ConfigError(f"{folder} leads outside the repository (to {real}): the reconciler keeps its "
-                                  "working files there", hint=f"remove the link {folder}; the folder is made again")
+                raise ConfigError(
+                    f"{folder} leads outside the repository (to {real}): the reconciler keeps its working files there",
+                    hint=f"remove the link {folder}; the folder is made again",
+                )
 
     def _confine(self, key: str, path: Path) -> None:
         if not path.resolve().is_relative_to(self.root):
-            raise ConfigError(f"{self.config_path}: {key} points outside the repository ({path.resolve()})",
-                              hint="keep manifests and state inside the repository, or set "
-                              "`paths_outside_repository: true` if that is really meant")
+            raise ConfigError(
+                f"{self.config_path}: {key} points outside the repository ({path.resolve()})",
+                hint="keep manifests and state inside the repository, or set "
+                "`paths_outside_repository: true` if that is really meant",
+            )
 
     @property
     def root(self) -> Path:
@@ -102,13 +107,13 @@ class Context:
         return self.target.wire_profile
 
     @property
-    def halt(self) -> "Halt":
+    def halt(self) -> Halt:
         from .epoptia.throttle import Halt
 
         return Halt(self.work_dir / "halt" / f"{self.target_name}.json", self.target_name)
 
     @property
-    def journal(self) -> "Journal":
+    def journal(self) -> Journal:
         from .executor import Journal
 
         return Journal(self.work_dir / "journal" / f"{self.target_name}.json")
@@ -123,7 +128,7 @@ class Context:
         windows = self.target.apply_windows
         if windows is None:
             return None
-        return windows.check(now or datetime.now(timezone.utc))
+        return windows.check(now or datetime.now(UTC))
 
     def workstation_ids(self) -> dict[str, int]:
         """Workstation names -> Epoptia ids: the target's `workstations:` map, and the built-in emulator's own."""
@@ -149,10 +154,11 @@ class Context:
             return int(workstation)
         from .words import did_you_mean
 
-        raise ConfigError(f"unknown workstation {workstation!r} for target {self.target_name!r}"
-                          f"{did_you_mean(workstation, ids)}",
-                          hint="Epoptia's list gives workstations by name only: map names to ids under "
-                          "`workstations:` in the target in reconciler.yaml, or pass the id")
+        raise ConfigError(
+            f"unknown workstation {workstation!r} for target {self.target_name!r}{did_you_mean(workstation, ids)}",
+            hint="Epoptia's list gives workstations by name only: map names to ids under "
+            "`workstations:` in the target in reconciler.yaml, or pass the id",
+        )
 
     # ------------------------------------------------------------------ talking to Epoptia
 
@@ -170,8 +176,10 @@ class Context:
         try:
             atomic_write(path, key.encode(), durable=False)
         except OSError as error:
-            raise ConfigError(f"cannot write the built-in emulator's key {path}: {error.strerror}",
-                              hint=f"{self.work_dir} must be writable") from None
+            raise ConfigError(
+                f"cannot write the built-in emulator's key {path}: {error.strerror}",
+                hint=f"{self.work_dir} must be writable",
+            ) from None
         return key
 
     def api_key(self) -> str:
@@ -182,9 +190,11 @@ class Context:
             register(key)
             problem = key_problem(key)
             if problem is not None:
-                raise ConfigError(f"the API key in ${self.target.api_key_env} cannot be used: {problem}",
-                                  hint=f"copy the key again from https://<subdomain>.epoptia.io/integrations and set "
-                                  f"{self.target.api_key_env} to exactly the key (in CI: the repository secret)")
+                raise ConfigError(
+                    f"the API key in ${self.target.api_key_env} cannot be used: {problem}",
+                    hint=f"copy the key again from https://<subdomain>.epoptia.io/integrations and set "
+                    f"{self.target.api_key_env} to exactly the key (in CI: the repository secret)",
+                )
             return key
         if self.target.is_emulator:
             return self._emulator_key()
@@ -195,7 +205,7 @@ class Context:
         )
 
     @contextmanager
-    def connect(self) -> Iterator["EpoptiaClient"]:
+    def connect(self) -> Iterator[EpoptiaClient]:
         """A client for the target; for the built-in emulator, the emulator runs as long as the block."""
         from .epoptia.client import EpoptiaClient
         from .epoptia.throttle import Throttle
@@ -213,9 +223,11 @@ class Context:
             from .emulator.server import EmulatorServer
 
             db = self.work_dir / "emulator" / f"{self.target_name}.sqlite"
-            with EmulatorServer(db, api_keys=(key,), profile=self.profile) as server:
-                with EpoptiaClient(server.url, key, **options) as client:  # type: ignore[arg-type]
-                    yield client
+            with (
+                EmulatorServer(db, api_keys=(key,), profile=self.profile) as server,
+                EpoptiaClient(server.url, key, **options) as client,  # type: ignore[arg-type]
+            ):
+                yield client
         else:
             with EpoptiaClient(self.target.endpoint, key, **options) as client:  # type: ignore[arg-type]
                 yield client

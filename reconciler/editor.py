@@ -53,33 +53,42 @@ def manifest_schema() -> dict[str, Any]:
         schema["required"] = sorted(set(schema.get("required", [])) | {"kind"})
         definitions[kind.value] = schema
         item = {k: v for k, v in schema.items() if k != "title"}
-        item = {**item, "properties": {k: v for k, v in schema["properties"].items() if k != "kind"},
-                "required": [r for r in schema["required"] if r != "kind"]}
+        item = {
+            **item,
+            "properties": {k: v for k, v in schema["properties"].items() if k != "kind"},
+            "required": [r for r in schema["required"] if r != "kind"],
+        }
         definitions[f"{kind.value}Item"] = item
         items = {
             "type": "object",
-            "properties": {"kind": {"const": kind.value},
-                           "items": {"type": "array", "items": {"$ref": f"#/$defs/{kind.value}Item"}}},
+            "properties": {
+                "kind": {"const": kind.value},
+                "items": {"type": "array", "items": {"$ref": f"#/$defs/{kind.value}Item"}},
+            },
             "required": ["kind", "items"],
             "additionalProperties": False,
         }
         # Chosen by `kind`, then by the presence of `items`, so an editor reports the field that is
         # wrong ("vat_rate: 240 is greater than 100"), not "matches none of 8 alternatives".
-        variants.append({
-            "if": {"properties": {"kind": {"const": kind.value}}, "required": ["kind"]},
-            "then": {"if": {"required": ["items"]}, "then": items, "else": {"$ref": f"#/$defs/{kind.value}"}},
-        })
-    return standard({
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": SCHEMA_ID,
-        "title": "Epoptia Reconciler manifest",
-        "description": f"One YAML document: {', '.join(k.value for k in MODELS)}, or `kind` with `items`.",
-        "type": "object",
-        "required": ["kind"],
-        "properties": {"kind": {"enum": [k.value for k in MODELS]}},
-        "allOf": variants,
-        "$defs": definitions,
-    })
+        variants.append(
+            {
+                "if": {"properties": {"kind": {"const": kind.value}}, "required": ["kind"]},
+                "then": {"if": {"required": ["items"]}, "then": items, "else": {"$ref": f"#/$defs/{kind.value}"}},
+            }
+        )
+    return standard(
+        {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": SCHEMA_ID,
+            "title": "Epoptia Reconciler manifest",
+            "description": f"One YAML document: {', '.join(k.value for k in MODELS)}, or `kind` with `items`.",
+            "type": "object",
+            "required": ["kind"],
+            "properties": {"kind": {"enum": [k.value for k in MODELS]}},
+            "allOf": variants,
+            "$defs": definitions,
+        }
+    )
 
 
 def config_schema() -> dict[str, Any]:
@@ -87,12 +96,14 @@ def config_schema() -> dict[str, Any]:
     from .config import Config
 
     schema = Config.model_json_schema(ref_template="#/$defs/{model}")
-    return standard({
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": CONFIG_SCHEMA_ID,
-        "title": "Epoptia Reconciler configuration (reconciler.yaml)",
-        **{k: v for k, v in schema.items() if k != "title"},
-    })
+    return standard(
+        {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": CONFIG_SCHEMA_ID,
+            "title": "Epoptia Reconciler configuration (reconciler.yaml)",
+            **{k: v for k, v in schema.items() if k != "title"},
+        }
+    )
 
 
 def house_style() -> YAML:
@@ -142,5 +153,3 @@ def format_tree(root: Path, *, check: bool) -> list[Path]:
     if problems:
         raise ManifestError(problems, hint="run `reconciler validate` for the details, fix, then format")
     return changed
-
-

@@ -62,8 +62,9 @@ MAX_PROBLEMS_SHOWN = 50
 class ManifestError(ReconcilerError):
     """One or more manifests are invalid; every problem of the run is listed."""
 
-    def __init__(self, problems: list[SourceError] | None = None, *, message: str | None = None,
-                 hint: str | None = None) -> None:
+    def __init__(
+        self, problems: list[SourceError] | None = None, *, message: str | None = None, hint: str | None = None
+    ) -> None:
         self.problems = sorted(problems or [], key=lambda p: (p.file, p.line, p.column))
         if message is None:
             count = len(self.problems)
@@ -74,8 +75,7 @@ class ManifestError(ReconcilerError):
                 lines.append(f"... and {count - len(shown)} more")
             files = {p.file for p in self.problems}
             # A configuration file (reconciler.yaml) is named: it is not one of the manifests.
-            where = "the manifests" if len(files) != 1 or "reconciler.y" not in next(iter(files)) \
-                else next(iter(files))
+            where = "the manifests" if len(files) != 1 or "reconciler.y" not in next(iter(files)) else next(iter(files))
             message = "\n".join(lines) + f"\n{count} {noun} in {where}."
         super().__init__(message, hint=hint)
 

@@ -13,9 +13,10 @@ The executor never decides what to do: that was the planner's job.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from .clock import timestamp
 from .epoptia.errors import CommandNotFoundError, EpoptiaError
@@ -50,9 +51,10 @@ class Journal:
         try:
             atomic_write(self.path, json.dumps(record, ensure_ascii=False).encode())
         except OSError as error:
-            raise StateError(f"cannot write the apply journal {self.path}: {error.strerror}",
-                             hint="nothing of this batch was sent; free the disk or fix the permissions, "
-                             "then run again") from None
+            raise StateError(
+                f"cannot write the apply journal {self.path}: {error.strerror}",
+                hint="nothing of this batch was sent; free the disk or fix the permissions, then run again",
+            ) from None
 
     def read(self) -> dict[str, Any] | None:
         try:
@@ -69,8 +71,9 @@ class Journal:
             pass
 
 
-def recover(journal: Journal, state: Snapshot, tenant: TenantLines,
-            profile: WireProfile) -> tuple[dict[str, ResourceState | None], list[str]]:
+def recover(
+    journal: Journal, state: Snapshot, tenant: TenantLines, profile: WireProfile
+) -> tuple[dict[str, ResourceState | None], list[str]]:
     """After a crash: settle the journalled batch against what Epoptia has.
 
     Returns the entries to lay over the state (None: remove it) and what was found.
@@ -109,23 +112,30 @@ def recover(journal: Journal, state: Snapshot, tenant: TenantLines,
             if wire is None or (previous is not None and previous.payload == intended["payload"]):
                 continue  # not there; or a row that carried its work order as applied, changing nothing itself
             seen = observed_line(wire, intended["payload"], profile, names, matcher.work_order(wire))
-            visible = previous is None or (observable_part(previous.payload, profile)
-                                           != observable_part(intended["payload"], profile))
+            visible = previous is None or (
+                observable_part(previous.payload, profile) != observable_part(intended["payload"], profile)
+            )
             if seen == intended["payload"] and visible:
                 record_as(addr, ResourceState.model_validate(intended))
                 settled.add(addr)
                 notes.append(f"{addr}: the interrupted write had gone through; recorded")
             elif seen == intended["payload"]:
-                notes.append(f"{addr}: whether the interrupted write went through cannot be read back "
-                             "(it changed write-only fields); it is sent again")
+                notes.append(
+                    f"{addr}: whether the interrupted write went through cannot be read back "
+                    "(it changed write-only fields); it is sent again"
+                )
         elif operation == Operation.ARCHIVE_LINES.value and wire is not None and current(addr) is not None:
             if wire.archived:
                 record_as(addr, current(addr).model_copy(update={"archived": True}))  # type: ignore[union-attr]
                 notes.append(f"{addr}: the interrupted archive had gone through; recorded")
-        elif operation == Operation.DELETE_LINES.value and kind is Kind.WORK_ORDER_LINE and wire is None:
-            if current(addr) is not None:
-                changes[addr] = None
-                notes.append(f"{addr}: the interrupted delete had gone through; recorded")
+        elif (
+            operation == Operation.DELETE_LINES.value
+            and kind is Kind.WORK_ORDER_LINE
+            and wire is None
+            and current(addr) is not None
+        ):
+            changes[addr] = None
+            notes.append(f"{addr}: the interrupted delete had gone through; recorded")
     if operation == Operation.UPSERT_LINES.value:
         # A work order rides on its lines: it went through where every journalled line of it did, and its
         # lines show it as sent (the list has no work orders of its own).
@@ -159,8 +169,9 @@ class _Entries:
 
     _FLUSH_EVERY = 200  # models held before they go to the open save (a batch, about)
 
-    def __init__(self, base: Snapshot, wal: WriteAhead | None,
-                 saved: dict[str, tuple[IndexEntry, int, int] | None] | None = None) -> None:
+    def __init__(
+        self, base: Snapshot, wal: WriteAhead | None, saved: dict[str, tuple[IndexEntry, int, int] | None] | None = None
+    ) -> None:
         self.base = base
         self.wal = wal  # None: a frozen copy, which never changes
         self.lineage, self.serial = base.lineage, base.serial  # of the last save
@@ -319,21 +330,34 @@ class _Outcomes:
         self.outcomes[addr] = _PLAIN[outcome] if not detail else (outcome, detail)
 
     def freeze(self, recovered: tuple[str, ...]) -> ApplyReport:
-        outcomes = tuple(ResourceOutcome(address=addr, outcome=outcome, detail=detail)
-                         for addr, (outcome, detail) in self.outcomes.items())
-        return ApplyReport(outcomes=outcomes, mismatches=tuple(self.mismatches),
-                           recovered=recovered, stopped_by=self.stopped_by, interrupted=self.interrupted)
+        outcomes = tuple(
+            ResourceOutcome(address=addr, outcome=outcome, detail=detail)
+            for addr, (outcome, detail) in self.outcomes.items()
+        )
+        return ApplyReport(
+            outcomes=outcomes,
+            mismatches=tuple(self.mismatches),
+            recovered=recovered,
+            stopped_by=self.stopped_by,
+            interrupted=self.interrupted,
+        )
 
 
 _PLAIN = {outcome: (outcome, "") for outcome in Outcome}
 
 
 class Executor:
-    def __init__(self, client: EpoptiaClient, store: StateStore, journal: Journal, *,
-                 interrupted: Callable[[], bool] = lambda: False,
-                 on_batch: Callable[[int, int], None] = lambda rows_sent, rows_total: None,
-                 on_read_back: Callable[[int, int], None] = lambda done, total: None,
-                 pages: int | None = None) -> None:
+    def __init__(
+        self,
+        client: EpoptiaClient,
+        store: StateStore,
+        journal: Journal,
+        *,
+        interrupted: Callable[[], bool] = lambda: False,
+        on_batch: Callable[[int, int], None] = lambda rows_sent, rows_total: None,
+        on_read_back: Callable[[int, int], None] = lambda done, total: None,
+        pages: int | None = None,
+    ) -> None:
         """``pages``: how many pages the list had when the run began; with the page each line
         was last seen on, it lets the read-back fetch only the pages that hold touched lines."""
         self.pages = pages
@@ -435,9 +459,10 @@ class Executor:
         self.journal.write(operation, intent)
         results = self.client.write(operation, [r.row for r in rows])
         failed_groups: set[str] = set()
-        for r, result in zip(rows, results):
+        for r, result in zip(rows, results, strict=True):
             ok = result.outcome.succeeded or (
-                result.outcome is RowOutcome.NOT_FOUND and operation is Operation.DELETE_LINES)
+                result.outcome is RowOutcome.NOT_FOUND and operation is Operation.DELETE_LINES
+            )
             if ok:
                 previous = self.resources.get(r.address) if r.record is not None else None
                 if r.record is None:
@@ -447,8 +472,9 @@ class Executor:
                 else:
                     entry = ResourceState.model_validate(r.record)
                     if previous is not None:
-                        entry = entry.model_copy(update={"observed": previous.observed,
-                                                         "epoptia_id": previous.epoptia_id})
+                        entry = entry.model_copy(
+                            update={"observed": previous.observed, "epoptia_id": previous.epoptia_id}
+                        )
                     if result.epoptia_id is not None:
                         entry = entry.model_copy(update={"epoptia_id": result.epoptia_id})
                     self.resources[r.address] = entry
@@ -479,13 +505,19 @@ class Executor:
         size = self.client.profile.batch_size
         upserts = (Verb.CREATE, Verb.UPDATE)
         phases: list[tuple[Operation, Callable[[], Iterator[_Row]]]] = [
-            (Operation.UPSERT_CLIENTS, lambda: (self._client(a) for a in actions
-                                                if a.kind is Kind.CLIENT and a.verb in upserts)),
-            (Operation.UPSERT_PRODUCTS, lambda: (self._product(a) for a in actions
-                                                 if a.kind is Kind.PRODUCT and a.verb in upserts)),
+            (
+                Operation.UPSERT_CLIENTS,
+                lambda: (self._client(a) for a in actions if a.kind is Kind.CLIENT and a.verb in upserts),
+            ),
+            (
+                Operation.UPSERT_PRODUCTS,
+                lambda: (self._product(a) for a in actions if a.kind is Kind.PRODUCT and a.verb in upserts),
+            ),
             (Operation.UPSERT_LINES, lambda: self._line_rows(actions, dry)),
-            (Operation.ARCHIVE_LINES, lambda: (_Row(a.address, archive_row(a.id), {}) for a in actions
-                                               if a.verb is Verb.ARCHIVE)),
+            (
+                Operation.ARCHIVE_LINES,
+                lambda: (_Row(a.address, archive_row(a.id), {}) for a in actions if a.verb is Verb.ARCHIVE),
+            ),
             (Operation.DELETE_LINES, lambda: (self._delete(a) for a in actions if a.verb is Verb.DELETE)),
         ]
         for operation, rows in phases:
@@ -499,8 +531,13 @@ class Executor:
                 yield operation, batch
 
     def _record(self, action: Action, parent: str | None = None, archived: bool = False) -> dict[str, Any]:
-        return {"digest": action.digest, "parent": parent, "archived": archived, "observed": None,
-                "payload": action.payload}
+        return {
+            "digest": action.digest,
+            "parent": parent,
+            "archived": archived,
+            "observed": None,
+            "payload": action.payload,
+        }
 
     def _previous_payload(self, addr: str) -> dict[str, Any] | None:
         previous = self._before.get(addr)
@@ -548,8 +585,10 @@ class Executor:
             wo_previous = self._previous_payload(wo_addr)
             wo_payload = wo_action.payload if wo_action is not None else wo_previous
             if wo_payload is None:
-                raise MappingError(f"work order {wo_id} is neither in the plan nor in the state",
-                                   hint="plan again without --only/--exclude for it")
+                raise MappingError(
+                    f"work order {wo_id} is neither in the plan nor in the state",
+                    hint="plan again without --only/--exclude for it",
+                )
             entries: list[tuple[str, dict[str, Any], bool, dict[str, Any] | None, bool, dict[str, Any] | None]] = []
             for a in group["lines"]:
                 route = a.verb is Verb.CREATE or any(c.path.startswith(("routing", "workflow")) for c in a.changes)
@@ -558,16 +597,32 @@ class Executor:
                     continue
                 previous = self._before.get(a.address)
                 archived = bool(previous and previous.archived)
-                entries.append((a.id, a.payload or {}, archived, self._record(a, wo_id, archived), route,
-                                previous.payload if previous is not None else None))
+                entries.append(
+                    (
+                        a.id,
+                        a.payload or {},
+                        archived,
+                        self._record(a, wo_id, archived),
+                        route,
+                        previous.payload if previous is not None else None,
+                    )
+                )
             if not entries:
                 # A change to the work order alone still travels on one of its lines, as applied.
                 carrier = self._before.first_line_of(wo_id)
                 if carrier is None:
                     raise MappingError(f"work order {wo_id} has no line to carry its change")
                 res = self._before[carrier]
-                entries.append((split_address(carrier)[1], res.payload, res.archived, res.model_dump(mode="json"),
-                                False, res.payload))
+                entries.append(
+                    (
+                        split_address(carrier)[1],
+                        res.payload,
+                        res.archived,
+                        res.model_dump(mode="json"),
+                        False,
+                        res.payload,
+                    )
+                )
             group_record = self._record(wo_action) if wo_action is not None else None
             for line_id, payload, archived, record, route, previous_payload in entries:
                 workflows = self.workflows() if route and payload.get("workflow") else None
@@ -575,12 +630,26 @@ class Executor:
                     # line_row fails only on a workflow it cannot resolve: without one, the row is only counted.
                     yield _Row(address(Kind.WORK_ORDER_LINE, line_id), {}, None)
                     continue
-                row = line_row(line_id, payload, wo_id, wo_payload, archived=archived, workflows=workflows,
-                               client_name=self._name(Kind.CLIENT, wo_payload.get("client")),
-                               product_name=self._name(Kind.PRODUCT, payload.get("product")), send_route=route,
-                               previous=previous_payload, previous_wo=wo_previous)
-                yield _Row(address(Kind.WORK_ORDER_LINE, line_id), row, record,
-                           group=wo_addr if wo_action else None, group_record=group_record)
+                row = line_row(
+                    line_id,
+                    payload,
+                    wo_id,
+                    wo_payload,
+                    archived=archived,
+                    workflows=workflows,
+                    client_name=self._name(Kind.CLIENT, wo_payload.get("client")),
+                    product_name=self._name(Kind.PRODUCT, payload.get("product")),
+                    send_route=route,
+                    previous=previous_payload,
+                    previous_wo=wo_previous,
+                )
+                yield _Row(
+                    address(Kind.WORK_ORDER_LINE, line_id),
+                    row,
+                    record,
+                    group=wo_addr if wo_action else None,
+                    group_record=group_record,
+                )
 
     # ------------------------------------------------------------------ verification
 
@@ -636,8 +705,10 @@ class Executor:
                 differs.pop(addr, None)  # a later row of the line replaces what an earlier one showed
                 update: dict[str, Any] = {"observed": observe(line, seen_at), "payload": payload, "digest": digest}
                 if observed != payload:
-                    differs[addr] = ", ".join(f"{c.path}: sent {c.before!r}, Epoptia has {c.after!r}"
-                                              for c in field_changes(payload, observed))
+                    differs[addr] = ", ".join(
+                        f"{c.path}: sent {c.before!r}, Epoptia has {c.after!r}"
+                        for c in field_changes(payload, observed)
+                    )
                     # Recorded as Epoptia has it, as a refresh would: the next plan puts the manifests' values back.
                     sent_as[addr] = (payload, digest)
                     update.update(payload=observed, digest=drift_digest(observed))

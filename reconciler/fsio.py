@@ -14,8 +14,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 
-def atomic_write(path: Path, data: bytes | Iterable[bytes], *, durable: bool = True,
-                 backup: Path | None = None) -> None:
+def atomic_write(
+    path: Path, data: bytes | Iterable[bytes], *, durable: bool = True, backup: Path | None = None
+) -> None:
     """Replace ``path`` with ``data`` (bytes, or pieces of them written as they come) atomically.
 
     ``durable`` fsyncs the file and its folder, for files that must survive a

@@ -60,8 +60,9 @@ def _flow(value: Any) -> Any:
     """Short mappings and lists of plain values on one line, as a person writes them."""
     if isinstance(value, dict):
         m = CommentedMap((k, _flow(v)) for k, v in value.items())
-        if len(value) <= 3 and all(not isinstance(v, (dict, list)) and not _needs_block(v) and not _needs_block(k)
-                                   for k, v in value.items()):
+        if len(value) <= 3 and all(
+            not isinstance(v, (dict, list)) and not _needs_block(v) and not _needs_block(k) for k, v in value.items()
+        ):
             m.fa.set_flow_style()
         return m
     if isinstance(value, list):
@@ -109,8 +110,9 @@ def _steps(line: WireLine, profile: WireProfile) -> list[dict[str, Any]]:
     return steps
 
 
-def _line_document(line: WireLine, product: str, templates: set[str], profile: WireProfile,
-                   unexpressed: list[tuple[str, str]]) -> dict[str, Any] | None:
+def _line_document(
+    line: WireLine, product: str, templates: set[str], profile: WireProfile, unexpressed: list[tuple[str, str]]
+) -> dict[str, Any] | None:
     f = line.fields
     quantity = f.get("quantity")
     if quantity is None:
@@ -141,8 +143,9 @@ def _line_document(line: WireLine, product: str, templates: set[str], profile: W
     return doc
 
 
-def manifests_from_tenant(tenant: TenantLines, templates: list[dict[str, Any]] | None,
-                          profile: WireProfile) -> Imported:
+def manifests_from_tenant(
+    tenant: TenantLines, templates: list[dict[str, Any]] | None, profile: WireProfile
+) -> Imported:
     """The manifests that describe ``tenant``; pure (no files)."""
     imported = Imported()
     template_names = {str(t.get("name")) for t in templates or [] if isinstance(t, dict)}
@@ -157,8 +160,14 @@ def manifests_from_tenant(tenant: TenantLines, templates: list[dict[str, Any]] |
         if product_id is None:
             imported.unexpressed.append((line.line_id, "the list names no product for it"))
             continue
-        products.setdefault(product_id, {"id": product_id, "name": product_name or product_id,
-                                         **({"code": f["product_code"]} if f.get("product_code") else {})})
+        products.setdefault(
+            product_id,
+            {
+                "id": product_id,
+                "name": product_name or product_id,
+                **({"code": f["product_code"]} if f.get("product_code") else {}),
+            },
+        )
         if client_id is not None:
             clients.setdefault(client_id, {"id": client_id, "name": client_name or client_id})
         if line.work_order_id is not None:
@@ -196,11 +205,13 @@ def manifests_from_tenant(tenant: TenantLines, templates: list[dict[str, Any]] |
         imported.files["clients.yaml"] = (
             f"Clients, imported from Epoptia on {day}. Epoptia's list names clients only, so their ids\n"
             "# are derived from their names (the same name gives the same id on every import).",
-            [{"kind": "Client", "items": list(clients.values())}])
+            [{"kind": "Client", "items": list(clients.values())}],
+        )
     if products:
         imported.files["products.yaml"] = (
             f"Products, imported from Epoptia on {day}; ids derived from their names, as for clients.",
-            [{"kind": "Product", "items": list(products.values())}])
+            [{"kind": "Product", "items": list(products.values())}],
+        )
     if routings:
         imported.files["routings.yaml"] = ("Routings shared by several lines, imported from Epoptia.", routings)
     work_orders = 0
@@ -208,18 +219,26 @@ def manifests_from_tenant(tenant: TenantLines, templates: list[dict[str, Any]] |
         if not order["lines"]:
             continue
         if "client" not in order["doc"]:
-            imported.unexpressed += [(str(doc["id"]), f"its work order {wo_id} has no client in Epoptia's list")
-                                 for doc in order["lines"]]
+            imported.unexpressed += [
+                (str(doc["id"]), f"its work order {wo_id} has no client in Epoptia's list") for doc in order["lines"]
+            ]
             continue
-        header = (f"Work order {wo_id}, imported from Epoptia." if not wo_id.startswith(WITHOUT_WORK_ORDER) else
-                  "Lines Epoptia lists without a work order. Their work order id is ours: editing one of these\n"
-                  "# lines sends it with this work order id.")
+        header = (
+            f"Work order {wo_id}, imported from Epoptia."
+            if not wo_id.startswith(WITHOUT_WORK_ORDER)
+            else "Lines Epoptia lists without a work order. Their work order id is ours: editing one of these\n"
+            "# lines sends it with this work order id."
+        )
         path, (old_header, docs) = order["file"], imported.files.get(order["file"], (header, []))
         imported.files[path] = (old_header, [*docs, {**order["doc"], "lines": order["lines"]}])
         work_orders += 1
-    imported.counts = {"Client": len(clients), "Product": len(products), "Routing": len(routings),
-                       "WorkOrder": work_orders,
-                       "WorkOrderLine": sum(len(o["lines"]) for o in orders.values() if "client" in o["doc"])}
+    imported.counts = {
+        "Client": len(clients),
+        "Product": len(products),
+        "Routing": len(routings),
+        "WorkOrder": work_orders,
+        "WorkOrderLine": sum(len(o["lines"]) for o in orders.values() if "client" in o["doc"]),
+    }
     return imported
 
 
@@ -231,8 +250,9 @@ def render_file(header: str, docs: list[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
-def managed_state(desired_root: Path, tenant: TenantLines, profile: WireProfile, lineage: str | None,
-                  observed_at: str) -> State:
+def managed_state(
+    desired_root: Path, tenant: TenantLines, profile: WireProfile, lineage: str | None, observed_at: str
+) -> State:
     """The state after an import: everything in the new manifests is managed, as Epoptia has it."""
     desired = load_manifests(desired_root)
     by_line = {address(Kind.WORK_ORDER_LINE, line.line_id): line for line in tenant.by_id.values()}
@@ -250,8 +270,10 @@ def managed_state(desired_root: Path, tenant: TenantLines, profile: WireProfile,
 def write_into_place(imported: Imported, out: Path) -> Path:
     """Write the files into a fresh folder beside ``out``; returns it. Nothing under ``out`` is touched yet."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ImportRefused(f"{out} already holds manifests or other files; import writes into a new or empty folder",
-                            hint="choose a new --out folder, or move the existing manifests away")
+        raise ImportRefused(
+            f"{out} already holds manifests or other files; import writes into a new or empty folder",
+            hint="choose a new --out folder, or move the existing manifests away",
+        )
     staging = out.parent / f".{out.name}.import-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     try:
@@ -261,6 +283,8 @@ def write_into_place(imported: Imported, out: Path) -> Path:
             path.write_text(render_file(header, docs), encoding="utf-8")
     except OSError as error:
         shutil.rmtree(staging, ignore_errors=True)
-        raise ImportRefused(f"cannot write the imported manifests next to {out}: {error.strerror}",
-                            hint="nothing was written; free the disk or fix the folder's permissions") from None
+        raise ImportRefused(
+            f"cannot write the imported manifests next to {out}: {error.strerror}",
+            hint="nothing was written; free the disk or fix the folder's permissions",
+        ) from None
     return staging

@@ -62,9 +62,10 @@ def discover(root: Path, inside: Path | None = None) -> list[str]:
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except OSError as error:
-            raise ManifestError(message=f"cannot read folder {display(Path(folder))}: {error.strerror}",
-                                hint="fix its permissions; a folder that cannot be read is never taken as empty"
-                                ) from None
+            raise ManifestError(
+                message=f"cannot read folder {display(Path(folder))}: {error.strerror}",
+                hint="fix its permissions; a folder that cannot be read is never taken as empty",
+            ) from None
         for entry in entries:
             if entry.name.startswith("."):
                 continue
@@ -73,10 +74,13 @@ def discover(root: Path, inside: Path | None = None) -> list[str]:
                 if not target.is_relative_to(boundary):
                     raise ManifestError(
                         message=f"{display(Path(entry.path))} is a symbolic link to {target}, outside the repository",
-                        hint="manifests are read only from inside the repository; copy the file in, or remove the link")
+                        hint="manifests are read only from inside the repository; copy the file in, or remove the link",
+                    )
                 if not target.exists():
-                    raise ManifestError(message=f"{display(Path(entry.path))} is a symbolic link to nothing ({target})",
-                                        hint="fix or remove the link")
+                    raise ManifestError(
+                        message=f"{display(Path(entry.path))} is a symbolic link to nothing ({target})",
+                        hint="fix or remove the link",
+                    )
             if entry.is_dir():
                 walk(entry.path)
             elif entry.name.endswith(MANIFEST_SUFFIXES):
@@ -127,9 +131,9 @@ def _load(root: Path, paths: list[str], cache: ParseCache) -> Desired:
     misses: list[tuple[int, str, str, str]] = []  # (slot, path, display name, cache key)
     stats: dict[str, os.stat_result] = {}
     root_text, root_shown = str(root), display(root)
-    names = [os.path.join(root_shown, p[len(root_text) + 1:]) for p in paths]
+    names = [os.path.join(root_shown, p[len(root_text) + 1 :]) for p in paths]
     miss_bytes = 0
-    for path, file in zip(paths, names):
+    for path, file in zip(paths, names, strict=True):
         try:
             info = os.stat(path)
             key = cache.by_stat(file, info)
@@ -144,9 +148,15 @@ def _load(root: Path, paths: list[str], cache: ParseCache) -> Desired:
         except OSError as error:
             problems.append(SourceError(file, 1, 1, f"cannot read file: {error.strerror}"))
             continue
-        files.append(FileParts(file, key, cache.payloads(file, partial(_reparse, path, file, "payloads")),
-                               load_entries=partial(cache.entries, file, partial(_reparse, path, file, "entries")),
-                               recent=cache.recent))
+        files.append(
+            FileParts(
+                file,
+                key,
+                cache.payloads(file, partial(_reparse, path, file, "payloads")),
+                load_entries=partial(cache.entries, file, partial(_reparse, path, file, "entries")),
+                recent=cache.recent,
+            )
+        )
 
     invalid: set[str] = set()
     unparsed = False
@@ -162,11 +172,19 @@ def _load(root: Path, paths: list[str], cache: ParseCache) -> Desired:
         stored = cache.put(file, key, stats[file], result.entries, blob)
         items = result.payloads or None
         path = miss_paths[file]
-        payloads = cache.payloads(file, partial(_reparse, path, file, "payloads"), items) if stored \
+        payloads = (
+            cache.payloads(file, partial(_reparse, path, file, "payloads"), items)
+            if stored
             else Payloads(blob, items, recent=cache.recent)
-        files[slot] = FileParts(file, key, payloads, entries=result.entries,
-                                load_entries=partial(cache.entries, file, partial(_reparse, path, file, "entries")),
-                                recent=cache.recent)
+        )
+        files[slot] = FileParts(
+            file,
+            key,
+            payloads,
+            entries=result.entries,
+            load_entries=partial(cache.entries, file, partial(_reparse, path, file, "entries")),
+            recent=cache.recent,
+        )
     if problems:
         # What parsed is still checked across files, so a run reports all its problems at once;
         # references to items that are there but broken are not reported a second time.
@@ -177,16 +195,23 @@ def _load(root: Path, paths: list[str], cache: ParseCache) -> Desired:
     else:
         index, routings, cross, meta = _assemble(files, cache)
     if cross:
-        problems.extend(locate(cross, {name: Path(path) for name, path in zip(names, paths)}))
+        problems.extend(locate(cross, {name: Path(path) for name, path in zip(names, paths, strict=True)}))
     if problems:
         raise ManifestError(problems)
     cache.save()
     by_name = {parts.name: parts for parts in files}
     rows = _Rows(index)
     resource, routing = resource_builders(rows, routings, by_name)
-    return Desired(index=lambda: entries_index(rows()), resources=LazyResources(rows, resource),
-                   routings=LazyResources(routings, routing), files=tuple(names), rows=rows,
-                   fingerprint=meta.get("fingerprint"), size=meta.get("count"), unreadable=meta.get("unreadable"))
+    return Desired(
+        index=lambda: entries_index(rows()),
+        resources=LazyResources(rows, resource),
+        routings=LazyResources(routings, routing),
+        files=tuple(names),
+        rows=rows,
+        fingerprint=meta.get("fingerprint"),
+        size=meta.get("count"),
+        unreadable=meta.get("unreadable"),
+    )
 
 
 class _Rows(dict):
@@ -244,10 +269,19 @@ def _assemble(files: list[FileParts], cache: ParseCache) -> tuple[Any, dict[str,
         value = update_fingerprint(previous["fingerprint"], gone, came)
     else:
         value = fingerprint((addr, row[2], row[3]) for addr, row in index.items())
-    meta = {"fingerprint": value, "count": len(index),
-            "unreadable": sum(1 for row in index.values() if row[0] in _UNREADABLE), "routings": routings}
-    cache.put_desired(key, orjson.dumps({"files": {p.name: p.key for p in files}, "index": index,
-                                         "routings": routings, "fingerprint": value}), orjson.dumps(meta))
+    meta = {
+        "fingerprint": value,
+        "count": len(index),
+        "unreadable": sum(1 for row in index.values() if row[0] in _UNREADABLE),
+        "routings": routings,
+    }
+    cache.put_desired(
+        key,
+        orjson.dumps(
+            {"files": {p.name: p.key for p in files}, "index": index, "routings": routings, "fingerprint": value}
+        ),
+        orjson.dumps(meta),
+    )
     return index, routings, pending, meta
 
 
@@ -287,14 +321,21 @@ def load_yaml_model(path: Path, model: type[BaseModel], what: str) -> BaseModel:
     except YamlError as error:
         raise ManifestError([SourceError(file, error.line, error.column, yaml_problem(error))]) from None
     if len(documents) > 1:
-        raise ManifestError([SourceError(file, 1, 1, f"{what} holds {len(documents)} YAML documents; "
-                                         "it must be one (remove the '---' lines)")])
+        raise ManifestError(
+            [
+                SourceError(
+                    file, 1, 1, f"{what} holds {len(documents)} YAML documents; it must be one (remove the '---' lines)"
+                )
+            ]
+        )
     data = documents[0] if documents else None
     try:
         return model.model_validate(data if data is not None else {})
     except ValidationError as error:
         found = validation_problems(model, error)
         places = Locator(text).positions([(0, loc, at_key) for loc, _, at_key in found])
-        problems = [SourceError(file, line, column, message)
-                    for (_, message, _), (line, column) in zip(found, places)]
+        problems = [
+            SourceError(file, line, column, message)
+            for (_, message, _), (line, column) in zip(found, places, strict=True)
+        ]
         raise ManifestError(problems) from None

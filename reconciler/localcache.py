@@ -112,9 +112,11 @@ class CacheDamaged(ReconcilerError):
     def __init__(self, path: Path | None) -> None:
         if path is not None:
             remove_cache(path)
-        super().__init__(f"the local cache {path} is damaged: a value in it is not what the reconciler writes; "
-                         "it was removed and is rebuilt from the repository",
-                         hint="run the command again")
+        super().__init__(
+            f"the local cache {path} is damaged: a value in it is not what the reconciler writes; "
+            "it was removed and is rebuilt from the repository",
+            hint="run the command again",
+        )
 
 
 def get_blob(db: sqlite3.Connection | None, name: str, key: str) -> bytes | None:

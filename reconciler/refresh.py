@@ -37,10 +37,18 @@ class Refresh:
 
 def observe(line: WireLine, observed_at: str) -> Observed:
     """The shop floor's facts of one line as the list shows them."""
-    steps = tuple(StepProgress(workstation=s.workstation, job_task=s.job_task, status=s.status, qty_done=s.qty_done)
-                  for s in line.steps)
-    return Observed(status=line.status, started=line.started, archived=line.archived, steps=steps,
-                    observed_at=observed_at, page=line.page or None)
+    steps = tuple(
+        StepProgress(workstation=s.workstation, job_task=s.job_task, status=s.status, qty_done=s.qty_done)
+        for s in line.steps
+    )
+    return Observed(
+        status=line.status,
+        started=line.started,
+        archived=line.archived,
+        steps=steps,
+        observed_at=observed_at,
+        page=line.page or None,
+    )
 
 
 def names_of(snapshot: Snapshot) -> Names:
@@ -102,7 +110,8 @@ def _progress(before: Observed | None, after: Observed, *, archived_by_us: bool 
         prev = old.get(key)
         untouched = step.status == "not_started" and step.qty_done == 0
         if (prev is None and not untouched) or (
-                prev is not None and (prev.qty_done, prev.status) != (step.qty_done, step.status)):
+            prev is not None and (prev.qty_done, prev.status) != (step.qty_done, step.status)
+        ):
             was = f"{_n(prev.qty_done)} → " if prev is not None and prev.qty_done != step.qty_done else ""
             parts.append(f"{step.workstation}: {was}{_n(step.qty_done)} done ({step.status})")
     # The reconciler's own archive is not the shop floor's progress.
@@ -157,20 +166,35 @@ class Refresher:
         line_id = split_address(addr)[1]
         facts = observe(line, self.seen_at)
         if have.observed is not None and (have.observed.fingerprint(), have.observed.page) == (
-                facts.fingerprint(), facts.page):
+            facts.fingerprint(),
+            facts.page,
+        ):
             facts = have.observed  # the time alone is not a change: the entry, and the state file, stay as they are
         payload = observed_line(line, have.payload, self.profile, self.names, self.matcher.work_order(line))
         entry = have.model_copy(update={"observed": facts, "archived": have.archived or facts.archived})
         drift: list[Drift] = []
         if payload != have.payload:
             diffs = tuple(field_changes(have.payload, payload))
-            drift.append(Drift(cause=DriftCause.OWNED, kind=Kind.WORK_ORDER_LINE, id=line_id,
-                               message=f"line {line_id} was changed in Epoptia", changes=diffs))
+            drift.append(
+                Drift(
+                    cause=DriftCause.OWNED,
+                    kind=Kind.WORK_ORDER_LINE,
+                    id=line_id,
+                    message=f"line {line_id} was changed in Epoptia",
+                    changes=diffs,
+                )
+            )
             entry = entry.model_copy(update={"payload": payload, "digest": drift_digest(payload)})
         progress = _progress(have.observed, facts, archived_by_us=have.archived)
         if progress:
-            drift.append(Drift(cause=DriftCause.PROGRESS, kind=Kind.WORK_ORDER_LINE, id=line_id,
-                               message=f"line {line_id}: {progress}"))
+            drift.append(
+                Drift(
+                    cause=DriftCause.PROGRESS,
+                    kind=Kind.WORK_ORDER_LINE,
+                    id=line_id,
+                    message=f"line {line_id}: {progress}",
+                )
+            )
         changed = entry != have
         if not changed and not drift:
             return None
@@ -187,9 +211,13 @@ class Refresher:
         payload = observed_work_order(line, have.payload, self.profile, self.names)
         drift = None
         if payload != have.payload:
-            drift = Drift(cause=DriftCause.OWNED, kind=Kind.WORK_ORDER, id=wo_id,
-                          message=f"work order {wo_id} was changed in Epoptia",
-                          changes=tuple(field_changes(have.payload, payload)))
+            drift = Drift(
+                cause=DriftCause.OWNED,
+                kind=Kind.WORK_ORDER,
+                id=wo_id,
+                message=f"work order {wo_id} was changed in Epoptia",
+                changes=tuple(field_changes(have.payload, payload)),
+            )
             update.update(payload=payload, digest=drift_digest(payload))
         return (have.model_copy(update=update), drift) if update else None
 
@@ -205,8 +233,14 @@ class Refresher:
         for addr in sorted(self.unseen) if complete else ():
             line_id = split_address(addr)[1]
             changes[addr] = None
-            drift.append(Drift(cause=DriftCause.MISSING, kind=Kind.WORK_ORDER_LINE, id=line_id,
-                               message=f"line {line_id} is no longer in Epoptia (deleted outside the reconciler)"))
+            drift.append(
+                Drift(
+                    cause=DriftCause.MISSING,
+                    kind=Kind.WORK_ORDER_LINE,
+                    id=line_id,
+                    message=f"line {line_id} is no longer in Epoptia (deleted outside the reconciler)",
+                )
+            )
         for wo_id, (_, _, found_wo) in self.work_orders.items():
             if found_wo is not None:
                 entry, wo_drift = found_wo
@@ -216,8 +250,7 @@ class Refresher:
         return Refresh(changes=changes, drift=tuple(drift))
 
 
-def refresh(snapshot: Snapshot, tenant: TenantLines, profile: WireProfile,
-            now: dt.datetime | None = None) -> Refresh:
+def refresh(snapshot: Snapshot, tenant: TenantLines, profile: WireProfile, now: dt.datetime | None = None) -> Refresh:
     """The refresh of a read whose lines were kept (see ``Refresher`` for one that streams)."""
     refresher = Refresher(snapshot, profile, now)
     for order, line in enumerate(tenant.by_id.values()):

@@ -54,11 +54,13 @@ class ApplyReport(_Value):
     @property
     def complete(self) -> bool:
         """Everything planned was done and read back as sent."""
-        return not self.mismatches and self.stopped_by is None and all(
-            o.outcome is Outcome.DONE for o in self.outcomes)
+        return not self.mismatches and self.stopped_by is None and all(o.outcome is Outcome.DONE for o in self.outcomes)
 
     @property
     def only_blocked_left(self) -> bool:
         """Everything runnable was done; what is left was blocked by the plan (--skip-blocked)."""
-        return not self.mismatches and self.stopped_by is None and all(
-            o.outcome in (Outcome.DONE, Outcome.BLOCKED) for o in self.outcomes)
+        return (
+            not self.mismatches
+            and self.stopped_by is None
+            and all(o.outcome in (Outcome.DONE, Outcome.BLOCKED) for o in self.outcomes)
+        )

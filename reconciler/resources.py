@@ -15,8 +15,8 @@ import datetime as dt
 import enum
 import hashlib
 import unicodedata
-from collections.abc import Iterable, Mapping
-from typing import Annotated, Any, Callable, Literal, NamedTuple, Union
+from collections.abc import Callable, Iterable, Mapping
+from typing import Annotated, Any, Literal, NamedTuple
 
 import orjson
 from pydantic import (
@@ -97,11 +97,15 @@ _INVISIBLE = {"Cc", "Cf", "Cs", "Co", "Cn"}
 
 def _visible(allowed: str) -> Callable[[str], str]:
     """Text without control or invisible characters (other than ``allowed``, e.g. line breaks in comments)."""
+
     def check(value: str) -> str:
         # isprintable() is False for every invisible category (and for blanks other than a space),
         # so the common, clean value is passed at C speed and only the rest is looked at closely.
-        bad = None if value.isprintable() else next(
-            (c for c in value if c not in allowed and unicodedata.category(c) in _INVISIBLE), None)
+        bad = (
+            None
+            if value.isprintable()
+            else next((c for c in value if c not in allowed and unicodedata.category(c) in _INVISIBLE), None)
+        )
         if bad is not None:
             raise ValueError(f"contains an invisible or control character (U+{ord(bad):04X}); remove it")
         if value and not allowed and value.isspace():
@@ -117,8 +121,14 @@ ErpId = Annotated[
     StringConstraints(min_length=1, max_length=64),
     AfterValidator(_clean_id),
     # The schema says what the validator accepts: ids are often written as numbers.
-    WithJsonSchema({"anyOf": [{"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"^[^\s/]+$"},
-                              {"type": "integer", "minimum": 0}]}),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"^[^\s/]+$"},
+                {"type": "integer", "minimum": 0},
+            ]
+        }
+    ),
 ]
 Text = Annotated[str, StringConstraints(max_length=4000), AfterValidator(_visible("\n\t"))]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(_visible(""))]
@@ -126,7 +136,7 @@ Name = Annotated[str, StringConstraints(min_length=1, max_length=255), AfterVali
 
 def _not_a_number(value: Any) -> Any:
     # YAML reads 86400 as a number; a due day is a date, never seconds since 1970.
-    if isinstance(value, (int, float)) and not isinstance(value, bool) or isinstance(value, bool):
+    if (isinstance(value, (int, float)) and not isinstance(value, bool)) or isinstance(value, bool):
         raise ValueError("is not a date; write it as YYYY-MM-DD")
     return value
 
@@ -151,13 +161,15 @@ def _tidy_number(value: int | float) -> int | float:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-Amount = Annotated[Union[StrictInt, StrictFloat], Field(gt=0, le=MAX_AMOUNT, allow_inf_nan=False),
-                   AfterValidator(_tidy_number)]
-Percent = Annotated[Union[StrictInt, StrictFloat], Field(ge=0, le=100, allow_inf_nan=False),
-                    AfterValidator(_tidy_number)]
+Amount = Annotated[
+    StrictInt | StrictFloat, Field(gt=0, le=MAX_AMOUNT, allow_inf_nan=False), AfterValidator(_tidy_number)
+]
+Percent = Annotated[StrictInt | StrictFloat, Field(ge=0, le=100, allow_inf_nan=False), AfterValidator(_tidy_number)]
 
 FieldValue = Annotated[
-    str, BeforeValidator(_scalar_text), StringConstraints(max_length=4000),
+    str,
+    BeforeValidator(_scalar_text),
+    StringConstraints(max_length=4000),
     WithJsonSchema({"type": ["string", "number", "boolean"]}),
 ]
 CustomFields = dict[Name, FieldValue]
@@ -286,17 +298,17 @@ class WorkOrderLine(_Model):
     custom_fields: CustomFields = Field(default_factory=dict)
     workflow: Name | None = None
     # The name of a Routing document, or the steps written inline.
-    routing: Annotated[
-        Union[
-            Annotated[Name, Tag("name")],
-            Annotated[tuple[RoutingStep, ...], Field(min_length=1), Tag("steps")],
-        ],
-        Discriminator(_routing_form),
-    ] | None = None
+    routing: (
+        Annotated[
+            Annotated[Name, Tag("name")] | Annotated[tuple[RoutingStep, ...], Field(min_length=1), Tag("steps")],
+            Discriminator(_routing_form),
+        ]
+        | None
+    ) = None
     archived: StrictBool = False
 
     @model_validator(mode="after")
-    def _one_way_to_run(self) -> "WorkOrderLine":
+    def _one_way_to_run(self) -> WorkOrderLine:
         if self.workflow is not None and self.routing is not None:
             raise ValueError(
                 "a line names either a workflow or a routing, never both (Epoptia refuses "
@@ -361,8 +373,9 @@ def fingerprint(rows: Iterable[tuple[str, str, bool]], *, start: int = 0) -> str
     return f"{(start + sum(row_hash(*row) for row in rows)) % _FINGERPRINT_MOD:032x}"
 
 
-def update_fingerprint(value: str, removed: Iterable[tuple[str, str, bool]], added: Iterable[tuple[str, str, bool]]
-                       ) -> str:
+def update_fingerprint(
+    value: str, removed: Iterable[tuple[str, str, bool]], added: Iterable[tuple[str, str, bool]]
+) -> str:
     return fingerprint(added, start=int(value, 16) - sum(row_hash(*row) for row in removed))
 
 
@@ -425,10 +438,18 @@ class Desired:
     planner compares. ``fingerprint`` sums the index up (see ``fingerprint``).
     """
 
-    def __init__(self, index: Mapping[str, DesiredEntry] | Callable[[], Mapping[str, DesiredEntry]],
-                 resources: Mapping[str, DesiredResource], routings: Mapping[str, DesiredResource],
-                 files: tuple[str, ...], *, fingerprint: str | None = None, size: int | None = None,
-                 unreadable: int | None = None, rows: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        index: Mapping[str, DesiredEntry] | Callable[[], Mapping[str, DesiredEntry]],
+        resources: Mapping[str, DesiredResource],
+        routings: Mapping[str, DesiredResource],
+        files: tuple[str, ...],
+        *,
+        fingerprint: str | None = None,
+        size: int | None = None,
+        unreadable: int | None = None,
+        rows: Mapping[str, Any] | None = None,
+    ) -> None:
         self._index = index
         self._rows = rows
         self.resources = resources
@@ -468,6 +489,7 @@ class Desired:
     def unreadable(self) -> int:
         """How many are clients and products, which Epoptia gives no read of."""
         if self._unreadable is None:
-            self._unreadable = sum(1 for entry in self.index.values()
-                                   if entry.kind in (Kind.CLIENT.value, Kind.PRODUCT.value))
+            self._unreadable = sum(
+                1 for entry in self.index.values() if entry.kind in (Kind.CLIENT.value, Kind.PRODUCT.value)
+            )
         return self._unreadable

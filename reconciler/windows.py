@@ -99,4 +99,6 @@ class ApplyWindows(BaseModel):
                 break
         else:
             opens = "; no window opens in the next 8 days"
-        return WindowCheck(allowed=False, message=f"an apply now ({when}) is outside the apply windows ({rules}){opens}")
+        return WindowCheck(
+            allowed=False, message=f"an apply now ({when}) is outside the apply windows ({rules}){opens}"
+        )

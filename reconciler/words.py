@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import difflib
 import functools
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

@@ -34,9 +34,16 @@ def _preload() -> None:
 
     for module, _, _ in COMMANDS.values():
         importlib.import_module(f"reconciler.cli.{module}")
-    for name in ("reconciler.commands.plan", "reconciler.commands.apply", "reconciler.commands.drift",
-                 "reconciler.commands.doctor", "reconciler.commands.imports", "reconciler.epoptia.client",
-                 "reconciler.relay.command", "reconciler.emulator.server"):
+    for name in (
+        "reconciler.commands.plan",
+        "reconciler.commands.apply",
+        "reconciler.commands.drift",
+        "reconciler.commands.doctor",
+        "reconciler.commands.imports",
+        "reconciler.epoptia.client",
+        "reconciler.relay.command",
+        "reconciler.emulator.server",
+    ):
         importlib.import_module(name)
 
 

@@ -55,7 +55,7 @@ class ConfirmedTenant:
                     body = {"workorderLines": rows, "numberOfPages": len(tenant.pages)}
                     self._send(200, json.dumps(body, ensure_ascii=False).encode(), "application/json")
                     return
-                command = url.path[len(PREFIX):] if url.path.startswith(PREFIX) else url.path
+                command = url.path[len(PREFIX) :] if url.path.startswith(PREFIX) else url.path
                 self._send(400, f"Command `{command}` for api version 3.03 not found".encode(), "text/plain")
 
             do_GET = do_POST = _handle
@@ -64,7 +64,7 @@ class ConfirmedTenant:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def __enter__(self) -> "ConfirmedTenant":
+    def __enter__(self) -> ConfirmedTenant:
         self.thread.start()
         return self
 

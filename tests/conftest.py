@@ -19,13 +19,19 @@ def write(base: Path, rel: str, text: str) -> Path:
     return path
 
 
-def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None, input: str | None = None,
-            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, input: str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
     full_env.pop("RECONCILER_DEBUG", None)
     return subprocess.run(
         [sys.executable, "-m", "reconciler", *args],
-        cwd=cwd, env=full_env, input=input, capture_output=True, text=True, timeout=timeout,
+        cwd=cwd,
+        env=full_env,
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 

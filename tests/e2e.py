@@ -30,7 +30,9 @@ class Repo:
             encoding="utf-8",
         )
 
-    def run(self, *args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, env: dict[str, str] | None = None, timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
         result = run_cli(*args, cwd=self.root, env={KEY_ENV: self.emulator.key, **(env or {})}, timeout=timeout)
         self.outputs += [result.stdout, result.stderr]
         return result
@@ -53,8 +55,19 @@ WO_0412 = "manifests/work-orders/2026-12/WO-26-0412.yaml"
 
 
 def sample_line_ids() -> set[str]:
-    return {"131319", "131320", "131321", "131330", "131331", "131332", "131340", "131341", "131350", "131351",
-            "131352"}
+    return {
+        "131319",
+        "131320",
+        "131321",
+        "131330",
+        "131331",
+        "131332",
+        "131340",
+        "131341",
+        "131350",
+        "131351",
+        "131352",
+    }
 
 
-__all__ = ["KEY", "KEY_ENV", "Repo", "WO_0412", "sample_line_ids"]
+__all__ = ["KEY", "KEY_ENV", "WO_0412", "Repo", "sample_line_ids"]

@@ -35,19 +35,33 @@ class EmulatorProcess:
     def start(self) -> EmulatorProcess:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "reconciler.emulator", "--port", str(self.port), "--db", str(self.db),
-             "--api-key", self.key,
-             *self.options.argv()],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
+            [
+                sys.executable,
+                "-m",
+                "reconciler.emulator",
+                "--port",
+                str(self.port),
+                "--db",
+                str(self.db),
+                "--api-key",
+                self.key,
+                *self.options.argv(),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=env,
         )
         first = self.proc.stdout.readline().strip()
         assert first.startswith("Epoptia emulator listening on http://127.0.0.1:"), first
         second = self.proc.stdout.readline().strip()
         assert second == f"Admin key: {self.options.admin_key}", second
         self.url = first.rsplit(" ", 1)[1]
-        self.http = httpx.Client(base_url=self.url, timeout=30,
-                                 headers={"X-Auth-Token": self.key, "Accept": "application/json",
-                                          ADMIN_HEADER: self.options.admin_key})
+        self.http = httpx.Client(
+            base_url=self.url,
+            timeout=30,
+            headers={"X-Auth-Token": self.key, "Accept": "application/json", ADMIN_HEADER: self.options.admin_key},
+        )
         return self
 
     def stop(self) -> None:
@@ -63,8 +77,9 @@ class EmulatorProcess:
         return self.start()
 
     # -- helpers in the wire profile's terms
-    def call(self, operation: Operation, body: Any = None, *, params: dict | None = None,
-             headers: dict | None = None) -> httpx.Response:
+    def call(
+        self, operation: Operation, body: Any = None, *, params: dict | None = None, headers: dict | None = None
+    ) -> httpx.Response:
         endpoint = DEFAULT_PROFILE.endpoint(operation)
         if endpoint.method == "GET":
             return self.http.get(endpoint.path, params=params, headers=headers)

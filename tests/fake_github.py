@@ -125,8 +125,14 @@ class _Api(BaseHTTPRequestHandler):
         prefix = f"/repos/{self.hub.repository}"
         if not parts.path.startswith(prefix):
             return self._send(404, {"message": "Not Found"})
-        status, answer, headers = self.hub.route(method, parts.path[len(prefix):], parse_qs(parts.query), body,
-                                                 writable=token == WRITE_TOKEN, port=self.server.server_address[1])
+        status, answer, headers = self.hub.route(
+            method,
+            parts.path[len(prefix) :],
+            parse_qs(parts.query),
+            body,
+            writable=token == WRITE_TOKEN,
+            port=self.server.server_address[1],
+        )
         self._send(status, answer, headers)
 
     def do_GET(self) -> None:
@@ -178,15 +184,16 @@ class FakeGitHub:
 
     # ------------------------------------------------------------------ the API
 
-    def route(self, method: str, path: str, query: dict[str, list[str]], body: Any, *, writable: bool,
-              port: int) -> tuple[int, Any, dict[str, str] | None]:
+    def route(
+        self, method: str, path: str, query: dict[str, list[str]], body: Any, *, writable: bool, port: int
+    ) -> tuple[int, Any, dict[str, str] | None]:
         with self._lock:
             if m := re.fullmatch(r"/issues/(\d+)/comments", path):
                 number = int(m.group(1))
                 if method == "GET":
                     page, per_page = int(query.get("page", ["1"])[0]), int(query.get("per_page", ["30"])[0])
                     rows = self.comments.get(number, [])
-                    return 200, rows[(page - 1) * per_page: page * per_page], None
+                    return 200, rows[(page - 1) * per_page : page * per_page], None
                 if not writable:
                     return 403, {"message": "Resource not accessible by integration"}, None
                 comment = {"id": next(self._ids), "body": body["body"]}
@@ -216,14 +223,23 @@ class FakeGitHub:
 
     def _pull_json(self, pull: PullRequest) -> dict[str, Any]:
         repo = f"stranger/{self.repository.split('/')[1]}" if pull.fork else self.repository
-        return {"number": pull.number, "title": pull.title, "merge_commit_sha": pull.merge_commit,
-                "merged_at": "2026-11-25T10:00:00Z" if pull.merge_commit else None,
-                "head": {"sha": pull.head, "ref": pull.branch, "repo": {"full_name": repo}}}
+        return {
+            "number": pull.number,
+            "title": pull.title,
+            "merge_commit_sha": pull.merge_commit,
+            "merged_at": "2026-11-25T10:00:00Z" if pull.merge_commit else None,
+            "head": {"sha": pull.head, "ref": pull.branch, "repo": {"full_name": repo}},
+        }
 
     def _artifact_json(self, artifact: Artifact) -> dict[str, Any]:
-        return {"id": artifact.id, "name": artifact.name, "expired": False, "created_at": artifact.created_at,
-                "workflow_run": {"id": artifact.run_id, "head_sha": artifact.head_sha},
-                "archive_download_url": f"{self.url}/repos/{self.repository}/actions/artifacts/{artifact.id}/zip"}
+        return {
+            "id": artifact.id,
+            "name": artifact.name,
+            "expired": False,
+            "created_at": artifact.created_at,
+            "workflow_run": {"id": artifact.run_id, "head_sha": artifact.head_sha},
+            "archive_download_url": f"{self.url}/repos/{self.repository}/actions/artifacts/{artifact.id}/zip",
+        }
 
     def comment(self, pr: int, marker: str) -> str | None:
         return next((c["body"] for c in self.comments.get(pr, []) if marker in c["body"]), None)
@@ -231,10 +247,20 @@ class FakeGitHub:
     # ------------------------------------------------------------------ git, as people and the merge button use it
 
     def git(self, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
-        result = subprocess.run(["git", *args], cwd=cwd or self.admin, capture_output=True, text=True,
-                                env={**os.environ, "GIT_AUTHOR_NAME": "Person", "GIT_AUTHOR_EMAIL": "p@acme.example",
-                                     "GIT_COMMITTER_NAME": "Person", "GIT_COMMITTER_EMAIL": "p@acme.example",
-                                     **(env or {})})
+        result = subprocess.run(
+            ["git", *args],
+            cwd=cwd or self.admin,
+            capture_output=True,
+            text=True,
+            env={
+                **os.environ,
+                "GIT_AUTHOR_NAME": "Person",
+                "GIT_AUTHOR_EMAIL": "p@acme.example",
+                "GIT_COMMITTER_NAME": "Person",
+                "GIT_COMMITTER_EMAIL": "p@acme.example",
+                **(env or {}),
+            },
+        )
         assert result.returncode == 0, (args, result.stderr)
         return result.stdout.strip()
 
@@ -285,8 +311,14 @@ class FakeGitHub:
         """The merge button: a merge commit on main, pushed past the protection."""
         self.git("fetch", "-q", "origin")
         self.git("checkout", "-q", "-B", "main", "origin/main")
-        self.git("merge", "-q", "--no-ff", "-m", f"Merge pull request #{pull.number} from acme/{pull.branch}\n\n"
-                 f"{pull.title}", pull.head)
+        self.git(
+            "merge",
+            "-q",
+            "--no-ff",
+            "-m",
+            f"Merge pull request #{pull.number} from acme/{pull.branch}\n\n{pull.title}",
+            pull.head,
+        )
         self.git("push", "-q", "origin", "main", env={MERGE_ENV: "1"})
         pull.merge_commit = self.git("rev-parse", "HEAD")
         return pull.merge_commit
@@ -306,9 +338,17 @@ class FakeGitHub:
 
     # ------------------------------------------------------------------ the runner
 
-    def run_action(self, name: str, workspace: Path, *, inputs: dict[str, str], event: str,
-                   pull: PullRequest | None = None, env: dict[str, str] | None = None,
-                   skip: tuple[str, ...] = ("deps", "install")) -> ActionRun:
+    def run_action(
+        self,
+        name: str,
+        workspace: Path,
+        *,
+        inputs: dict[str, str],
+        event: str,
+        pull: PullRequest | None = None,
+        env: dict[str, str] | None = None,
+        skip: tuple[str, ...] = ("deps", "install"),
+    ) -> ActionRun:
         action_dir = ROOT / ".github" / "actions" / name
         action = YAML(typ="safe").load((action_dir / "action.yml").read_text(encoding="utf-8"))
         run_id = next(self._runs)
@@ -317,22 +357,38 @@ class FakeGitHub:
         if pull is not None:
             head_repo = f"stranger/{self.repository.split('/')[1]}" if pull.fork else self.repository
             pr_event = {"number": pull.number, "head": {"sha": pull.head, "repo": {"full_name": head_repo}}}
-        github = {"token": token, "repository": self.repository, "server_url": "https://github.example",
-                  "run_id": str(run_id), "event_name": event,
-                  "event": {"pull_request": pr_event} if pr_event else {}}
+        github = {
+            "token": token,
+            "repository": self.repository,
+            "server_url": "https://github.example",
+            "run_id": str(run_id),
+            "event_name": event,
+            "event": {"pull_request": pr_event} if pr_event else {},
+        }
         given = {**{k: str(v.get("default", "")) for k, v in action["inputs"].items()}, **inputs}
         context: dict[str, Any] = {"github": github, "steps": {}}
         context["inputs"] = {k: _substitute(v, context) for k, v in given.items()}
         summary = self.tmp / f"summary-{run_id}.md"
         summary.touch()
         base = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "EPOPTIA_", "RECONCILER_"))}
-        base.update({"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "NO_COLOR": "1",
-                     "GITHUB_REPOSITORY": self.repository, "GITHUB_API_URL": self.url,
-                     "GITHUB_SERVER_URL": "https://github.example", "GITHUB_RUN_ID": str(run_id),
-                     "GITHUB_JOB": name, "GITHUB_EVENT_NAME": event, "GITHUB_ACTION_PATH": str(action_dir),
-                     "GITHUB_WORKFLOW_REF": f"{self.repository}/.github/workflows/epoptia-{name}.yml@refs/heads/main",
-                     "GITHUB_STEP_SUMMARY": str(summary), "RUNNER_OS": "Linux", "RECONCILER_QUEUE_POLL": "0.1",
-                     **(env or {})})
+        base.update(
+            {
+                "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+                "NO_COLOR": "1",
+                "GITHUB_REPOSITORY": self.repository,
+                "GITHUB_API_URL": self.url,
+                "GITHUB_SERVER_URL": "https://github.example",
+                "GITHUB_RUN_ID": str(run_id),
+                "GITHUB_JOB": name,
+                "GITHUB_EVENT_NAME": event,
+                "GITHUB_ACTION_PATH": str(action_dir),
+                "GITHUB_WORKFLOW_REF": f"{self.repository}/.github/workflows/epoptia-{name}.yml@refs/heads/main",
+                "GITHUB_STEP_SUMMARY": str(summary),
+                "RUNNER_OS": "Linux",
+                "RECONCILER_QUEUE_POLL": "0.1",
+                **(env or {}),
+            }
+        )
         results: list[StepResult] = []
         failed = False
         for step in action["runs"]["steps"]:
@@ -350,28 +406,45 @@ class FakeGitHub:
                 continue
             output = self.tmp / f"output-{run_id}-{len(results)}"
             output.touch()
-            step_env = {**base, **{k: _substitute(str(v), context) for k, v in (step.get("env") or {}).items()},
-                        "GITHUB_OUTPUT": str(output)}
+            step_env = {
+                **base,
+                **{k: _substitute(str(v), context) for k, v in (step.get("env") or {}).items()},
+                "GITHUB_OUTPUT": str(output),
+            }
             cwd = workspace / _substitute(str(step.get("working-directory", ".")), context)
-            done = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]], cwd=cwd,
-                                  env=step_env, capture_output=True, text=True, timeout=180)
+            done = subprocess.run(
+                ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+                cwd=cwd,
+                env=step_env,
+                capture_output=True,
+                text=True,
+                timeout=180,
+            )
             results.append(StepResult(sid, done.returncode, done.stdout, done.stderr))
             failed = failed or done.returncode != 0
             if sid:
-                context["steps"][sid] = {"outputs": dict(
-                    line.split("=", 1) for line in output.read_text().splitlines() if "=" in line)}
+                context["steps"][sid] = {
+                    "outputs": dict(line.split("=", 1) for line in output.read_text().splitlines() if "=" in line)
+                }
         outputs = {sid: value["outputs"] for sid, value in context["steps"].items()}
         return ActionRun(results, outputs, summary.read_text(encoding="utf-8"))
 
-    def _upload(self, step: dict[str, Any], context: dict[str, Any], workspace: Path, pull: PullRequest | None,
-                run_id: int) -> None:
+    def _upload(
+        self, step: dict[str, Any], context: dict[str, Any], workspace: Path, pull: PullRequest | None, run_id: int
+    ) -> None:
         name = _substitute(step["with"]["name"], context)
         pattern = _substitute(step["with"]["path"], context).removeprefix("./")
         files = {p.name: p.read_bytes() for p in sorted(workspace.glob(pattern)) if p.is_file()}
         if files and name:
             artifact_id = next(self._ids)
-            self.artifacts[artifact_id] = Artifact(artifact_id, name, pull.head if pull else "", run_id, files,
-                                                   f"2026-11-25T10:{len(self.artifacts):02d}:00Z")
+            self.artifacts[artifact_id] = Artifact(
+                artifact_id,
+                name,
+                pull.head if pull else "",
+                run_id,
+                files,
+                f"2026-11-25T10:{len(self.artifacts):02d}:00Z",
+            )
 
 
 _EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")

@@ -24,14 +24,83 @@ from reconciler.load import load_manifests
 from reconciler.manifests.yaml import load_all
 
 HOSTILE = [
-    None, True, False, 0, -1, -5, 2**63, 2**64 + 1, 10**80, 1.5, -0.0, 1e308, float("nan"), "", " ", "  x  ",
-    "a b", "a\u200bb", "\u200b", "line\nbreak", "tab\tx", "\x07bell", "ΜΟΝΤΑΖ 1", "C-1001", "P-2001", "ΚΟΠΗ-ΒΑΦΗ",
-    "2026-02-30", "2026-12-04", "2026-12-04T10:00:00Z", "86400", 86400, "0412", "x" * 5000, "/", "a/b", "²", "٣",
-    "<script>", "`x`", "#1;", "{{x}}", [], {}, [1, [2, [3]]], {"a": {"b": {"c": {}}}}, dt.date(2026, 12, 4),
+    None,
+    True,
+    False,
+    0,
+    -1,
+    -5,
+    2**63,
+    2**64 + 1,
+    10**80,
+    1.5,
+    -0.0,
+    1e308,
+    float("nan"),
+    "",
+    " ",
+    "  x  ",
+    "a b",
+    "a\u200bb",
+    "\u200b",
+    "line\nbreak",
+    "tab\tx",
+    "\x07bell",
+    "ΜΟΝΤΑΖ 1",
+    "C-1001",
+    "P-2001",
+    "ΚΟΠΗ-ΒΑΦΗ",
+    "2026-02-30",
+    "2026-12-04",
+    "2026-12-04T10:00:00Z",
+    "86400",
+    86400,
+    "0412",
+    "x" * 5000,
+    "/",
+    "a/b",
+    "²",
+    "٣",
+    "<script>",
+    "`x`",
+    "#1;",
+    "{{x}}",
+    [],
+    {},
+    [1, [2, [3]]],
+    {"a": {"b": {"c": {}}}},
+    dt.date(2026, 12, 4),
 ]
-KEYS = ["kind", "id", "name", "lines", "items", "quantity", "product", "client", "routing", "workflow", "steps",
-        "workstation", "job_task", "bom", "custom_fields", "target_day", "archived", "files", "status", "code",
-        "comments", "tags", "over_under_percentage", "unknown", "quantitiy", "vat_rate", "active", "type"]
+KEYS = [
+    "kind",
+    "id",
+    "name",
+    "lines",
+    "items",
+    "quantity",
+    "product",
+    "client",
+    "routing",
+    "workflow",
+    "steps",
+    "workstation",
+    "job_task",
+    "bom",
+    "custom_fields",
+    "target_day",
+    "archived",
+    "files",
+    "status",
+    "code",
+    "comments",
+    "tags",
+    "over_under_percentage",
+    "unknown",
+    "quantitiy",
+    "vat_rate",
+    "active",
+    "type",
+]
 
 
 def _nodes(value: Any, path: tuple = ()) -> list[tuple]:
@@ -95,12 +164,35 @@ def damage_text(text: str, rng: random.Random) -> str:
     i = rng.randrange(len(text))
     roll = rng.random()
     if roll < 0.3:
-        return text[:i] + text[i + rng.randint(1, 20):]
+        return text[:i] + text[i + rng.randint(1, 20) :]
     if roll < 0.5:
-        return text[:i] + text[i:i + 30] + text[i:]
+        return text[:i] + text[i : i + 30] + text[i:]
     if roll < 0.8:
-        fragment = rng.choice(["\t", "\x00", "\x1b[31m", ": :", "- - -", "{", "[", "&a", "*a", "!!binary x", "<<: *a",
-                               "\ufeff", "\u2028", "'", '"', "%YAML 1.1\n", "--- ", "... ", "? ", "\n  - ", "0o9"])
+        fragment = rng.choice(
+            [
+                "\t",
+                "\x00",
+                "\x1b[31m",
+                ": :",
+                "- - -",
+                "{",
+                "[",
+                "&a",
+                "*a",
+                "!!binary x",
+                "<<: *a",
+                "\ufeff",
+                "\u2028",
+                "'",
+                '"',
+                "%YAML 1.1\n",
+                "--- ",
+                "... ",
+                "? ",
+                "\n  - ",
+                "0o9",
+            ]
+        )
         return text[:i] + fragment + text[i:]
     return text[:i] + chr(rng.choice([0x85, 0xA0, 0x200B, 0xFFFE, 0xD800 - 1, 0x1F600])) + text[i:]
 
@@ -120,7 +212,7 @@ def mutated_factory(sample: dict[str, str], rng: random.Random) -> dict[str, byt
                 docs[rng.randrange(len(docs))] = mutate_document(docs[rng.randrange(len(docs))], rng)
                 try:
                     text = dump(docs)
-                except Exception:  # noqa: S112 - a value ruamel cannot write: damage the text instead
+                except Exception:
                     text = damage_text(text, rng)
         else:
             text = damage_text(text, rng)
@@ -140,7 +232,9 @@ def invalid_values(desired: Any) -> list[str]:
             found.append(f"{addr}: id {erp_id!r}")
         payload = desired.resources[addr].payload
         quantity = payload.get("quantity")
-        if entry.kind == "WorkOrderLine" and (not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0):
+        if entry.kind == "WorkOrderLine" and (
+            not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0
+        ):
             found.append(f"{addr}: quantity {quantity!r}")
         day = payload.get("target_day")
         if day is not None:

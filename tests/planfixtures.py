@@ -11,7 +11,7 @@ from reconciler.state import Observed, ResourceState, State, StepProgress
 
 from .conftest import write
 
-NOW = dt.datetime(2026, 11, 24, 9, 30, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 24, 9, 30, tzinfo=dt.UTC)
 
 FACTORY = """
 kind: Client
@@ -73,8 +73,9 @@ def not_started() -> Observed:
     return Observed(status="standby", started=False, observed_at=NOW.isoformat())
 
 
-def applied(d: Desired, observed: dict[str, Observed] | None = None, *, archived: tuple[str, ...] = (),
-            serial: int = 7) -> State:
+def applied(
+    d: Desired, observed: dict[str, Observed] | None = None, *, archived: tuple[str, ...] = (), serial: int = 7
+) -> State:
     """The state after applying ``d``, with production facts for some lines."""
     observed = observed or {}
     resources = {}

@@ -47,14 +47,28 @@ def running_line(emulator: EmulatorProcess, station: str = "LASER", line: str = 
     """A line of 10 million pieces, started by an operator at `station`: the machine scenario can report there."""
     emulator.write(Op.UPSERT_CLIENTS, [{"id": "C-1", "name": "Πελάτης", "kind": "client"}])
     emulator.write(Op.UPSERT_PRODUCTS, [{"id": "P-1", "name": "Προφίλ"}])
-    emulator.write(Op.UPSERT_LINES, [{
-        "workorderline_id": line, "quantity": "10000000", "production_status": "standby", "description": "Προφίλ",
-        "workorder": {"id": f"WO-{line}"}, "client": {"id": "C-1"}, "product": {"id": "P-1"},
-        "erp_routing": [{"workstationName": station, "job_tasks": [{"name": "Κοπή"}]}]}])
+    emulator.write(
+        Op.UPSERT_LINES,
+        [
+            {
+                "workorderline_id": line,
+                "quantity": "10000000",
+                "production_status": "standby",
+                "description": "Προφίλ",
+                "workorder": {"id": f"WO-{line}"},
+                "client": {"id": "C-1"},
+                "product": {"id": "P-1"},
+                "erp_routing": [{"workstationName": station, "job_tasks": [{"name": "Κοπή"}]}],
+            }
+        ],
+    )
     token = emulator.call(Op.OPERATOR_LOGIN, {"username": "demo", "password": "demo"}).json()["token"]
     ws = emulator.workstation(station)
-    started = emulator.call(Op.WORKSTATION_CONTROL, {"action": "start", "workstation_id": ws, "workorderline_id": line},
-                            headers={"Operator-Token": token})
+    started = emulator.call(
+        Op.WORKSTATION_CONTROL,
+        {"action": "start", "workstation_id": ws, "workorderline_id": line},
+        headers={"Operator-Token": token},
+    )
     assert started.status_code == 200, started.text
     return ws
 
@@ -85,7 +99,11 @@ class RelayProcess:
         full_env = {**os.environ, KEY_ENV: KEY, "NO_COLOR": "1", "PYTHONUNBUFFERED": "1", **(env or {})}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "reconciler", "station", "relay", "--clock-file", str(self.clock_file), *args],
-            cwd=root, env=full_env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            cwd=root,
+            env=full_env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
         RelayProcess.started.append(self)
         self.acked = 0
@@ -134,8 +152,9 @@ class RelayProcess:
         with self.changed:
             while not ready():
                 left = deadline - time.monotonic()
-                assert left > 0 and self.proc.poll() is None or ready(), \
+                assert (left > 0 and self.proc.poll() is None) or ready(), (
                     f"timed out waiting for {what}; exit {self.proc.poll()}; log tail {self.log[-5:]}; {self.other[-20:]}"
+                )
                 self.changed.wait(min(left, 0.05) if left > 0 else 0.05)
 
     def wait_ack(self, number: int, timeout: float = 15) -> None:
@@ -176,8 +195,15 @@ def kill_leftovers() -> None:
 
 
 def run_cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "reconciler", *args], check=False, cwd=root, capture_output=True, text=True,
-                          env={**os.environ, KEY_ENV: KEY, "NO_COLOR": "1"}, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "reconciler", *args],
+        check=False,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={**os.environ, KEY_ENV: KEY, "NO_COLOR": "1"},
+        timeout=60,
+    )
 
 
 class Broker:
@@ -188,10 +214,12 @@ class Broker:
         config = folder / "broker.yaml"
         config.write_text(
             f"listeners:\n  default:\n    type: tcp\n    bind: 127.0.0.1:{self.port}\n"
-            "plugins:\n  amqtt.plugins.authentication.AnonymousAuthPlugin:\n    allow_anonymous: false\n")
+            "plugins:\n  amqtt.plugins.authentication.AnonymousAuthPlugin:\n    allow_anonymous: false\n"
+        )
         amqtt = Path(sys.executable).parent / "amqtt"
-        self.proc = subprocess.Popen([str(amqtt), "-c", str(config)], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [str(amqtt), "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         deadline = time.monotonic() + 15
         while True:
             try:

@@ -37,7 +37,7 @@ def test_json_plan_parses_and_holds_every_action(sample_repo: Path) -> None:
 
 def test_markdown_plan_puts_the_summary_first(sample_repo: Path) -> None:
     lines = run_cli("plan", "--format", "markdown", cwd=sample_repo).stdout.splitlines()
-    first_text = [line for line in lines if line and not line.startswith(("<!--", "#"))][0]
+    first_text = next(line for line in lines if line and not line.startswith(("<!--", "#")))
     assert first_text == "**Plan: 23 to create, 0 to update, 0 to archive, 0 to delete, 0 blocked.**"
 
 
@@ -69,8 +69,11 @@ def test_broken_manifest_gives_positions_and_no_traceback(sample_repo: Path) -> 
 
 
 def test_config_errors_name_the_file_and_position(sample_repo: Path) -> None:
-    write(sample_repo, "reconciler.yaml", "default_target: local\ntargets:\n  local:\n    endpoint: emulator\n"
-          "    state: s.json\n    throttel: {}\n")
+    write(
+        sample_repo,
+        "reconciler.yaml",
+        "default_target: local\ntargets:\n  local:\n    endpoint: emulator\n    state: s.json\n    throttel: {}\n",
+    )
     result = run_cli("plan", cwd=sample_repo)
     assert result.returncode == 1
     assert "reconciler.yaml:6:5: unknown field 'throttel' in Target; did you mean 'throttle'?" in result.stderr
@@ -91,20 +94,25 @@ def test_usage_errors_never_exit_2(sample_repo: Path) -> None:
 
 
 def test_blocked_plan_exits_1_unless_skipped(sample_repo: Path) -> None:
+    import os
+
     from reconciler.context import Context
     from reconciler.state import Observed, ResourceState, StepProgress
-
-    import os
 
     cwd = os.getcwd()
     os.chdir(sample_repo)
     try:
         context = Context.open()
         desired = context.load_desired()
-        observed = Observed(status="production", started=True, observed_at="2026-11-24T08:00:00+00:00",
-                            steps=(StepProgress(workstation="LASER", status="in_progress", qty_done=80),))
-        resources = {a: ResourceState.applied(r, observed if r.id == "131319" else None)
-                     for a, r in desired.resources.items()}
+        observed = Observed(
+            status="production",
+            started=True,
+            observed_at="2026-11-24T08:00:00+00:00",
+            steps=(StepProgress(workstation="LASER", status="in_progress", qty_done=80),),
+        )
+        resources = {
+            a: ResourceState.applied(r, observed if r.id == "131319" else None) for a, r in desired.resources.items()
+        }
         context.state_store.write(context.state_store.read().model_copy(update={"resources": resources}))
     finally:
         os.chdir(cwd)

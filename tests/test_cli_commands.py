@@ -75,13 +75,17 @@ def test_force_unlock_removes_the_lock_of_a_run_that_died(sample_repo: Path) -> 
 
 def test_halt_show_and_clear(sample_repo: Path) -> None:
     assert run_cli("halt", "show", cwd=sample_repo).stdout == "Not halted.\n"
-    Halt(sample_repo / ".reconciler" / "halt" / "local.json", "local").set(429, "GET /api/3.03/workorderlines",
-                                                                          "Too Many Requests")
+    Halt(sample_repo / ".reconciler" / "halt" / "local.json", "local").set(
+        429, "GET /api/3.03/workorderlines", "Too Many Requests"
+    )
     shown = run_cli("halt", "show", cwd=sample_repo)
     assert shown.returncode == 0
     info = json.loads(shown.stdout)
-    assert (info["status"], info["request"], info["reason"]) == (429, "GET /api/3.03/workorderlines",
-                                                                 "Too Many Requests")
+    assert (info["status"], info["request"], info["reason"]) == (
+        429,
+        "GET /api/3.03/workorderlines",
+        "Too Many Requests",
+    )
     plan = run_cli("plan", cwd=sample_repo)  # halted: the plan says so and plans from the state alone
     assert "planning from the state file alone: requests to target 'local' are halted since" in plan.stderr
     cleared = run_cli("halt", "clear", cwd=sample_repo)
@@ -123,7 +127,7 @@ class FakeGitHub:
                 path = self.path.split("?")[0]
                 if self.command == "GET" and path == "/repos/acme/prod-data/issues/12/comments":
                     page = int(re.search(r"[?&]page=(\d+)", self.path).group(1))
-                    self._answer(200, fake.comments[(page - 1) * 100:page * 100])
+                    self._answer(200, fake.comments[(page - 1) * 100 : page * 100])
                 elif self.command == "POST" and path == "/repos/acme/prod-data/issues/12/comments":
                     fake.comments.append({"id": 900 + len(fake.comments), "body": body["body"]})
                     self._answer(201, fake.comments[-1])
@@ -150,9 +154,22 @@ class FakeGitHub:
 
 
 def ci_comment(root: Path, github: FakeGitHub, *extra: str, env: dict[str, str] | None = None):
-    return run_cli("ci", "comment", "--pr", "12", "--body-file", "plan.md", *extra, cwd=root,
-                   env={"GITHUB_TOKEN": "ghs-test-token", "GITHUB_REPOSITORY": "acme/prod-data",
-                        "GITHUB_API_URL": github.url, **(env or {})})
+    return run_cli(
+        "ci",
+        "comment",
+        "--pr",
+        "12",
+        "--body-file",
+        "plan.md",
+        *extra,
+        cwd=root,
+        env={
+            "GITHUB_TOKEN": "ghs-test-token",
+            "GITHUB_REPOSITORY": "acme/prod-data",
+            "GITHUB_API_URL": github.url,
+            **(env or {}),
+        },
+    )
 
 
 def test_ci_comment_creates_then_updates_the_one_plan_comment(tmp_path: Path) -> None:
@@ -204,15 +221,27 @@ def test_operator_logout_ends_the_session(repo: Repo) -> None:
 def test_drift_as_json(repo: Repo) -> None:
     assert repo.run("apply", "--auto-approve").returncode == 0
     assert json.loads(repo.run("drift", "--format", "json").stdout) == []
-    row = {"workorderline_id": "600001", "comments": "άλλαξε στο Epoptia", "workorder": {"id": "WO-0"},
-           "client": {"name": "Πελάτης"}, "product": {"name": "Προφίλ"}, "quantity": 11}
+    row = {
+        "workorderline_id": "600001",
+        "comments": "άλλαξε στο Epoptia",
+        "workorder": {"id": "WO-0"},
+        "client": {"name": "Πελάτης"},
+        "product": {"name": "Προφίλ"},
+        "quantity": 11,
+    }
     answer = repo.emulator.write(Op.UPSERT_LINES, [row])[0]
     assert answer["result"] == "updated", answer
     drift = repo.run("drift", "--format", "json", "--detailed-exitcode")
     assert drift.returncode == 2, drift.stderr
-    assert json.loads(drift.stdout) == [{
-        "cause": "owned", "kind": "WorkOrderLine", "id": "600001", "message": "line 600001 was changed in Epoptia",
-        "changes": [{"path": "comments", "before": None, "after": "άλλαξε στο Epoptia"}]}]
+    assert json.loads(drift.stdout) == [
+        {
+            "cause": "owned",
+            "kind": "WorkOrderLine",
+            "id": "600001",
+            "message": "line 600001 was changed in Epoptia",
+            "changes": [{"path": "comments", "before": None, "after": "άλλαξε στο Epoptia"}],
+        }
+    ]
     assert repo.run("drift", "--format", "json").returncode == 0  # without --detailed-exitcode
 
 
@@ -223,8 +252,15 @@ def in_terminal(repo: Repo, answer: str, *args: str) -> tuple[int, str]:
     """Run `reconciler apply` with a pseudo-terminal as its standard streams; answer its question."""
     main, secondary = pty.openpty()
     env = {**os.environ, KEY_ENV: repo.emulator.key, "NO_COLOR": "1", "COLUMNS": "200"}
-    proc = subprocess.Popen([sys.executable, "-m", "reconciler", "apply", *args], cwd=repo.root, env=env,
-                            stdin=secondary, stdout=secondary, stderr=secondary, close_fds=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "apply", *args],
+        cwd=repo.root,
+        env=env,
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+        close_fds=True,
+    )
     os.close(secondary)
     seen, answered = b"", False
     deadline = time.monotonic() + 60
@@ -282,8 +318,14 @@ def test_a_bug_exits_3_and_leaves_the_traceback_in_a_file(sample_repo: Path, tmp
     crash_dir.mkdir()
     env = {**os.environ, "TMPDIR": str(crash_dir), "NO_COLOR": "1"}
     env.pop("RECONCILER_DEBUG", None)
-    done = subprocess.run([sys.executable, "-c", CRASH, "plan", "--no-refresh"], cwd=sample_repo, env=env,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", CRASH, "plan", "--no-refresh"],
+        cwd=sample_repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 3
     assert done.stderr.startswith("Internal error: this is a bug in the reconciler, not in your data.\n")
     assert "Traceback" not in done.stderr and "planted" not in done.stderr
@@ -291,18 +333,27 @@ def test_a_bug_exits_3_and_leaves_the_traceback_in_a_file(sample_repo: Path, tmp
     assert len(logs) == 1 and f"the traceback is in {logs[0]}; please report it" in done.stderr
     text = logs[0].read_text(encoding="utf-8")
     assert "argv: ['plan', '--no-refresh']" in text and "RuntimeError: a bug planted by the test" in text
-    debug = subprocess.run([sys.executable, "-c", CRASH, "plan"], cwd=sample_repo, capture_output=True, text=True,
-                           env={**env, "RECONCILER_DEBUG": "1"}, timeout=60)
+    debug = subprocess.run(
+        [sys.executable, "-c", CRASH, "plan"],
+        cwd=sample_repo,
+        capture_output=True,
+        text=True,
+        env={**env, "RECONCILER_DEBUG": "1"},
+        timeout=60,
+    )
     assert debug.returncode == 3 and "Traceback" in debug.stderr and "a bug planted by the test" in debug.stderr
 
 
 def test_a_bug_exits_3_even_where_the_traceback_file_cannot_be_written(sample_repo: Path) -> None:
     env = {**os.environ, "NO_COLOR": "1"}
     env.pop("RECONCILER_DEBUG", None)
-    no_file = "import tempfile\ndef full(**kwargs):\n    raise OSError(28, 'No space left on device')\n" \
+    no_file = (
+        "import tempfile\ndef full(**kwargs):\n    raise OSError(28, 'No space left on device')\n"
         "tempfile.mkstemp = full\n" + CRASH
-    done = subprocess.run([sys.executable, "-c", no_file, "plan"], cwd=sample_repo, env=env, capture_output=True,
-                          text=True, timeout=60)
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", no_file, "plan"], cwd=sample_repo, env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 3
     assert "run again with RECONCILER_DEBUG=1 to see the traceback" in done.stderr
 
@@ -322,8 +373,11 @@ def test_a_corrupt_state_entry_is_named_with_the_backup(repo: Repo) -> None:
     state.write_text(broken, encoding="utf-8")
     plan = repo.run("plan")
     assert plan.returncode == 1 and "Traceback" not in plan.stderr
-    assert re.search(rf"state file {re.escape(str(state))} is corrupt: .* at resources\.WorkOrderLine/60000\d\."
-                     r"observed\.observed_at", plan.stderr), plan.stderr
+    assert re.search(
+        rf"state file {re.escape(str(state))} is corrupt: .* at resources\.WorkOrderLine/60000\d\."
+        r"observed\.observed_at",
+        plan.stderr,
+    ), plan.stderr
     assert f"the previous version is kept at {state}.backup" in plan.stderr
 
 
@@ -338,14 +392,17 @@ def test_a_state_entry_that_is_not_an_object_is_named(repo: Repo) -> None:
     assert f"state file {state} is corrupt: " in plan.stderr and "resources.WorkOrderLine/600001" in plan.stderr
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    (b"", "is not a plan: invalid JSON"),
-    (b"Plan: 3 to create\n", "is not a plan: invalid JSON"),
-    (b"\xff\xfe\x00garbage", "is not a plan: invalid JSON"),
-    (b"[1, 2, 3]", "has plan format version None"),
-    (b'{"format_version": 2, "target": 5}', "is not a valid plan: "),
-    (b"[" * 100_000, "is not a plan: invalid JSON"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "is not a plan: invalid JSON"),
+        (b"Plan: 3 to create\n", "is not a plan: invalid JSON"),
+        (b"\xff\xfe\x00garbage", "is not a plan: invalid JSON"),
+        (b"[1, 2, 3]", "has plan format version None"),
+        (b'{"format_version": 2, "target": 5}', "is not a valid plan: "),
+        (b"[" * 100_000, "is not a plan: invalid JSON"),
+    ],
+)
 def test_plan_files_that_are_not_plans(sample_repo: Path, content: bytes, message: str) -> None:
     (sample_repo / "bad.json").write_bytes(content)
     for command in (["show", "bad.json"], ["apply", "bad.json", "--auto-approve"]):

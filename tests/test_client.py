@@ -31,11 +31,17 @@ def client(tmp_path: Path, handler, *, read=0.0, write=0.0, attempts=3) -> tuple
         seen.append(request)
         return handler(request, len(seen))
 
-    c = EpoptiaClient("https://acme.epoptia.io", SECRET, profile=DEFAULT_PROFILE,
-                      throttle=Throttle(tmp_path / "throttle", "t", Spacing(read_interval=read, write_interval=write)),
-                      halt=Halt(tmp_path / "halt.json", "t"),
-                      key_env="ACME_KEY", retry=RetryPolicy(attempts=attempts, backoff=0.0),
-                      transport=httpx.MockTransport(record), sleep=lambda s: None)
+    c = EpoptiaClient(
+        "https://acme.epoptia.io",
+        SECRET,
+        profile=DEFAULT_PROFILE,
+        throttle=Throttle(tmp_path / "throttle", "t", Spacing(read_interval=read, write_interval=write)),
+        halt=Halt(tmp_path / "halt.json", "t"),
+        key_env="ACME_KEY",
+        retry=RetryPolicy(attempts=attempts, backoff=0.0),
+        transport=httpx.MockTransport(record),
+        sleep=lambda s: None,
+    )
     return c, seen
 
 
@@ -63,11 +69,14 @@ def test_5xx_and_dropped_connections_are_retried_for_idempotent_calls(tmp_path: 
     assert len(seen) == 3
 
 
-@pytest.mark.parametrize(("answer", "message"), [
-    (httpx.Response(200, text="<html>login</html>"), "something that is not JSON: <html>login</html>"),
-    (httpx.Response(200, json={"lines": []}), "has no 'workorderLines' list"),
-    (httpx.Response(200, json={"workorderLines": [], "numberOfPages": "many"}), "says numberOfPages 'many'"),
-])
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (httpx.Response(200, text="<html>login</html>"), "something that is not JSON: <html>login</html>"),
+        (httpx.Response(200, json={"lines": []}), "has no 'workorderLines' list"),
+        (httpx.Response(200, json={"workorderLines": [], "numberOfPages": "many"}), "says numberOfPages 'many'"),
+    ],
+)
 def test_list_answers_that_are_not_the_profile(tmp_path: Path, answer: httpx.Response, message: str) -> None:
     c, seen = client(tmp_path, lambda r, n: answer)
     with pytest.raises(BadResponseError, match=message):
@@ -139,10 +148,12 @@ def test_excerpts_of_answers(tmp_path: Path) -> None:
     from reconciler.epoptia.errors import RequestRefusedError
 
     long = "ω " * 300
-    for body, shown in ((httpx.Response(409, json={"error": "no line is running"}), "no line is running"),
-                        (httpx.Response(409, json={"message": "x"}), '{"message":"x"}'),
-                        (httpx.Response(409, text=""), "(empty body)"),
-                        (httpx.Response(409, text=long), " ".join(["ω"] * 300)[:200] + "...")):
+    for body, shown in (
+        (httpx.Response(409, json={"error": "no line is running"}), "no line is running"),
+        (httpx.Response(409, json={"message": "x"}), '{"message":"x"}'),
+        (httpx.Response(409, text=""), "(empty body)"),
+        (httpx.Response(409, text=long), " ".join(["ω"] * 300)[:200] + "..."),
+    ):
         c, _ = client(tmp_path, lambda r, n, body=body: body)
         with pytest.raises(RequestRefusedError) as caught:
             c.lines_page(1)
@@ -155,15 +166,17 @@ def test_the_integrations_page_is_named_for_an_https_endpoint(tmp_path: Path) ->
     c, _ = client(tmp_path, lambda r, n: httpx.Response(401, text="expired"))
     with pytest.raises(KeyRejectedError) as caught:
         c.write(Operation.UPSERT_CLIENTS, [{"id": "1"}])
-    assert caught.value.hint.startswith("make a new key at https://acme.epoptia.io/integrations and put it in "
-                                        "$ACME_KEY")
+    assert caught.value.hint.startswith(
+        "make a new key at https://acme.epoptia.io/integrations and put it in $ACME_KEY"
+    )
 
 
 def test_a_command_not_found_on_the_confirmed_list_says_to_check_the_endpoint(tmp_path: Path) -> None:
     from reconciler.epoptia.errors import CommandNotFoundError
 
-    c, _ = client(tmp_path, lambda r, n: httpx.Response(400, text="Command `workorderlines` for api version 3.03 "
-                                                                  "not found"))
+    c, _ = client(
+        tmp_path, lambda r, n: httpx.Response(400, text="Command `workorderlines` for api version 3.03 not found")
+    )
     with pytest.raises(CommandNotFoundError) as caught:
         c.lines_page(1)
     assert "its path is confirmed on live tenants, so check the endpoint and API version" in caught.value.message

@@ -64,18 +64,41 @@ def tenant() -> Iterator[Tenant]:
         t.admin.close()
 
 
-def client(tmp_path: Path, tenant: Tenant, *, key: str = KEY, attempts: int = 3, timeout: float = 30,
-           read: float = 0.0, write: float = 0.0, profile=DEFAULT_PROFILE, sleeps: list | None = None) -> EpoptiaClient:
+def client(
+    tmp_path: Path,
+    tenant: Tenant,
+    *,
+    key: str = KEY,
+    attempts: int = 3,
+    timeout: float = 30,
+    read: float = 0.0,
+    write: float = 0.0,
+    profile=DEFAULT_PROFILE,
+    sleeps: list | None = None,
+) -> EpoptiaClient:
     spacing = Spacing(read_interval=read, write_interval=write)
     throttle = Throttle(tmp_path / "throttle", "t", spacing)
-    return EpoptiaClient(tenant.server.url, key, profile=profile, throttle=throttle,
-                         halt=Halt(tmp_path / "halt" / "t.json", "t"), key_env="ACME_KEY",
-                         retry=RetryPolicy(attempts=attempts, backoff=0.01), timeout=timeout,
-                         sleep=(sleeps.append if sleeps is not None else lambda s: None))
+    return EpoptiaClient(
+        tenant.server.url,
+        key,
+        profile=profile,
+        throttle=throttle,
+        halt=Halt(tmp_path / "halt" / "t.json", "t"),
+        key_env="ACME_KEY",
+        retry=RetryPolicy(attempts=attempts, backoff=0.01),
+        timeout=timeout,
+        sleep=(sleeps.append if sleeps is not None else lambda s: None),
+    )
 
 
-LINE = {"workorderline_id": "131319", "quantity": "200", "description": "Προφίλ",
-        "workorder": {"id": "WO-1"}, "client": {"name": "Αιγαίου"}, "product": {"name": "Προφίλ"}}
+LINE = {
+    "workorderline_id": "131319",
+    "quantity": "200",
+    "description": "Προφίλ",
+    "workorder": {"id": "WO-1"},
+    "client": {"name": "Αιγαίου"},
+    "product": {"name": "Προφίλ"},
+}
 
 
 def test_a_503_is_retried_with_backoff_then_given_up(tmp_path: Path, tenant: Tenant) -> None:
@@ -109,8 +132,9 @@ def test_a_dropped_connection_is_retried_for_an_idempotent_write(tmp_path: Path,
 
 def test_a_non_idempotent_call_is_never_retried(tmp_path: Path, tenant: Tenant) -> None:
     c = client(tmp_path, tenant, attempts=5)
-    laser = next(w["id"] for w in tenant.admin.get("/_emulator/workstations").json()["workstations"]
-                 if w["name"] == "LASER")
+    laser = next(
+        w["id"] for w in tenant.admin.get("/_emulator/workstations").json()["workstations"] if w["name"] == "LASER"
+    )
     tenant.faults(drop_rate=1)
     before = tenant.requests()
     with pytest.raises(UnreachableError):
@@ -142,8 +166,9 @@ def test_a_redirect_is_an_error_never_followed(tmp_path: Path, tenant: Tenant) -
 
 
 @pytest.mark.parametrize("status", [429, 403])
-def test_a_rate_limit_halts_this_and_every_other_client_until_cleared(tmp_path: Path, tenant: Tenant,
-                                                                      status: int) -> None:
+def test_a_rate_limit_halts_this_and_every_other_client_until_cleared(
+    tmp_path: Path, tenant: Tenant, status: int
+) -> None:
     tenant.faults(rate_limit=1, rate_limit_status=status)
     c = client(tmp_path, tenant, attempts=3)
     c.lines_page(1)
@@ -194,7 +219,8 @@ def test_a_write_answer_without_results(tmp_path: Path) -> None:
             client(tmp_path, tenant).write(Operation.UPSERT_LINES, [LINE])
         quiet = DEFAULT_PROFILE.model_copy(update={"results_key": None})
         assert [r.outcome for r in client(tmp_path, tenant, profile=quiet).write(Operation.UPSERT_LINES, [LINE])] == [
-            RowOutcome.SENT]
+            RowOutcome.SENT
+        ]
         tenant.admin.close()
 
 
@@ -229,8 +255,14 @@ TIMED = textwrap.dedent("""
 def test_one_request_in_flight_across_processes_spaced(tmp_path: Path, tenant: Tenant) -> None:
     """Two client processes share the target's throttle: their requests never overlap, and are spaced."""
     tenant.faults(latency_ms=50)
-    procs = [subprocess.Popen([sys.executable, "-c", TIMED, tenant.server.url, KEY, str(tmp_path / "throttle"), "5"],
-                              stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", TIMED, tenant.server.url, KEY, str(tmp_path / "throttle"), "5"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     calls = sorted(tuple(json.loads(line)) for p in procs for line in p.communicate(timeout=60)[0].splitlines())
     assert all(p.returncode == 0 for p in procs)
     assert len(calls) == 10
@@ -243,9 +275,13 @@ def test_one_request_in_flight_across_processes_spaced(tmp_path: Path, tenant: T
 def test_the_throttle_spaces_reads_and_writes(tmp_path: Path, tenant: Tenant) -> None:
     c = client(tmp_path, tenant, read=0.1, write=0.3)
     stamps = []
-    for call in (lambda: c.lines_page(1), lambda: c.lines_page(1),
-                 lambda: c.write(Operation.UPSERT_CLIENTS, [{"id": "C-1", "name": "Αιγαίου"}]),
-                 lambda: c.lines_page(1), lambda: c.lines_page(1)):
+    for call in (
+        lambda: c.lines_page(1),
+        lambda: c.lines_page(1),
+        lambda: c.write(Operation.UPSERT_CLIENTS, [{"id": "C-1", "name": "Αιγαίου"}]),
+        lambda: c.lines_page(1),
+        lambda: c.lines_page(1),
+    ):
         call()
         stamps.append(time.monotonic())
     gaps = [b - a for a, b in itertools.pairwise(stamps)]
@@ -273,11 +309,16 @@ def test_operator_sessions_and_workstation_control(tmp_path: Path, tenant: Tenan
     c = client(tmp_path, tenant)
     c.write(Operation.UPSERT_CLIENTS, [{"id": "C", "name": "Αιγαίου"}])
     c.write(Operation.UPSERT_PRODUCTS, [{"id": "P", "name": "Προφίλ"}])
-    row = {**LINE, "client": {"name": "Αιγαίου"}, "product": {"name": "Προφίλ"},
-           "erp_routing": [{"workstationName": "LASER"}]}
+    row = {
+        **LINE,
+        "client": {"name": "Αιγαίου"},
+        "product": {"name": "Προφίλ"},
+        "erp_routing": [{"workstationName": "LASER"}],
+    }
     assert c.write(Operation.UPSERT_LINES, [row])[0].outcome is RowOutcome.CREATED
-    laser = next(w["id"] for w in tenant.admin.get("/_emulator/workstations").json()["workstations"]
-                 if w["name"] == "LASER")
+    laser = next(
+        w["id"] for w in tenant.admin.get("/_emulator/workstations").json()["workstations"] if w["name"] == "LASER"
+    )
     with pytest.raises(OperatorTokenError) as caught:
         c.login("demo", "wrong")
     assert caught.value.message.startswith("Epoptia refused the operator's login for POST /api/3.03/operators/login: ")
@@ -292,8 +333,9 @@ def test_operator_sessions_and_workstation_control(tmp_path: Path, tenant: Tenan
     c.logout(token)
     with pytest.raises(OperatorTokenError) as caught:
         c.control("pause", laser, line_id="131319", operator_token=token)
-    assert caught.value.message.startswith("Epoptia refused the operator's token for POST "
-                                           "/api/3.03/workstations/control: ")
+    assert caught.value.message.startswith(
+        "Epoptia refused the operator's token for POST /api/3.03/workstations/control: "
+    )
     assert caught.value.hint == "log in again with `reconciler operator login`; the API key is not the problem"
     with pytest.raises(OperatorTokenError, match=r"refused the operator.s token for POST /api/3\.03/operators/logout"):
         c.logout(token)
@@ -304,28 +346,41 @@ def test_messages_and_hints_of_each_failure(tmp_path: Path, tenant: Tenant) -> N
     tenant.faults(error_rate=1)
     with pytest.raises(ServerError) as caught:
         c.workflow_templates()
-    assert caught.value.message == ("Epoptia answered HTTP 503 to GET /api/3.03/workflows/templates: "
-                                    "Service Unavailable")
+    assert caught.value.message == (
+        "Epoptia answered HTTP 503 to GET /api/3.03/workflows/templates: Service Unavailable"
+    )
     assert caught.value.hint == ("Epoptia had a problem; run again later (nothing is lost: the next apply resumes)")
     tenant.faults(redirect=True)
     with pytest.raises(RedirectedError) as caught:
         c.lines_page(1)
-    assert caught.value.hint == ("a redirect usually means a login page or a wrong endpoint; check the target's "
-                                 "endpoint (it must be https://<subdomain>.epoptia.io)")
+    assert caught.value.hint == (
+        "a redirect usually means a login page or a wrong endpoint; check the target's "
+        "endpoint (it must be https://<subdomain>.epoptia.io)"
+    )
     tenant.faults()
     with pytest.raises(KeyRejectedError) as caught:
         client(tmp_path, tenant, key="wrong").lines_page(1)
-    assert caught.value.message == ("Epoptia refused the API key in $ACME_KEY (API key not recognised): it is wrong, "
-                                    "or it expired (keys unused for 60 days expire)")
-    assert caught.value.hint == ("make a new key at https://<subdomain>.epoptia.io/integrations and put it in "
-                                 "$ACME_KEY (in CI: the repository secret)")
-    dead = EpoptiaClient("http://127.0.0.1:9/", KEY, profile=DEFAULT_PROFILE, retry=RetryPolicy(attempts=1),
-                         throttle=Throttle(tmp_path / "t2", "t", Spacing(read_interval=0, write_interval=0)),
-                         halt=Halt(tmp_path / "h2.json", "t"))
+    assert caught.value.message == (
+        "Epoptia refused the API key in $ACME_KEY (API key not recognised): it is wrong, "
+        "or it expired (keys unused for 60 days expire)"
+    )
+    assert caught.value.hint == (
+        "make a new key at https://<subdomain>.epoptia.io/integrations and put it in "
+        "$ACME_KEY (in CI: the repository secret)"
+    )
+    dead = EpoptiaClient(
+        "http://127.0.0.1:9/",
+        KEY,
+        profile=DEFAULT_PROFILE,
+        retry=RetryPolicy(attempts=1),
+        throttle=Throttle(tmp_path / "t2", "t", Spacing(read_interval=0, write_interval=0)),
+        halt=Halt(tmp_path / "h2.json", "t"),
+    )
     assert dead.endpoint == "http://127.0.0.1:9"
     with pytest.raises(UnreachableError) as caught:
         dead.lines_page(1)
-    assert caught.value.message.startswith("cannot reach http://127.0.0.1:9 (GET /api/3.03/workorderlines): "
-                                           "ConnectError: ")
+    assert caught.value.message.startswith(
+        "cannot reach http://127.0.0.1:9 (GET /api/3.03/workorderlines): ConnectError: "
+    )
     assert caught.value.hint == "check the target's endpoint in reconciler.yaml and the network"
     assert c.workflow_templates()[0]["name"]  # the templates answer is {"workflows": [...]}

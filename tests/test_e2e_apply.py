@@ -35,8 +35,15 @@ def operator_start(repo: Repo, line: str, station: str) -> None:
     token = repo.run("operator", "login", "--username", "demo", "--password", "demo")
     assert token.returncode == 0, token.stderr
     ws = repo.emulator.workstation(station)
-    started = repo.run("station", "start", "--workstation", str(ws), "--line", line,
-                       env={"EPOPTIA_OPERATOR_TOKEN": token.stdout.strip()})
+    started = repo.run(
+        "station",
+        "start",
+        "--workstation",
+        str(ws),
+        "--line",
+        line,
+        env={"EPOPTIA_OPERATOR_TOKEN": token.stdout.strip()},
+    )
     assert started.returncode == 0, started.stderr
     assert json.loads(started.stdout)["status"] == "started"
 
@@ -49,7 +56,9 @@ def test_plan_apply_plan_is_empty(repo: Repo) -> None:
     assert "Apply complete" in applied.stdout
     again = repo.run("plan", "--detailed-exitcode")
     assert again.returncode == 0, again.stdout
-    assert "No changes." in again.stdout and "Epoptia read where this plan touches it: no line, so no page" in again.stdout
+    assert (
+        "No changes." in again.stdout and "Epoptia read where this plan touches it: no line, so no page" in again.stdout
+    )
     lines = repo.emulator.lines()
     assert set(lines) == sample_line_ids()
     assert lines["131341"]["erp_routing"][1]["workstationName"] == "ΜΟΝΤΑΖ 2"
@@ -96,8 +105,12 @@ def test_started_line_blocks_quantity_allows_comments_and_is_archived_not_delete
     assert "line 131319 has started at LASER (120 of 200 done): it cannot be deleted" in removed.stdout
     assert "archive it instead" in removed.stdout
 
-    (repo.root / WO_0412).write_text(text.replace("quantity: 250", "quantity: 200").replace(
-        "    comments: Βιαστικό", "    comments: Βιαστικό\n    archived: true"), encoding="utf-8")
+    (repo.root / WO_0412).write_text(
+        text.replace("quantity: 250", "quantity: 200").replace(
+            "    comments: Βιαστικό", "    comments: Βιαστικό\n    archived: true"
+        ),
+        encoding="utf-8",
+    )
     archived = repo.run("apply", "--auto-approve")
     assert archived.returncode == 0, archived.stdout + archived.stderr
     assert repo.emulator.lines()["131319"]["production_status"] == "archive"
@@ -106,16 +119,24 @@ def test_started_line_blocks_quantity_allows_comments_and_is_archived_not_delete
 
 def test_drift_in_epoptia_is_shown_and_put_back(repo: Repo) -> None:
     assert repo.run("apply", "--auto-approve").returncode == 0
-    row = {"workorderline_id": "131330", "quantity": 600, "production_status": "standby",
-           "workorder": {"id": "WO-26-0413", "code": "ΠΑΡ-0413"}, "client": {"id": "C-1002"},
-           "product": {"id": "P-2002"}, "workflow_id": template_id(repo, "Διέλαση και Βαφή"), "comments": "άλλαξε στο UI",
-           "overUnderPercentage": 5, "target_day": "2026-12-07",
-           "bom": [{"item": "ΜΠΙΛΙΕΤΑ-6063", "quantity": 1250, "unit": "kg"}]}
+    row = {
+        "workorderline_id": "131330",
+        "quantity": 600,
+        "production_status": "standby",
+        "workorder": {"id": "WO-26-0413", "code": "ΠΑΡ-0413"},
+        "client": {"id": "C-1002"},
+        "product": {"id": "P-2002"},
+        "workflow_id": template_id(repo, "Διέλαση και Βαφή"),
+        "comments": "άλλαξε στο UI",
+        "overUnderPercentage": 5,
+        "target_day": "2026-12-07",
+        "bom": [{"item": "ΜΠΙΛΙΕΤΑ-6063", "quantity": 1250, "unit": "kg"}],
+    }
     assert repo.emulator.write(Op.UPSERT_LINES, [row])[0]["result"] == "updated"
     plan = repo.run("plan", "--detailed-exitcode", "--refresh", "full")  # a targeted plan reads only what it changes
     assert plan.returncode == 2
     assert "Changed in Epoptia outside the reconciler" in plan.stdout
-    assert 'quantity: applied 500, Epoptia has 600' in plan.stdout
+    assert "quantity: applied 500, Epoptia has 600" in plan.stdout
     assert "~ quantity: 600 -> 500" in plan.stdout
     assert repo.run("apply", "--auto-approve", "--refresh", "full").returncode == 0
     assert repo.emulator.lines()["131330"]["quantity"] == 500
@@ -217,7 +238,11 @@ def test_unreachable_endpoint_plans_offline_and_apply_fails_clearly(repo: Repo) 
 
 def test_a_row_epoptia_rejects_is_reported_and_the_others_go_on(repo: Repo) -> None:
     # No workflow, no routing, and P-2002 has no default workflow: the emulator refuses the row.
-    repo.edit("manifests/work-orders/2026-12/WO-26-0413.yaml", "    workflow: Διέλαση και Βαφή\n    over_under", "    over_under")
+    repo.edit(
+        "manifests/work-orders/2026-12/WO-26-0413.yaml",
+        "    workflow: Διέλαση και Βαφή\n    over_under",
+        "    over_under",
+    )
     result = repo.run("apply", "--auto-approve")
     assert result.returncode == 1
     assert "WorkOrderLine/131330: rejected: line needs a workflow_id or an erp_routing" in result.stdout
@@ -233,9 +258,14 @@ def test_a_row_epoptia_rejects_is_reported_and_the_others_go_on(repo: Repo) -> N
 def test_ctrl_c_finishes_the_request_in_flight_saves_state_and_exits_130(repo: Repo) -> None:
     repo.configure(batch_size=1)
     repo.emulator.emulator_post("faults", {"latency_ms": 200})
-    proc = subprocess.Popen([sys.executable, "-m", "reconciler", "apply", "--auto-approve"], cwd=repo.root,
-                            env={**os.environ, KEY_ENV: repo.emulator.key, "NO_COLOR": "1"},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "apply", "--auto-approve"],
+        cwd=repo.root,
+        env={**os.environ, KEY_ENV: repo.emulator.key, "NO_COLOR": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     # Interrupt once the refresh is done and a few lines have been written.
     assert repo.emulator.await_requests(proc, 8), "the apply ended before it could be interrupted"
     proc.send_signal(signal.SIGINT)
@@ -253,9 +283,16 @@ def test_ctrl_c_finishes_the_request_in_flight_saves_state_and_exits_130(repo: R
 def test_drift_command_reports_both_parts_and_changes_nothing(repo: Repo) -> None:
     assert repo.run("apply", "--auto-approve").returncode == 0
     assert repo.run("drift", "--detailed-exitcode").returncode == 0
-    row = {"workorderline_id": "131331", "quantity": 300, "workorder": {"id": "WO-26-0413", "code": "ΠΑΡ-0413"},
-           "client": {"id": "C-1002"}, "product": {"id": "P-2001"}, "workflow_id": template_id(repo, "Διέλαση και Βαφή"),
-           "comments": "αλλαγή στο UI", "target_day": "2026-12-09"}
+    row = {
+        "workorderline_id": "131331",
+        "quantity": 300,
+        "workorder": {"id": "WO-26-0413", "code": "ΠΑΡ-0413"},
+        "client": {"id": "C-1002"},
+        "product": {"id": "P-2001"},
+        "workflow_id": template_id(repo, "Διέλαση και Βαφή"),
+        "comments": "αλλαγή στο UI",
+        "target_day": "2026-12-09",
+    }
     repo.emulator.write(Op.UPSERT_LINES, [row])
     operator_start(repo, "131319", "LASER")
     before = (repo.root / "state" / "test.json").read_bytes()

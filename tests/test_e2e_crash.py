@@ -26,8 +26,10 @@ def big_factory(root: Path, bump: int = -1, work_orders: int = 12, lines: int = 
             line_id = str(500000 + w * 100 + i)
             ids.add(line_id)
             quantity = 10 + i + (100 + bump if w == bump % work_orders else 0)
-            text.append(f"  - id: {line_id}\n    product: P-1\n    quantity: {quantity}\n"
-                        f"    routing: [{{workstation: LASER, job_task: Κοπή}}, {{workstation: ΜΟΝΤΑΖ 1}}]\n")
+            text.append(
+                f"  - id: {line_id}\n    product: P-1\n    quantity: {quantity}\n"
+                f"    routing: [{{workstation: LASER, job_task: Κοπή}}, {{workstation: ΜΟΝΤΑΖ 1}}]\n"
+            )
     (root / "manifests").mkdir(parents=True, exist_ok=True)
     (root / "manifests" / "factory.yaml").write_text("".join(text), encoding="utf-8")
     return ids
@@ -49,8 +51,13 @@ def test_sigkill_at_random_points_then_a_fresh_apply_converges(tmp_path: Path, e
             # Change the manifests between crashes, so every round has writes and recovery meets updates too.
             big_factory(root, bump=rounds)
         rounds += 1
-        proc = subprocess.Popen([sys.executable, "-m", "reconciler", "apply", "--auto-approve"], cwd=root, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "reconciler", "apply", "--auto-approve"],
+            cwd=root,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         # Anywhere from the first read to the read-back of an update round; some rounds end before.
         if emulator.await_requests(proc, rng.randint(1, 10)):
             proc.send_signal(signal.SIGKILL)
@@ -63,7 +70,10 @@ def test_sigkill_at_random_points_then_a_fresh_apply_converges(tmp_path: Path, e
     final = repo.run("apply", "--auto-approve")
     assert final.returncode == 0, final.stdout + final.stderr
     assert repo.run("plan", "--detailed-exitcode").returncode == 0
-    raw = [str(line["workorderline_id"]) for page in range(1, 3)
-           for line in emulator.call(Op.LIST_LINES, params={"page": page, "limit": 50}).json()["workorderLines"]]
+    raw = [
+        str(line["workorderline_id"])
+        for page in range(1, 3)
+        for line in emulator.call(Op.LIST_LINES, params={"page": page, "limit": 50}).json()["workorderLines"]
+    ]
     assert sorted(raw) == sorted(ids)  # each line exactly once, none missing
     print(f"\nkills survived: {kills} in {rounds} applies")

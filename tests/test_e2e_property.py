@@ -75,16 +75,29 @@ def factory(draw) -> list[dict]:
     for w in range(3):
         lines = [draw(line(n)) for n in sorted(chosen) if (n - 1) % 3 == w]
         if lines:
-            orders.append({"kind": "WorkOrder", "id": f"WO-{w}", "client": draw(st.sampled_from(["C-1", "C-2"])),
-                           "comments": draw(st.sampled_from(["", "Παράδοση πρωί"])), "lines": lines})
+            orders.append(
+                {
+                    "kind": "WorkOrder",
+                    "id": f"WO-{w}",
+                    "client": draw(st.sampled_from(["C-1", "C-2"])),
+                    "comments": draw(st.sampled_from(["", "Παράδοση πρωί"])),
+                    "lines": lines,
+                }
+            )
     return orders
 
 
 MASTER = [
     {"kind": "Client", "items": [{"id": "C-1", "name": "Αιγαίου ΑΕ"}, {"id": "C-2", "name": "Nordic AB"}]},
     {"kind": "Product", "items": [{"id": "P-1", "name": "Προφίλ"}, {"id": "P-2", "name": "Παράθυρο"}]},
-    {"kind": "Routing", "id": "ΚΟΙΝΗ", "steps": [{"workstation": "LASER", "job_task": "Κοπή"},
-                                                 {"workstation": "ΒΑΦΕΙΟ", "bom": [{"item": "ΒΑΦΗ", "quantity": 1}]}]},
+    {
+        "kind": "Routing",
+        "id": "ΚΟΙΝΗ",
+        "steps": [
+            {"workstation": "LASER", "job_task": "Κοπή"},
+            {"workstation": "ΒΑΦΕΙΟ", "bom": [{"item": "ΒΑΦΗ", "quantity": 1}]},
+        ],
+    },
 ]
 
 _examples = itertools.count(1)
@@ -96,8 +109,10 @@ def write(root: Path, docs: list[dict], offset: int) -> None:
     folder = root / "manifests"
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    renamed = [{**d, "id": f"{d['id']}-{offset}",
-                "lines": [{**x, "id": offset * 100 + x["id"]} for x in d["lines"]]} for d in docs]
+    renamed = [
+        {**d, "id": f"{d['id']}-{offset}", "lines": [{**x, "id": offset * 100 + x["id"]} for x in d["lines"]]}
+        for d in docs
+    ]
     with open(folder / "factory.yaml", "w", encoding="utf-8") as fh:
         YAML().dump_all(MASTER + renamed, fh)
 
@@ -107,7 +122,9 @@ def configure(root: Path, emulator: EmulatorProcess) -> None:
         "manifests: manifests\ndefault_target: test\ntargets:\n  test:\n"
         f"    endpoint: {emulator.url}\n    api_key_env: {KEY_ENV}\n    state: state/test.json\n"
         "    throttle: {read_interval: 0, write_interval: 0}\n    retries: {attempts: 8, backoff: 0.01}\n"
-        "    profile: {batch_size: 2, page_size: 3}\n", encoding="utf-8")
+        "    profile: {batch_size: 2, page_size: 3}\n",
+        encoding="utf-8",
+    )
 
 
 def start_some(emulator: EmulatorProcess, docs: list[dict], offset: int, which: set[int], done: int) -> None:
@@ -127,24 +144,62 @@ def start_some(emulator: EmulatorProcess, docs: list[dict], offset: int, which: 
                 assert answer.status_code == 200, answer.text
 
 
-SIMPLE = [{"kind": "WorkOrder", "id": "WO-0", "client": "C-1", "comments": "",
-           "lines": [{"id": 1, "product": "P-1", "quantity": 5, "routing": "ΚΟΙΝΗ"}]}]
+SIMPLE = [
+    {
+        "kind": "WorkOrder",
+        "id": "WO-0",
+        "client": "C-1",
+        "comments": "",
+        "lines": [{"id": 1, "product": "P-1", "quantity": 5, "routing": "ΚΟΙΝΗ"}],
+    }
+]
 
 
-@settings(max_examples=8, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                 HealthCheck.data_too_large])
-@given(first=factory(), second=factory(), started=st.sets(st.sampled_from(LINE_IDS)), done=st.sampled_from([0, 3]),
-       seed=st.integers(0, 1000))
+@settings(
+    max_examples=8,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    first=factory(),
+    second=factory(),
+    started=st.sets(st.sampled_from(LINE_IDS)),
+    done=st.sampled_from([0, 3]),
+    seed=st.integers(0, 1000),
+)
 # A started line whose step BOM changes: rule 2 lets it through, and the routing it rides on must not alarm.
-@example(first=SIMPLE, second=[{**SIMPLE[0], "lines": [{**SIMPLE[0]["lines"][0], "routing": [
-    {"workstation": "LASER", "job_task": "Κοπή", "bom": [{"item": "ΛΑΜΑΡΙΝΑ", "quantity": 2}]},
-    {"workstation": "ΒΑΦΕΙΟ", "bom": [{"item": "ΒΑΦΗ", "quantity": 1}]}]}]}], started={1}, done=3, seed=1)
+@example(
+    first=SIMPLE,
+    second=[
+        {
+            **SIMPLE[0],
+            "lines": [
+                {
+                    **SIMPLE[0]["lines"][0],
+                    "routing": [
+                        {"workstation": "LASER", "job_task": "Κοπή", "bom": [{"item": "ΛΑΜΑΡΙΝΑ", "quantity": 2}]},
+                        {"workstation": "ΒΑΦΕΙΟ", "bom": [{"item": "ΒΑΦΗ", "quantity": 1}]},
+                    ],
+                }
+            ],
+        }
+    ],
+    started={1},
+    done=3,
+    seed=1,
+)
 # A started line archived while its work order's client changes: the client stays (a bug this test found).
-@example(first=SIMPLE, second=[{**SIMPLE[0], "comments": "x",
-                                "lines": [{**SIMPLE[0]["lines"][0], "archived": True}]}], started={1}, done=0, seed=2)
-def test_apply_converges_and_epoptia_never_alarms(emulator: EmulatorProcess, first, second, started, done,
-                                                  seed) -> None:
+@example(
+    first=SIMPLE,
+    second=[{**SIMPLE[0], "comments": "x", "lines": [{**SIMPLE[0]["lines"][0], "archived": True}]}],
+    started={1},
+    done=0,
+    seed=2,
+)
+def test_apply_converges_and_epoptia_never_alarms(
+    emulator: EmulatorProcess, first, second, started, done, seed
+) -> None:
     run_example(emulator, first, second, started, done, seed)
 
 
@@ -189,11 +244,20 @@ def run_example(emulator: EmulatorProcess, first, second, started, done, seed) -
 
 
 @pytest.mark.slow
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                 HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(first=factory(), second=factory(), started=st.sets(st.sampled_from(LINE_IDS)), done=st.sampled_from([0, 3]),
-       seed=st.integers(0, 1000))
-def test_apply_converges_and_epoptia_never_alarms_long(emulator: EmulatorProcess, first, second, started, done,
-                                                       seed) -> None:
+@settings(
+    max_examples=80,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    first=factory(),
+    second=factory(),
+    started=st.sets(st.sampled_from(LINE_IDS)),
+    done=st.sampled_from([0, 3]),
+    seed=st.integers(0, 1000),
+)
+def test_apply_converges_and_epoptia_never_alarms_long(
+    emulator: EmulatorProcess, first, second, started, done, seed
+) -> None:
     """The same property with fresh random examples: `pytest -m slow tests/test_e2e_property.py` (about 5 min)."""
     run_example(emulator, first, second, started, done, seed)

@@ -27,10 +27,14 @@ def repo(tmp_path: Path, emulator: EmulatorProcess) -> Repo:
     repo = Repo(root, emulator, batch_size=4, manifests=False)
     (root / "reconciler.yaml").write_text(
         "manifests: manifests\ndefault_target: test\ntargets:\n"
-        + "".join(f"  {name}:\n    endpoint: {emulator.url}\n    api_key_env: EPOPTIA_TEST_KEY\n"
-                  f"    state: state/{name}.json\n    throttle: {{read_interval: 0, write_interval: 0}}\n"
-                  "    retries: {attempts: 2, backoff: 0.05}\n    profile: {batch_size: 4, page_size: 5}\n"
-                  for name in ("test", "other")), encoding="utf-8")
+        + "".join(
+            f"  {name}:\n    endpoint: {emulator.url}\n    api_key_env: EPOPTIA_TEST_KEY\n"
+            f"    state: state/{name}.json\n    throttle: {{read_interval: 0, write_interval: 0}}\n"
+            "    retries: {attempts: 2, backoff: 0.05}\n    profile: {batch_size: 4, page_size: 5}\n"
+            for name in ("test", "other")
+        ),
+        encoding="utf-8",
+    )
     return repo
 
 
@@ -135,8 +139,10 @@ def test_saved_plans_made_stale_by_what_they_touch(repo: Repo) -> None:
     assert repo.run("apply", "--auto-approve", "--only", f"WorkOrderLine/{ids[0]}").returncode == 0
     moved = repo.run("apply", "first.json", "--auto-approve")
     assert moved.returncode == 1
-    assert (f"  - WorkOrderLine/{ids[0]} changed since this plan was made (another apply, or a change in Epoptia)"
-            in moved.stderr), moved.stderr
+    assert (
+        f"  - WorkOrderLine/{ids[0]} changed since this plan was made (another apply, or a change in Epoptia)"
+        in moved.stderr
+    ), moved.stderr
     assert ids[1] not in moved.stderr  # what did not move is not named
 
     # A state file replaced by a new one (another lineage).

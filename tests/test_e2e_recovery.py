@@ -33,8 +33,16 @@ from .emulator_process import EmulatorProcess
 HOLD_MS = 60_000  # far longer than any test waits: the kill always lands while the answer is held
 
 
-def factory(root: Path, work_orders: int = 3, lines: int = 3, comments: str = "", drop: set[str] = frozenset(),
-            archived: set[str] = frozenset(), bom: str = "", only: set[str] | None = None) -> list[str]:
+def factory(
+    root: Path,
+    work_orders: int = 3,
+    lines: int = 3,
+    comments: str = "",
+    drop: set[str] = frozenset(),
+    archived: set[str] = frozenset(),
+    bom: str = "",
+    only: set[str] | None = None,
+) -> list[str]:
     """Manifests of `work_orders` x `lines` lines; returns the line ids in the order apply sends them.
 
     `comments` and `bom` go on every line, or on the lines in `only`."""
@@ -47,8 +55,10 @@ def factory(root: Path, work_orders: int = 3, lines: int = 3, comments: str = ""
         for i in kept:
             line_id = str(600000 + w * 100 + i)
             ids.append(line_id)
-            text.append(f"  - id: {line_id}\n    product: P-1\n    quantity: {10 + i}\n"
-                        f"    routing: [{{workstation: LASER, job_task: Κοπή}}, {{workstation: ΜΟΝΤΑΖ 1}}]\n")
+            text.append(
+                f"  - id: {line_id}\n    product: P-1\n    quantity: {10 + i}\n"
+                f"    routing: [{{workstation: LASER, job_task: Κοπή}}, {{workstation: ΜΟΝΤΑΖ 1}}]\n"
+            )
             if comments and (only is None or line_id in only):
                 text.append(f"    comments: {comments}\n")
             if bom and (only is None or line_id in only):
@@ -76,8 +86,14 @@ def env_of(repo: Repo) -> dict[str, str]:
 def kill_after_commits(repo: Repo, commits: int, *args: str) -> None:
     """Start an apply, wait until Epoptia committed `commits` writes (the last answer held back), SIGKILL it."""
     repo.emulator.faults(hold_ms=HOLD_MS)
-    proc = subprocess.Popen([sys.executable, "-m", "reconciler", "apply", "--auto-approve", *args], cwd=repo.root,
-                            env=env_of(repo), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "apply", "--auto-approve", *args],
+        cwd=repo.root,
+        env=env_of(repo),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         reached = repo.emulator.await_commits(proc, commits, timeout=120)
         assert reached, "the apply ended before the write to kill it in: " + "".join(proc.communicate())
@@ -123,9 +139,13 @@ def test_creates_committed_but_unanswered_are_recorded_not_sent_again(repo: Repo
     again = repo.run("apply", "--auto-approve")
     assert again.returncode == 0, again.stdout + again.stderr
     notes = recovered_lines(again.stderr)
-    assert notes == {**{f"WorkOrderLine/{i}": "the interrupted write had gone through; recorded" for i in in_flight},
-                     **{f"WorkOrder/{wo}": "the interrupted write had gone through with its lines; recorded"
-                        for wo in ("WO-0", "WO-1")}}  # WO-1's first line was in the batch: it rode on it
+    assert notes == {
+        **{f"WorkOrderLine/{i}": "the interrupted write had gone through; recorded" for i in in_flight},
+        **{
+            f"WorkOrder/{wo}": "the interrupted write had gone through with its lines; recorded"
+            for wo in ("WO-0", "WO-1")
+        },
+    }  # WO-1's first line was in the batch: it rode on it
     assert recovered_lines(again.stdout) == notes  # the report says it too
     assert "Apply complete" in again.stdout
     # What was recovered is not planned again: the other five lines and WO-2 are created, each line exactly once.
@@ -150,7 +170,8 @@ def test_an_update_committed_but_unanswered_is_recorded_and_not_reported_as_drif
     again = repo.run("apply", "--auto-approve")
     assert again.returncode == 0, again.stdout + again.stderr
     assert recovered_lines(again.stderr) == {
-        f"WorkOrderLine/{i}": "the interrupted write had gone through; recorded" for i in changed}
+        f"WorkOrderLine/{i}": "the interrupted write had gone through; recorded" for i in changed
+    }
     # Without recovery the refresh would see the new comments in Epoptia and call it a change made outside.
     assert "was changed in Epoptia" not in again.stdout, again.stdout
     assert f"Plan: 0 to create, {len(ids) - 4} to update" in again.stdout, again.stdout
@@ -167,7 +188,9 @@ def test_a_write_only_update_cannot_be_read_back_so_it_is_sent_again(repo: Repo)
     assert again.returncode == 0, again.stdout + again.stderr
     assert recovered_lines(again.stderr) == {
         f"WorkOrderLine/{i}": "whether the interrupted write went through cannot be read back (it changed write-only "
-        "fields); it is sent again" for i in ids[:4]}
+        "fields); it is sent again"
+        for i in ids[:4]
+    }
     assert f"Plan: 0 to create, {len(ids)} to update" in again.stdout, again.stdout  # all nine, the four again
     assert repo.run("plan", "--detailed-exitcode").returncode == 0
 
@@ -185,7 +208,8 @@ def test_deletes_committed_but_unanswered_are_recorded(repo: Repo) -> None:
     again = repo.run("apply", "--auto-approve", "--allow-mass-delete")
     assert again.returncode == 0, again.stdout + again.stderr
     assert recovered_lines(again.stderr) == {
-        f"WorkOrderLine/{i}": "the interrupted delete had gone through; recorded" for i in deleted}
+        f"WorkOrderLine/{i}": "the interrupted delete had gone through; recorded" for i in deleted
+    }
     assert "no longer in Epoptia" not in again.stdout  # not taken for a deletion made outside
     # Left: 600101 and the work order WO-0, all of whose lines are gone.
     assert "Plan: 0 to create, 0 to update, 0 to archive, 2 to delete" in again.stdout, again.stdout
@@ -204,7 +228,8 @@ def test_archives_committed_but_unanswered_are_recorded(repo: Repo) -> None:
     again = repo.run("apply", "--auto-approve")
     assert again.returncode == 0, again.stdout + again.stderr
     assert recovered_lines(again.stderr) == {
-        f"WorkOrderLine/{i}": "the interrupted archive had gone through; recorded" for i in done}
+        f"WorkOrderLine/{i}": "the interrupted archive had gone through; recorded" for i in done
+    }
     assert "Plan: 0 to create, 0 to update, 2 to archive" in again.stdout, again.stdout
     assert all(state(repo).resources[f"WorkOrderLine/{i}"].archived for i in archived)
 
@@ -229,9 +254,14 @@ STALL_SAVE = textwrap.dedent("""
 def test_killed_after_the_answer_and_before_the_state_save(repo: Repo) -> None:
     ids = factory(repo.root)
     marker = repo.root / "answered"
-    proc = subprocess.Popen([sys.executable, "-c", STALL_SAVE, str(marker), "apply", "--auto-approve"],
-                            cwd=repo.root, env=env_of(repo), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", STALL_SAVE, str(marker), "apply", "--auto-approve"],
+        cwd=repo.root,
+        env=env_of(repo),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 120
         while not marker.exists():
@@ -245,7 +275,9 @@ def test_killed_after_the_answer_and_before_the_state_save(repo: Repo) -> None:
     assert journal(repo).read() is not None
     again = repo.run("apply", "--auto-approve")
     assert again.returncode == 0, again.stdout + again.stderr
-    assert set(recovered_lines(again.stderr)) == {f"WorkOrderLine/{i}" for i in ids[:4]} | {"WorkOrder/WO-0",
-                                                                                           "WorkOrder/WO-1"}
+    assert set(recovered_lines(again.stderr)) == {f"WorkOrderLine/{i}" for i in ids[:4]} | {
+        "WorkOrder/WO-0",
+        "WorkOrder/WO-1",
+    }
     assert repo.emulator.stats()["creates_by_id"] == {i: 1 for i in ids}
     assert repo.run("plan", "--detailed-exitcode").returncode == 0

@@ -30,13 +30,16 @@ def test_schema_accepts_every_sample_document() -> None:
     assert count == 8
 
 
-@pytest.mark.parametrize("broken", [
-    {"kind": "Client", "id": "C-1", "name": "x", "colour": "red"},
-    {"kind": "WorkOrder", "id": "WO-1", "client": "C-1", "lines": [{"id": 1, "product": "P-1"}]},
-    {"kind": "WorkOrder", "id": "WO-1", "client": "C-1", "lines": [{"id": 1, "product": "P-1", "quantity": 0}]},
-    {"kind": "Clinet", "id": "C-1", "name": "x"},
-    {"kind": "Product", "items": [{"id": "P-1"}]},
-])
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {"kind": "Client", "id": "C-1", "name": "x", "colour": "red"},
+        {"kind": "WorkOrder", "id": "WO-1", "client": "C-1", "lines": [{"id": 1, "product": "P-1"}]},
+        {"kind": "WorkOrder", "id": "WO-1", "client": "C-1", "lines": [{"id": 1, "product": "P-1", "quantity": 0}]},
+        {"kind": "Clinet", "id": "C-1", "name": "x"},
+        {"kind": "Product", "items": [{"id": "P-1"}]},
+    ],
+)
 def test_schema_rejects_broken_documents(broken: dict) -> None:
     assert list(jsonschema.Draft202012Validator(manifest_schema()).iter_errors(broken))
 
@@ -96,4 +99,6 @@ def test_fmt_reports_unparseable_files_with_a_position(sample_repo: Path) -> Non
 def test_pre_commit_hooks_file() -> None:
     hooks = YAML(typ="safe").load((ROOT / ".pre-commit-hooks.yaml").read_text())
     assert {h["id"]: h["entry"] for h in hooks} == {
-        "reconciler-validate": "reconciler validate", "reconciler-fmt": "reconciler fmt --check"}
+        "reconciler-validate": "reconciler validate",
+        "reconciler-fmt": "reconciler fmt --check",
+    }

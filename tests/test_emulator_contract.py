@@ -30,11 +30,20 @@ def routing(*steps):
 
 
 def line(lid="131319", qty="200", wo="WO-1", cid="C-1", pid="P-1", **kw):
-    row = {"workorderline_id": lid, "workorderline_code": f"{lid}-01", "production_status": "standby",
-           "description": "Προφίλ", "quantity": qty, "target_day": "2026-12-04", "comments": "",
-           "workorder": {"id": wo, "code": f"ΠΑΡ-{wo}", "comments": "", "files": []},
-           "client": {"id": cid}, "product": {"id": pid},
-           "customFields": [{"name": "ΔΙΑΣΤΑΣΕΙΣ", "value": "60x40"}], "bom": []}
+    row = {
+        "workorderline_id": lid,
+        "workorderline_code": f"{lid}-01",
+        "production_status": "standby",
+        "description": "Προφίλ",
+        "quantity": qty,
+        "target_day": "2026-12-04",
+        "comments": "",
+        "workorder": {"id": wo, "code": f"ΠΑΡ-{wo}", "comments": "", "files": []},
+        "client": {"id": cid},
+        "product": {"id": pid},
+        "customFields": [{"name": "ΔΙΑΣΤΑΣΕΙΣ", "value": "60x40"}],
+        "bom": [],
+    }
     if "erp_routing" not in kw and "workflow_id" not in kw:
         row["erp_routing"] = routing(("LASER", "Κοπή"), ("ΜΟΝΤΑΖ 1", "Πλαίσιο"))
     row.update(kw)
@@ -42,8 +51,19 @@ def line(lid="131319", qty="200", wo="WO-1", cid="C-1", pid="P-1", **kw):
 
 
 # Exactly the fields EPOPTIA_API.md has seen in a live tenant's list.
-CONFIRMED_LINE_KEYS = {"workorderline_id", "description", "quantity", "target_day", "production_status", "comments",
-                       "client", "product", "customFields", "erp_routing", "workorder"}
+CONFIRMED_LINE_KEYS = {
+    "workorderline_id",
+    "description",
+    "quantity",
+    "target_day",
+    "production_status",
+    "comments",
+    "client",
+    "product",
+    "customFields",
+    "erp_routing",
+    "workorder",
+}
 CONFIRMED_STEP_KEYS = {"elementId", "previous", "next", "workstationName", "status", "job_tag", "qty_done"}
 
 
@@ -74,13 +94,17 @@ def rich_mes(tmp_path: Path) -> Iterator[EmulatorProcess]:
 def start_line(mes: EmulatorProcess, lid: str = "131319", station: str = "LASER") -> tuple[str, int]:
     token = mes.call(Op.OPERATOR_LOGIN, {"username": "demo", "password": "demo"}).json()["token"]
     ws = mes.workstation(station)
-    response = mes.call(Op.WORKSTATION_CONTROL, {"action": "start", "workstation_id": ws, "workorderline_id": lid},
-                        headers={"Operator-Token": token})
+    response = mes.call(
+        Op.WORKSTATION_CONTROL,
+        {"action": "start", "workstation_id": ws, "workorderline_id": lid},
+        headers={"Operator-Token": token},
+    )
     assert response.status_code == 200, response.text
     return token, ws
 
 
 # --- authentication and headers ---------------------------------------------------------------
+
 
 def test_missing_and_wrong_key_are_refused(emulator: EmulatorProcess) -> None:
     path = DEFAULT_PROFILE.endpoint(Op.LIST_LINES).path
@@ -102,7 +126,9 @@ def test_a_key_unused_for_60_days_expires_and_a_used_one_does_not(emulator: Emul
 
 def test_non_json_accept_and_content_type_and_invalid_json_are_refused(mes: EmulatorProcess) -> None:
     path = DEFAULT_PROFILE.endpoint(Op.UPSERT_CLIENTS).path
-    assert mes.http.get(DEFAULT_PROFILE.endpoint(Op.LIST_LINES).path, headers={"Accept": "text/html"}).status_code == 406
+    assert (
+        mes.http.get(DEFAULT_PROFILE.endpoint(Op.LIST_LINES).path, headers={"Accept": "text/html"}).status_code == 406
+    )
     assert mes.http.post(path, content=b"data", headers={"Content-Type": "text/plain"}).status_code == 415
     bad = mes.http.post(path, content=b'{"data": [', headers={"Content-Type": "application/json"})
     assert bad.status_code == 400 and bad.json()["error"].startswith("invalid JSON")
@@ -115,6 +141,7 @@ def test_unknown_command_answers_epoptias_exact_400(emulator: EmulatorProcess) -
 
 
 # --- reading ------------------------------------------------------------------------------------
+
 
 def test_paged_get_has_the_confirmed_shape(mes: EmulatorProcess) -> None:
     rows = [line(str(131000 + i), qty=i + 1) for i in range(150)]
@@ -129,14 +156,26 @@ def test_paged_get_has_the_confirmed_shape(mes: EmulatorProcess) -> None:
     assert wol["product"]["name"] == "Προφίλ 60x40" and wol["workorder"]["id"] == "WO-1"
     assert wol["customFields"] == [{"id": 1, "name": "ΔΙΑΣΤΑΣΕΙΣ", "value": "60x40"}]
     step1, step2 = wol["erp_routing"]
-    assert (step1["workstationName"], step1["job_tag"], step1["status"], step1["qty_done"]) == \
-        ("LASER", {"name": "Κοπή"}, "not_started", 0)
+    assert (step1["workstationName"], step1["job_tag"], step1["status"], step1["qty_done"]) == (
+        "LASER",
+        {"name": "Κοπή"},
+        "not_started",
+        0,
+    )
     assert step1["next"] == [step2["elementId"]] and step2["previous"] == [step1["elementId"]]
 
 
 def test_the_default_list_returns_exactly_the_confirmed_fields(mes: EmulatorProcess) -> None:
-    mes.write(Op.UPSERT_LINES, [line(bom=[{"item": "ΜΠΙΛΙΕΤΑ", "quantity": 3}], wol_tag=[{"id": "", "name": "urgent"}],
-                                     overUnderPercentage="5")])
+    mes.write(
+        Op.UPSERT_LINES,
+        [
+            line(
+                bom=[{"item": "ΜΠΙΛΙΕΤΑ", "quantity": 3}],
+                wol_tag=[{"id": "", "name": "urgent"}],
+                overUnderPercentage="5",
+            )
+        ],
+    )
     (wol,) = mes.lines().values()
     assert set(wol) == CONFIRMED_LINE_KEYS
     assert {step_key for step in wol["erp_routing"] for step_key in step} == CONFIRMED_STEP_KEYS
@@ -148,8 +187,14 @@ def test_the_default_list_returns_exactly_the_confirmed_fields(mes: EmulatorProc
 def test_the_rich_list_adds_what_is_stored(rich_mes: EmulatorProcess) -> None:
     rich_mes.write(Op.UPSERT_LINES, [line(wol_tag=[{"id": "", "name": "urgent"}], overUnderPercentage="5")])
     wol = rich_mes.lines()["131319"]
-    assert set(wol) - CONFIRMED_LINE_KEYS == {"workorderline_code", "overUnderPercentage", "wol_tag", "files", "bom",
-                                              "workflow"}
+    assert set(wol) - CONFIRMED_LINE_KEYS == {
+        "workorderline_code",
+        "overUnderPercentage",
+        "wol_tag",
+        "files",
+        "bom",
+        "workflow",
+    }
     assert wol["client"] == {"id": "C-1", "name": "Κατασκευαστική Αιγαίου ΑΕ"}
     assert wol["product"] == {"id": "P-1", "name": "Προφίλ 60x40", "code": "ALU-6040"}
     assert wol["workorder"] == {"id": "WO-1", "code": "ΠΑΡ-WO-1", "comments": "", "files": []}
@@ -166,6 +211,7 @@ def test_ids_that_are_not_plain_decimal_numbers_are_listed_as_text(mes: Emulator
 
 # --- upsert rules ---------------------------------------------------------------------------------
 
+
 def test_upsert_accepts_strings_or_numbers_and_is_idempotent(mes: EmulatorProcess) -> None:
     assert mes.write(Op.UPSERT_LINES, [line(lid=131319, qty=200)])[0]["result"] == "created"
     assert mes.write(Op.UPSERT_LINES, [line(lid="131319", qty="200")])[0]["result"] == "unchanged"
@@ -177,7 +223,9 @@ def test_routing_creates_a_line_workflow_and_names_what_is_unnamed(mes: Emulator
     mes.write(Op.UPSERT_LINES, [line(erp_routing=routing(("LASER", None), (None, "Έλεγχος")))])
     steps = mes.lines()["131319"]["erp_routing"]
     assert [(s["workstationName"], s["job_tag"]["name"]) for s in steps] == [
-        ("LASER", "Job task 1"), ("Workstation 2", "Έλεγχος")]
+        ("LASER", "Job task 1"),
+        ("Workstation 2", "Έλεγχος"),
+    ]
 
 
 def test_a_routing_becomes_the_lines_workflow_and_the_products_first(rich_mes: EmulatorProcess) -> None:
@@ -189,8 +237,11 @@ def test_a_routing_becomes_the_lines_workflow_and_the_products_first(rich_mes: E
 
 def test_routing_and_workflow_together_are_rejected(mes: EmulatorProcess) -> None:
     (result,) = mes.write(Op.UPSERT_LINES, [line(workflow_id=1, erp_routing=routing(("LASER", None)))])
-    assert result == {"id": "131319", "result": "rejected",
-                      "reason": "erp_routing and workflow_id cannot be used together on one line"}
+    assert result == {
+        "id": "131319",
+        "result": "rejected",
+        "reason": "erp_routing and workflow_id cannot be used together on one line",
+    }
 
 
 def test_repeated_workstation_needs_distinct_job_tasks(mes: EmulatorProcess) -> None:
@@ -214,20 +265,29 @@ def test_workflow_template_by_id(rich_mes: EmulatorProcess) -> None:
     wf = next(t["id"] for t in templates if t["name"] == "Διέλαση και Βαφή")
     assert mes.write(Op.UPSERT_LINES, [line(workflow_id=str(wf))])[0]["result"] == "created"
     got = mes.lines()["131319"]
-    assert got["workflow"] == {"id": wf, "name": "Διέλαση και Βαφή"} and got["erp_routing"][0]["workstationName"] == "ΔΙΕΛΑΣΗ"
+    assert (
+        got["workflow"] == {"id": wf, "name": "Διέλαση και Βαφή"}
+        and got["erp_routing"][0]["workstationName"] == "ΔΙΕΛΑΣΗ"
+    )
     assert mes.write(Op.UPSERT_LINES, [line("2", workflow_id=999)])[0]["reason"] == "unknown workflow_id 999"
 
 
 # --- rule 1 and 2 on both sides of the start ---------------------------------------------------------
+
 
 @pytest.mark.parametrize("started", [False, True], ids=["before-start", "after-start"])
 def test_quantity_client_and_routing_change_only_before_start(mes: EmulatorProcess, started: bool) -> None:
     mes.write(Op.UPSERT_LINES, [line()])
     if started:
         start_line(mes)
-    changed = line(qty="250", cid="C-2", erp_routing=routing(("LASER", "Κοπή"), ("ΒΑΦΕΙΟ", "Βαφή")),
-                   comments="νέο σχόλιο", customFields=[{"name": "ΔΙΑΣΤΑΣΕΙΣ", "value": "60x40x6000"}],
-                   bom=[{"item": "ΜΠΙΛΙΕΤΑ", "quantity": "12", "unit": "kg"}])
+    changed = line(
+        qty="250",
+        cid="C-2",
+        erp_routing=routing(("LASER", "Κοπή"), ("ΒΑΦΕΙΟ", "Βαφή")),
+        comments="νέο σχόλιο",
+        customFields=[{"name": "ΔΙΑΣΤΑΣΕΙΣ", "value": "60x40x6000"}],
+        bom=[{"item": "ΜΠΙΛΙΕΤΑ", "quantity": "12", "unit": "kg"}],
+    )
     (result,) = mes.write(Op.UPSERT_LINES, [changed])
     got = mes.lines()["131319"]
     client_id = mes.stored("workorders")["WO-1"]["client_id"]  # the list names the client, never its id
@@ -282,6 +342,7 @@ def test_clients_and_products_upsert_and_validate(mes: EmulatorProcess) -> None:
 
 # --- the shop floor -----------------------------------------------------------------------------------
 
+
 def test_operator_token_is_needed_for_actions_on_named_lines(mes: EmulatorProcess) -> None:
     mes.write(Op.UPSERT_LINES, [line()])
     ws = mes.workstation("LASER")
@@ -313,8 +374,9 @@ def test_machine_scenario_sums_every_ten_minutes(mes: EmulatorProcess) -> None:
         stopping = minute == 70  # the machine stops (alarm or end of shift): it reports its running sum
         if minute - last_report >= 10 or produced - reported >= 1200 or stopping:
             mes.emulator_post("clock", {"advance_seconds": (minute - last_report) * 60})
-            response = mes.call(Op.WORKSTATION_CONTROL,
-                                {"action": "complete", "workstation_id": ws, "quantity": produced - reported})
+            response = mes.call(
+                Op.WORKSTATION_CONTROL, {"action": "complete", "workstation_id": ws, "quantity": produced - reported}
+            )
             assert response.status_code == 200, response.text
             reports.append(produced - reported)
             reported, last_report = produced, minute
@@ -327,11 +389,14 @@ def test_pause_and_cancel(mes: EmulatorProcess) -> None:
     mes.write(Op.UPSERT_LINES, [line()])
     _, ws = start_line(mes)
     assert mes.call(Op.WORKSTATION_CONTROL, {"action": "pause", "workstation_id": ws}).json()["status"] == "paused"
-    assert mes.call(Op.WORKSTATION_CONTROL, {"action": "cancel", "workstation_id": ws}).json()["status"] == "not_started"
+    assert (
+        mes.call(Op.WORKSTATION_CONTROL, {"action": "cancel", "workstation_id": ws}).json()["status"] == "not_started"
+    )
     assert mes.lines()["131319"]["erp_routing"][0]["status"] == "not_started"
 
 
 # --- durability and faults -----------------------------------------------------------------------------
+
 
 def test_data_survives_a_restart_on_the_same_file(mes: EmulatorProcess) -> None:
     mes.write(Op.UPSERT_LINES, [line()])

@@ -26,6 +26,7 @@ def mes(emulator: EmulatorProcess) -> EmulatorProcess:
 
 # --- hold_ms and writes_committed ------------------------------------------------------------------------------
 
+
 def test_a_held_answer_comes_after_the_commit(mes: EmulatorProcess) -> None:
     mes.faults(hold_ms=1500)
     answered = threading.Event()
@@ -81,6 +82,7 @@ def test_a_client_killed_between_commit_and_answer(mes: EmulatorProcess) -> None
 
 # --- mangle ------------------------------------------------------------------------------------------------------
 
+
 def test_mangle_stores_a_field_differently_from_what_was_sent(mes: EmulatorProcess) -> None:
     mes.faults(mangle={"field": "comments", "append": " (x)"})
     assert mes.write(Op.UPSERT_LINES, [line(comments="βαφή RAL 9016")])[0]["result"] == "created"
@@ -95,11 +97,15 @@ def test_mangle_stores_a_field_differently_from_what_was_sent(mes: EmulatorProce
 
 # --- lose_rows ------------------------------------------------------------------------------------------------------
 
+
 def test_lost_rows_are_answered_but_not_stored(mes: EmulatorProcess) -> None:
     mes.faults(lose_rows=[131320, "131321"])
     answers = mes.write(Op.UPSERT_LINES, [line("131319"), line("131320"), line("131321", wo="WO-2")])
-    assert [(a["id"], a["result"]) for a in answers] == [("131319", "created"), ("131320", "created"),
-                                                          ("131321", "created")]
+    assert [(a["id"], a["result"]) for a in answers] == [
+        ("131319", "created"),
+        ("131320", "created"),
+        ("131321", "created"),
+    ]
     assert set(mes.lines()) == {"131319"} and set(mes.stored("workorders")) == {"WO-1"}
     assert mes.stored("workorders")["WO-1"]["lines"] == ["131319"]
     assert mes.stats()["creates_by_id"] == {"131319": 1}
@@ -112,12 +118,18 @@ def test_lost_rows_are_answered_but_not_stored(mes: EmulatorProcess) -> None:
 
 # --- reverse_pages ---------------------------------------------------------------------------------------------------
 
+
 def test_reverse_pages_moves_lines_to_other_pages(mes: EmulatorProcess) -> None:
     mes.write(Op.UPSERT_LINES, [line(str(131000 + i)) for i in range(5)])
 
     def pages() -> list[list[int]]:
-        return [[w["workorderline_id"] for w in mes.call(Op.LIST_LINES, params={"page": p, "limit": 2}).json()
-                 ["workorderLines"]] for p in (1, 2, 3)]
+        return [
+            [
+                w["workorderline_id"]
+                for w in mes.call(Op.LIST_LINES, params={"page": p, "limit": 2}).json()["workorderLines"]
+            ]
+            for p in (1, 2, 3)
+        ]
 
     assert pages() == [[131000, 131001], [131002, 131003], [131004]]
     mes.faults(reverse_pages=True)
@@ -125,6 +137,7 @@ def test_reverse_pages_moves_lines_to_other_pages(mes: EmulatorProcess) -> None:
 
 
 # --- creates_by_id ---------------------------------------------------------------------------------------------------
+
 
 def test_creates_by_id_counts_every_create_of_a_line(mes: EmulatorProcess) -> None:
     mes.write(Op.UPSERT_LINES, [line("131319"), line("131320")])

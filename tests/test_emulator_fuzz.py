@@ -47,8 +47,12 @@ VALID_BODIES: dict[str, Any] = {
     api(Operation.ARCHIVE_LINES): {"data": [{"workorderline_id": "131319"}]},
     api(Operation.UPSERT_CLIENTS): {"data": [client(city="Βόλος", vat_rate="24")]},
     api(Operation.UPSERT_PRODUCTS): {"data": [product(workflow_id=1, active="true")]},
-    api(Operation.WORKSTATION_CONTROL): {"action": "complete", "workstation_id": 1, "quantity": 5,
-                                         "workorderline_id": "131319"},
+    api(Operation.WORKSTATION_CONTROL): {
+        "action": "complete",
+        "workstation_id": 1,
+        "quantity": 5,
+        "workorderline_id": "131319",
+    },
     api(Operation.OPERATOR_LOGIN): {"username": "demo", "password": "demo"},
     api(Operation.OPERATOR_LOGOUT): {},
     ADMIN + "clock": {"advance_seconds": 60, "advance_days": 1},
@@ -62,8 +66,9 @@ FIELD_NAMES = sorted({k for body in VALID_BODIES.values() for k in _keys(body)} 
 
 # Text from all of unicode, half of it lone surrogates (Hypothesis leaves them out unless asked).
 # (st.text would drop the surrogates of a one_of alphabet, so the characters are joined by hand.)
-any_text = st.lists(st.one_of(st.characters(exclude_categories=[]), st.characters(categories=["Cs"])),
-                    max_size=12).map("".join)
+any_text = st.lists(st.one_of(st.characters(exclude_categories=[]), st.characters(categories=["Cs"])), max_size=12).map(
+    "".join
+)
 numbers = st.one_of(
     st.integers(),
     st.integers(min_value=-(10**30), max_value=10**30),
@@ -73,17 +78,47 @@ numbers = st.one_of(
 )
 # Values that broke emulators before: ids and numbers past SQLite's 64 bits and JSON's doubles,
 # digits that are not ASCII, half surrogate pairs, dates that are no dates, ids that exist.
-nasty_numbers = st.sampled_from([0, 1, -1, 0.5, 2**63 - 1, 2**63, 2**64, -(2**63) - 1, 10**16, 10**30, 1e308,
-                                 -1e308, 5e-324])
-nasty_texts = st.sampled_from(["", " ", "1", "131319", "131320", "²", "٣", "\ud800", "a\udfff", "\udc00b",
-                               "x\ud83d", "\x00", "🙂", "9" * 40, "-0", "2026-12-04", "2026-02-30", "archive",
-                               "production", "complete", "start", "C-1", "P-1", "WO-1", "NaN", "1e400"])
+nasty_numbers = st.sampled_from(
+    [0, 1, -1, 0.5, 2**63 - 1, 2**63, 2**64, -(2**63) - 1, 10**16, 10**30, 1e308, -1e308, 5e-324]
+)
+nasty_texts = st.sampled_from(
+    [
+        "",
+        " ",
+        "1",
+        "131319",
+        "131320",
+        "²",
+        "٣",
+        "\ud800",
+        "a\udfff",
+        "\udc00b",
+        "x\ud83d",
+        "\x00",
+        "🙂",
+        "9" * 40,
+        "-0",
+        "2026-12-04",
+        "2026-02-30",
+        "archive",
+        "production",
+        "complete",
+        "start",
+        "C-1",
+        "P-1",
+        "WO-1",
+        "NaN",
+        "1e400",
+    ]
+)
 nasty = st.one_of(nasty_numbers, nasty_texts, any_text)
 scalars = st.one_of(nasty, st.none(), st.booleans(), numbers, any_text)
 keys = st.one_of(st.sampled_from(FIELD_NAMES), any_text)
 json_values = st.recursive(
-    scalars, lambda children: st.lists(children, max_size=4) | st.dictionaries(keys, children, max_size=6),
-    max_leaves=25)
+    scalars,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(keys, children, max_size=6),
+    max_leaves=25,
+)
 
 
 @st.composite
@@ -113,15 +148,17 @@ def _slots(value: Any) -> Iterator[tuple[Any, Any]]:
 def request_for(path: str) -> st.SearchStrategy[tuple[str, Any]]:
     valid = VALID_BODIES[path]
     near_valid = mutated(valid) if list(_slots(valid)) else st.just(valid)
-    bodies = st.one_of(near_valid, near_valid, json_values,
-                       st.lists(json_values, max_size=4).map(lambda rows: {"data": rows}))
+    bodies = st.one_of(
+        near_valid, near_valid, json_values, st.lists(json_values, max_size=4).map(lambda rows: {"data": rows})
+    )
     return st.tuples(st.just(path), bodies)
 
 
 requests = st.lists(st.sampled_from(sorted(VALID_BODIES)).flatmap(request_for), min_size=1, max_size=10)
 # A URL cannot carry a lone surrogate at all, so query values are drawn from encodable text.
-page_params = st.dictionaries(st.sampled_from(["page", "limit"]), st.one_of(st.text(max_size=12), numbers.map(str)),
-                              max_size=2)
+page_params = st.dictionaries(
+    st.sampled_from(["page", "limit"]), st.one_of(st.text(max_size=12), numbers.map(str)), max_size=2
+)
 
 
 class BudgetSpent(Exception):
@@ -155,7 +192,9 @@ def still_works(mes: EmulatorProcess) -> None:
     # The last page holds the newest lines, the ones this example may have created with odd ids.
     read(mes, read(mes, 1)["numberOfPages"])
     assert mes.write(Operation.UPSERT_CLIENTS, [{"id": "C-1", "name": "Κατασκευαστική Αιγαίου ΑΕ"}])[0]["result"] in (
-        "updated", "unchanged")
+        "updated",
+        "unchanged",
+    )
 
 
 def test_random_bodies_never_cause_a_server_error(fuzzed: EmulatorProcess) -> None:
@@ -163,10 +202,16 @@ def test_random_bodies_never_cause_a_server_error(fuzzed: EmulatorProcess) -> No
 
     # No shrinking: a real failure is reported as found (its path and body are in the message), and the
     # clock cannot cut a shrink short and turn the failure into a BudgetSpent.
-    @settings(max_examples=5000, deadline=None, database=None, phases=[Phase.generate],
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-    @given(sent=requests, token=st.text(st.characters(min_codepoint=33, max_codepoint=126), max_size=8),
-           params=page_params)
+    @settings(
+        max_examples=5000,
+        deadline=None,
+        database=None,
+        phases=[Phase.generate],
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(
+        sent=requests, token=st.text(st.characters(min_codepoint=33, max_codepoint=126), max_size=8), params=page_params
+    )
     def check(sent: list[tuple[str, Any]], token: str, params: dict[str, str]) -> None:
         if time.monotonic() - started > BUDGET_SECONDS:
             raise BudgetSpent
@@ -205,7 +250,10 @@ KNOWN_GARBAGE = [
     (api(Operation.UPSERT_LINES), {"data": [line(workflow_id=-(2**63) - 1, erp_routing=None)]}),
     (api(Operation.UPSERT_LINES), {"data": [line(qty=2**64), line(qty="9" * 5000), line(qty=1e308)]}),
     (api(Operation.UPSERT_LINES), {"data": [line("²"), line("٣"), line("9" * 40), line(" ")]}),
-    (api(Operation.UPSERT_LINES), {"data": [line(bom=[{"item": "x", "quantity": "Infinity"}], target_day="2026-02-30")]}),
+    (
+        api(Operation.UPSERT_LINES),
+        {"data": [line(bom=[{"item": "x", "quantity": "Infinity"}], target_day="2026-02-30")]},
+    ),
     (api(Operation.DELETE_LINES), {"data": [{"workorder_id": [1]}, {"workorderline_id": None}, 5]}),
     (api(Operation.OPERATOR_LOGIN), {"username": "\ud800", "password": "x"}),
     (api(Operation.OPERATOR_LOGIN), {"username": ["demo"], "password": {"x": 1}}),

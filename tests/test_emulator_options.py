@@ -34,13 +34,20 @@ def listed(mes: EmulatorProcess) -> list[dict]:
 
 # --- list_ids ------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("tenant", [{"list_ids": "epoptia"}], indirect=True)
 def test_epoptia_ids_are_given_in_write_answers_and_listed(tenant: EmulatorProcess) -> None:
     first = tenant.write(Op.UPSERT_LINES, [line("131319"), line("131320"), line("131330", wo="WO-2")])
     assert [(r["id"], r["epoptia_id"], r["workorder_epoptia_id"]) for r in first] == [
-        ("131319", 4_000_001, 8_000_001), ("131320", 4_000_002, 8_000_001), ("131330", 4_000_003, 8_000_002)]
+        ("131319", 4_000_001, 8_000_001),
+        ("131320", 4_000_002, 8_000_001),
+        ("131330", 4_000_003, 8_000_002),
+    ]
     assert [(w["workorderline_id"], w["workorder"]["id"]) for w in listed(tenant)] == [
-        (4_000_001, 8_000_001), (4_000_002, 8_000_001), (4_000_003, 8_000_002)]
+        (4_000_001, 8_000_001),
+        (4_000_002, 8_000_001),
+        (4_000_003, 8_000_002),
+    ]
 
 
 @pytest.mark.parametrize("tenant", [{"list_ids": "epoptia"}], indirect=True)
@@ -71,13 +78,16 @@ def mes_default(emulator: EmulatorProcess) -> EmulatorProcess:
 
 # --- results ---------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("tenant", [{"results": "none"}], indirect=True)
 def test_write_answers_without_results(tenant: EmulatorProcess) -> None:
-    for operation, rows in [(Op.UPSERT_CLIENTS, [{"id": "C-3", "name": "Τρίτος"}]),
-                            (Op.UPSERT_PRODUCTS, [{"id": "P-3", "name": "Τρίτο"}]),
-                            (Op.UPSERT_LINES, [line("131319"), line("131320")]),
-                            (Op.ARCHIVE_LINES, [{"workorderline_id": "131319"}]),
-                            (Op.DELETE_LINES, [{"workorderline_id": "131320"}])]:
+    for operation, rows in [
+        (Op.UPSERT_CLIENTS, [{"id": "C-3", "name": "Τρίτος"}]),
+        (Op.UPSERT_PRODUCTS, [{"id": "P-3", "name": "Τρίτο"}]),
+        (Op.UPSERT_LINES, [line("131319"), line("131320")]),
+        (Op.ARCHIVE_LINES, [{"workorderline_id": "131319"}]),
+        (Op.DELETE_LINES, [{"workorderline_id": "131320"}]),
+    ]:
         response = tenant.call(operation, rows)
         assert (response.status_code, response.json()) == (200, {"ok": True}), operation
     assert [(w["workorderline_id"], w["production_status"]) for w in listed(tenant)] == [(131319, "archive")]
@@ -85,6 +95,7 @@ def test_write_answers_without_results(tenant: EmulatorProcess) -> None:
 
 
 # --- disabled operations -----------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("tenant", [{"disabled_operations": {"upsert_lines", "archive_lines"}}], indirect=True)
 def test_disabled_operations_answer_command_not_found(tenant: EmulatorProcess) -> None:
@@ -98,6 +109,7 @@ def test_disabled_operations_answer_command_not_found(tenant: EmulatorProcess) -
 
 
 # --- the options themselves -------------------------------------------------------------------------------
+
 
 def test_options_are_validated_and_frozen() -> None:
     with pytest.raises(ValidationError):
@@ -118,7 +130,10 @@ def test_in_process_server_takes_options_as_keywords() -> None:
         assert (server.options.read_shape, server.options.list_ids) == ("rich", "epoptia")
         headers = {"X-Auth-Token": "k"}
         path = DEFAULT_PROFILE.endpoint(Op.UPSERT_CLIENTS).path
-        assert httpx.post(server.url + path, json={"data": [{"id": "C-1", "name": "Α"}]}, headers=headers).status_code == 200
+        assert (
+            httpx.post(server.url + path, json={"data": [{"id": "C-1", "name": "Α"}]}, headers=headers).status_code
+            == 200
+        )
         stats = httpx.get(server.url + "/_emulator/stats", headers={"X-Emulator-Admin": server.admin_key}).json()
         assert stats["upsert_clients"] == 1
 

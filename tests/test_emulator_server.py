@@ -32,30 +32,48 @@ def test_kept_alive_requests_do_not_stall(emulator: EmulatorProcess) -> None:
 
 
 def test_serve_announces_url_then_admin_key_then_the_tenant(tmp_path: Path) -> None:
-    process = EmulatorProcess(tmp_path / "e.sqlite", read_shape="rich", results="none",
-                              disabled_operations={"upsert_clients", "archive_lines"}).start()
+    process = EmulatorProcess(
+        tmp_path / "e.sqlite",
+        read_shape="rich",
+        results="none",
+        disabled_operations={"upsert_clients", "archive_lines"},
+    ).start()
     try:
         assert process.url.startswith("http://127.0.0.1:")
         rest = [process.proc.stdout.readline().strip() for _ in range(3)]
-        assert rest == [f"API key: {process.key}", f"Data: {tmp_path / 'e.sqlite'}",
-                        ("Tenant: read shape rich, list ids erp, write answers none, "
-                         "disabled operations archive_lines, upsert_clients")]
+        assert rest == [
+            f"API key: {process.key}",
+            f"Data: {tmp_path / 'e.sqlite'}",
+            (
+                "Tenant: read shape rich, list ids erp, write answers none, "
+                "disabled operations archive_lines, upsert_clients"
+            ),
+        ]
     finally:
         process.stop()
 
 
 def test_bad_options_are_refused_before_serving(tmp_path: Path) -> None:
-    for flags, says in [(["--admin-key", "short"], "at least 8 characters"),
-                        (["--read-shape", "everything"], "invalid choice"),
-                        (["--disable", "no_such_operation"], "invalid choice")]:
-        done = subprocess.run([sys.executable, "-m", "reconciler.emulator", "--port", "0", "--db", ":memory:", *flags],
-                              check=False, capture_output=True, text=True, timeout=30)
+    for flags, says in [
+        (["--admin-key", "short"], "at least 8 characters"),
+        (["--read-shape", "everything"], "invalid choice"),
+        (["--disable", "no_such_operation"], "invalid choice"),
+    ]:
+        done = subprocess.run(
+            [sys.executable, "-m", "reconciler.emulator", "--port", "0", "--db", ":memory:", *flags],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert done.returncode == 2 and says in done.stderr and done.stdout == "", flags
 
 
 def test_the_emulator_imports_only_the_wire_profile_from_the_product() -> None:
     """A second opinion only if it cannot share the reconciler's rules: checked in a fresh interpreter."""
-    probe = ("import sys, reconciler.emulator.__main__; "
-             "print(sorted(m for m in sys.modules if m.startswith('reconciler') and not m.startswith('reconciler.emulator')))")
+    probe = (
+        "import sys, reconciler.emulator.__main__; "
+        "print(sorted(m for m in sys.modules if m.startswith('reconciler') and not m.startswith('reconciler.emulator')))"
+    )
     done = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "['reconciler', 'reconciler.epoptia', 'reconciler.epoptia.profile']"

@@ -21,12 +21,18 @@ def without(row: dict, *fields: str) -> dict:
 
 # --- clients and products ----------------------------------------------------------------------------------
 
+
 def test_a_client_field_left_out_keeps_its_value_and_an_empty_one_clears_it(mes: EmulatorProcess) -> None:
     mes.write(Op.UPSERT_CLIENTS, [client(city="Πειραιάς", phone="210 0000000", vat_rate="24", kind="both")])
     assert mes.write(Op.UPSERT_CLIENTS, [{"id": "C-1", "email": "info@aigaiou.gr"}])[0]["result"] == "updated"
     stored = mes.stored("clients")["C-1"]
     assert (stored["name"], stored["city"], stored["phone"], stored["vat_rate"], stored["kind"]) == (
-        "Κατασκευαστική Αιγαίου ΑΕ", "Πειραιάς", "210 0000000", 24, "both")
+        "Κατασκευαστική Αιγαίου ΑΕ",
+        "Πειραιάς",
+        "210 0000000",
+        24,
+        "both",
+    )
     assert stored["email"] == "info@aigaiou.gr"
     mes.write(Op.UPSERT_CLIENTS, [{"id": "C-1", "city": "", "phone": None, "vat_rate": "", "kind": ""}])
     stored = mes.stored("clients")["C-1"]
@@ -46,34 +52,77 @@ def test_a_product_field_left_out_keeps_its_value_and_an_empty_one_clears_it(mes
     assert mes.write(Op.UPSERT_PRODUCTS, [{"id": "P-1", "name": "Προφίλ 60x40 νέο"}])[0]["result"] == "updated"
     stored = mes.stored("products")["P-1"]
     assert (stored["code"], stored["comments"], stored["workflow_id"], stored["active"]) == (
-        "ALU-6040", "ανοδιωμένο", 1, False)
+        "ALU-6040",
+        "ανοδιωμένο",
+        1,
+        False,
+    )
     mes.write(Op.UPSERT_PRODUCTS, [{"id": "P-1", "code": "", "workflow_id": None, "active": ""}])
     stored = mes.stored("products")["P-1"]
     assert (stored["name"], stored["code"], stored["workflow_id"], stored["active"]) == (
-        "Προφίλ 60x40 νέο", "", None, True)
-    assert mes.write(Op.UPSERT_PRODUCTS, [{"id": "P-1", "active": {"x": 1}}])[0]["reason"] == "active must be true or false"
+        "Προφίλ 60x40 νέο",
+        "",
+        None,
+        True,
+    )
+    assert (
+        mes.write(Op.UPSERT_PRODUCTS, [{"id": "P-1", "active": {"x": 1}}])[0]["reason"]
+        == "active must be true or false"
+    )
 
 
 # --- lines ------------------------------------------------------------------------------------------------
 
+
 def test_a_line_field_left_out_keeps_its_value_and_an_empty_one_clears_it(mes: EmulatorProcess) -> None:
-    full = line(comments="πρώτο", overUnderPercentage="5", wol_tag=[{"id": "", "name": "urgent"}],
-                bom=[{"item": "ΜΠΙΛΙΕΤΑ", "quantity": 3}], production_status="production")
+    full = line(
+        comments="πρώτο",
+        overUnderPercentage="5",
+        wol_tag=[{"id": "", "name": "urgent"}],
+        bom=[{"item": "ΜΠΙΛΙΕΤΑ", "quantity": 3}],
+        production_status="production",
+    )
     mes.write(Op.UPSERT_LINES, [full])
-    sparse = without(full, "comments", "description", "target_day", "overUnderPercentage", "wol_tag", "bom",
-                     "customFields", "workorderline_code", "production_status", "erp_routing")
+    sparse = without(
+        full,
+        "comments",
+        "description",
+        "target_day",
+        "overUnderPercentage",
+        "wol_tag",
+        "bom",
+        "customFields",
+        "workorderline_code",
+        "production_status",
+        "erp_routing",
+    )
     sparse["workorder"] = {"id": "WO-1"}
     assert mes.write(Op.UPSERT_LINES, [sparse])[0]["result"] == "unchanged"
     got = mes.stored("lines")["131319"]
     assert (got["comments"], got["description"], got["target_day"], got["over_under"], got["code"]) == (
-        "πρώτο", "Προφίλ", "2026-12-04", 5, "131319-01")
+        "πρώτο",
+        "Προφίλ",
+        "2026-12-04",
+        5,
+        "131319-01",
+    )
     assert (got["tags"], got["bom"], got["production_status"]) == (
-        [{"id": "", "name": "urgent"}], [{"item": "ΜΠΙΛΙΕΤΑ", "quantity": 3}], "production")
+        [{"id": "", "name": "urgent"}],
+        [{"item": "ΜΠΙΛΙΕΤΑ", "quantity": 3}],
+        "production",
+    )
     assert [s["workstation"] for s in got["steps"]] == ["LASER", "ΜΟΝΤΑΖ 1"]
     assert mes.stored("workorders")["WO-1"]["code"] == "ΠΑΡ-WO-1"
 
-    cleared = {**sparse, "comments": "", "target_day": None, "overUnderPercentage": "", "wol_tag": None, "bom": [],
-               "workorder": {"id": "WO-1", "code": ""}}
+    cleared = {
+        **sparse,
+        "comments": "",
+        "target_day": None,
+        "overUnderPercentage": "",
+        "wol_tag": None,
+        "bom": [],
+        "workorder": {"id": "WO-1", "code": ""},
+    }
     assert mes.write(Op.UPSERT_LINES, [cleared])[0]["result"] == "updated"
     got = mes.stored("lines")["131319"]
     assert (got["comments"], got["target_day"], got["over_under"], got["tags"], got["bom"]) == ("", None, None, [], [])
@@ -97,8 +146,12 @@ def test_a_route_left_out_keeps_the_lines_route_even_when_the_product_has_anothe
 
 def test_required_fields_stay_required_on_update(mes: EmulatorProcess) -> None:
     mes.write(Op.UPSERT_LINES, [line()])
-    for field, reason in [("quantity", "quantity must be a number"), ("workorder", "workorder must be an object"),
-                          ("client", "client must be an object"), ("product", "product must be an object")]:
+    for field, reason in [
+        ("quantity", "quantity must be a number"),
+        ("workorder", "workorder must be an object"),
+        ("client", "client must be an object"),
+        ("product", "product must be an object"),
+    ]:
         (answer,) = mes.write(Op.UPSERT_LINES, [without(line(), field)])
         assert (answer["result"], answer["reason"]) == ("rejected", reason)
 
@@ -112,9 +165,16 @@ def test_target_day_must_be_a_date(mes: EmulatorProcess) -> None:
 
 # --- the delete rule -----------------------------------------------------------------------------------------
 
+
 def test_a_line_released_to_production_is_launched_and_not_deleted(mes: EmulatorProcess) -> None:
-    mes.write(Op.UPSERT_LINES, [line(production_status="production"), line("131320", wo="WO-2"),
-                                line("131321", wo="WO-2", production_status="production")])
+    mes.write(
+        Op.UPSERT_LINES,
+        [
+            line(production_status="production"),
+            line("131320", wo="WO-2"),
+            line("131321", wo="WO-2", production_status="production"),
+        ],
+    )
     (answer,) = mes.write(Op.DELETE_LINES, [{"workorderline_id": "131319"}])
     assert answer["result"] == "alarm" and "archive it instead" in answer["alarm"]
     (wo_answer,) = mes.write(Op.DELETE_LINES, [{"workorder_id": "WO-2"}])

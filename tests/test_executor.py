@@ -35,15 +35,18 @@ ENV = "EXECUTOR_TEST_KEY"
 class Site:
     """A manifests folder and its target, the emulator behind it, and an apply run in this process."""
 
-    def __init__(self, root: Path, server: EmulatorServer, *, batch_size: int = 4, page_size: int = 5,
-                 extra: str = "") -> None:
+    def __init__(
+        self, root: Path, server: EmulatorServer, *, batch_size: int = 4, page_size: int = 5, extra: str = ""
+    ) -> None:
         self.root, self.server = root, server
         self.admin = httpx.Client(base_url=server.url, headers={ADMIN_HEADER: server.admin_key}, timeout=30)
         (root / "reconciler.yaml").write_text(
             "manifests: manifests\ndefault_target: t\ntargets:\n  t:\n"
             f"    endpoint: {server.url}\n    api_key_env: {ENV}\n    state: state/t.json\n"
             "    throttle: {read_interval: 0, write_interval: 0}\n    retries: {attempts: 2, backoff: 0}\n"
-            f"    profile: {{batch_size: {batch_size}, page_size: {page_size}}}\n{extra}", encoding="utf-8")
+            f"    profile: {{batch_size: {batch_size}, page_size: {page_size}}}\n{extra}",
+            encoding="utf-8",
+        )
 
     def context(self) -> Context:
         return Context.open(self.root / "reconciler.yaml")
@@ -69,8 +72,11 @@ class Site:
         return self.admin.get("/_emulator/stats").json()
 
     def write(self, rows: list[dict]) -> list[dict]:
-        response = httpx.post(f"{self.server.url}/api/3.03/workorderlines", json={"data": rows},
-                              headers={"X-Auth-Token": KEY, "Accept": "application/json"})
+        response = httpx.post(
+            f"{self.server.url}/api/3.03/workorderlines",
+            json={"data": rows},
+            headers={"X-Auth-Token": KEY, "Accept": "application/json"},
+        )
         return response.json()["results"]
 
 
@@ -96,8 +102,13 @@ def test_apply_creates_in_batches_saves_and_reads_back(site: Site) -> None:
     outcome, hooks = site.apply()
     report = outcome.report
     assert outcome.status is ApplyStatus.APPLIED and report.complete and not report.recovered
-    assert addresses(report, Outcome.DONE) == lines(ids) | {"Client/C-1", "Product/P-1", "WorkOrder/WO-0",
-                                                            "WorkOrder/WO-1", "WorkOrder/WO-2"}
+    assert addresses(report, Outcome.DONE) == lines(ids) | {
+        "Client/C-1",
+        "Product/P-1",
+        "WorkOrder/WO-0",
+        "WorkOrder/WO-1",
+        "WorkOrder/WO-2",
+    }
     # One progress report per batch: the client, the product, then lines four at a time (work orders ride on them).
     writes = [done for phase, done, _ in hooks.phases if phase is Phase.WRITE]
     assert writes == [1, 2, 6, 10, 11]
@@ -121,11 +132,15 @@ def test_updates_archives_deletes_and_forgets(site: Site) -> None:
     gone = {ids[5]}
     factory(site.root, work_orders=2, lines=3, comments="νέα", only={ids[0]}, archived={ids[1]}, drop=gone)
     (site.root / "manifests" / "factory.yaml").write_text(
-        (site.root / "manifests" / "factory.yaml").read_text(encoding="utf-8").replace(
-            "kind: Product\nid: P-1\nname: Προφίλ\n", "kind: Product\nid: P-2\nname: Άλλο\n"), encoding="utf-8")
+        (site.root / "manifests" / "factory.yaml")
+        .read_text(encoding="utf-8")
+        .replace("kind: Product\nid: P-1\nname: Προφίλ\n", "kind: Product\nid: P-2\nname: Άλλο\n"),
+        encoding="utf-8",
+    )
     factory_text = (site.root / "manifests" / "factory.yaml").read_text(encoding="utf-8")
-    (site.root / "manifests" / "factory.yaml").write_text(factory_text.replace("product: P-1", "product: P-2"),
-                                                          encoding="utf-8")
+    (site.root / "manifests" / "factory.yaml").write_text(
+        factory_text.replace("product: P-1", "product: P-2"), encoding="utf-8"
+    )
     outcome, _ = site.apply(allow_mass_delete=True)
     report = outcome.report
     assert report.complete, report
@@ -143,8 +158,9 @@ def test_a_work_order_change_alone_rides_on_one_of_its_lines(site: Site) -> None
     factory(site.root, work_orders=1, lines=2)
     site.apply()
     text = (site.root / "manifests" / "factory.yaml").read_text(encoding="utf-8")
-    (site.root / "manifests" / "factory.yaml").write_text(text.replace("client: C-1\nlines:", "client: C-1\n"
-                                                                       "comments: Βιαστικό\nlines:"), encoding="utf-8")
+    (site.root / "manifests" / "factory.yaml").write_text(
+        text.replace("client: C-1\nlines:", "client: C-1\ncomments: Βιαστικό\nlines:"), encoding="utf-8"
+    )
     outcome, _ = site.apply()
     assert outcome.report.complete and "WorkOrder/WO-0" in addresses(outcome.report, Outcome.DONE)
     assert [a.address for a in outcome.plan.actions] == ["WorkOrder/WO-0"]
@@ -156,8 +172,10 @@ def test_a_rejected_row_is_failed_and_its_work_order_not_recorded(site: Site) ->
     ids = factory(site.root, work_orders=1, lines=2)
     text = (site.root / "manifests" / "factory.yaml").read_text(encoding="utf-8")
     # No workflow and no routing, and the product has no default workflow: the emulator refuses the row.
-    (site.root / "manifests" / "factory.yaml").write_text(text.replace(
-        "    routing: [{workstation: LASER, job_task: Κοπή}, {workstation: ΜΟΝΤΑΖ 1}]\n", "", 1), encoding="utf-8")
+    (site.root / "manifests" / "factory.yaml").write_text(
+        text.replace("    routing: [{workstation: LASER, job_task: Κοπή}, {workstation: ΜΟΝΤΑΖ 1}]\n", "", 1),
+        encoding="utf-8",
+    )
     outcome, _ = site.apply()
     report = outcome.report
     failed = report.having(Outcome.FAILED)
@@ -241,7 +259,8 @@ def test_read_back_differences_are_reported_and_recorded_as_epoptia_has_them(sit
     assert [(m.address, m.detail) for m in report.mismatches] == [
         (f"WorkOrderLine/{ids[0]}", "comments: sent 'πρώτη', Epoptia has 'πρώτη!'"),
         (f"WorkOrderLine/{ids[1]}", "comments: sent 'πρώτη', Epoptia has 'πρώτη!'"),
-        (f"WorkOrderLine/{ids[2]}", "not found in Epoptia after the write")]
+        (f"WorkOrderLine/{ids[2]}", "not found in Epoptia after the write"),
+    ]
     assert not report.complete
     state = site.state()
     assert state.resources[f"WorkOrderLine/{ids[0]}"].payload["comments"] == "πρώτη!"
@@ -282,8 +301,18 @@ def test_recover_settles_each_kind_of_interrupted_write(site: Site) -> None:
     entry = state.resources[line0]
     # An update that Epoptia has (someone's write, standing in for the batch in flight).
     changed = {**entry.payload, "comments": "στο Epoptia"}
-    site.write([{"workorderline_id": ids[0], "comments": "στο Epoptia", "workorder": {"id": "WO-0"},
-                 "client": {"name": "Πελάτης"}, "product": {"name": "Προφίλ"}, "quantity": 10}])
+    site.write(
+        [
+            {
+                "workorderline_id": ids[0],
+                "comments": "στο Epoptia",
+                "workorder": {"id": "WO-0"},
+                "client": {"name": "Πελάτης"},
+                "product": {"name": "Προφίλ"},
+                "quantity": 10,
+            }
+        ]
+    )
     record = {**entry.model_dump(mode="json"), "payload": changed, "digest": "d" * 32}
     notes, resources = settle(Operation.UPSERT_LINES, {line0: record})
     assert notes == [f"{line0}: the interrupted write had gone through; recorded"]
@@ -311,13 +340,26 @@ def test_recovery_runs_first_and_is_in_the_report(site: Site) -> None:
     plan_outcome = apply_target(site.context(), ApplyRequest(), QuietHooks(approve=False))
     assert plan_outcome.status is ApplyStatus.CANCELLED
     # What the executor journals before its first line batch, then a crash: Epoptia got the batch.
-    rows = [{"workorderline_id": i, "quantity": 10 + n, "workorder": {"id": "WO-0"}, "client": {"name": "Πελάτης"},
-             "product": {"name": "Προφίλ"}, "erp_routing": [{"workstationName": "LASER", "job_tasks": [
-                 {"name": "Κοπή"}]}, {"workstationName": "ΜΟΝΤΑΖ 1"}]} for n, i in enumerate(ids)]
+    rows = [
+        {
+            "workorderline_id": i,
+            "quantity": 10 + n,
+            "workorder": {"id": "WO-0"},
+            "client": {"name": "Πελάτης"},
+            "product": {"name": "Προφίλ"},
+            "erp_routing": [
+                {"workstationName": "LASER", "job_tasks": [{"name": "Κοπή"}]},
+                {"workstationName": "ΜΟΝΤΑΖ 1"},
+            ],
+        }
+        for n, i in enumerate(ids)
+    ]
     assert [r["result"] for r in site.write(rows)] == ["created", "created"]
     plan = plan_outcome.plan
-    entries = {a.address: {"digest": a.digest, "parent": a.parent, "archived": False, "observed": None,
-                           "payload": a.payload} for a in plan.actions}
+    entries = {
+        a.address: {"digest": a.digest, "parent": a.parent, "archived": False, "observed": None, "payload": a.payload}
+        for a in plan.actions
+    }
     site.journal().write(Operation.UPSERT_LINES, entries)
     outcome, hooks = site.apply()
     expected = [f"WorkOrderLine/{i}: the interrupted write had gone through; recorded" for i in ids]
@@ -333,29 +375,45 @@ def test_recovery_runs_first_and_is_in_the_report(site: Site) -> None:
     assert outcome.report.recovered == () and hooks.notices == []
     # A change of write-only fields only: the list cannot tell, so it is said and sent again.
     entry = entries[f"WorkOrderLine/{ids[0]}"]
-    site.journal().write(Operation.UPSERT_LINES, {f"WorkOrderLine/{ids[0]}": {
-        **entry, "payload": {**entry["payload"], "bom": [{"item": "ΜΠΙΛΙΕΤΑ", "quantity": 2}]}}})
+    site.journal().write(
+        Operation.UPSERT_LINES,
+        {
+            f"WorkOrderLine/{ids[0]}": {
+                **entry,
+                "payload": {**entry["payload"], "bom": [{"item": "ΜΠΙΛΙΕΤΑ", "quantity": 2}]},
+            }
+        },
+    )
     factory(site.root, work_orders=1, lines=2, comments="y", only={ids[1]})
     outcome, hooks = site.apply()
-    note = (f"WorkOrderLine/{ids[0]}: whether the interrupted write went through cannot be read back (it changed "
-            "write-only fields); it is sent again")
+    note = (
+        f"WorkOrderLine/{ids[0]}: whether the interrupted write went through cannot be read back (it changed "
+        "write-only fields); it is sent again"
+    )
     assert outcome.report.recovered == (note,) and hooks.notices == [f"Recovered: {note}"]
 
 
 def test_blocked_actions_stop_the_apply_unless_skipped(site: Site) -> None:
     ids = factory(site.root, work_orders=1, lines=2)
     site.apply()
-    token = httpx.post(f"{site.server.url}/api/3.03/operators/login", json={"username": "demo", "password": "demo"},
-                       headers={"X-Auth-Token": KEY, "Accept": "application/json"}).json()["token"]
-    laser = next(w["id"] for w in site.admin.get("/_emulator/workstations").json()["workstations"]
-                 if w["name"] == "LASER")
-    started = httpx.post(f"{site.server.url}/api/3.03/workstations/control",
-                         json={"action": "start", "workstation_id": laser, "workorderline_id": ids[0]},
-                         headers={"X-Auth-Token": KEY, "Accept": "application/json", "Operator-Token": token})
+    token = httpx.post(
+        f"{site.server.url}/api/3.03/operators/login",
+        json={"username": "demo", "password": "demo"},
+        headers={"X-Auth-Token": KEY, "Accept": "application/json"},
+    ).json()["token"]
+    laser = next(
+        w["id"] for w in site.admin.get("/_emulator/workstations").json()["workstations"] if w["name"] == "LASER"
+    )
+    started = httpx.post(
+        f"{site.server.url}/api/3.03/workstations/control",
+        json={"action": "start", "workstation_id": laser, "workorderline_id": ids[0]},
+        headers={"X-Auth-Token": KEY, "Accept": "application/json", "Operator-Token": token},
+    )
     assert started.status_code == 200, started.text
     text = (site.root / "manifests" / "factory.yaml").read_text(encoding="utf-8")
-    (site.root / "manifests" / "factory.yaml").write_text(text.replace("quantity: 10", "quantity: 99").replace(
-        "quantity: 11", "quantity: 12"), encoding="utf-8")
+    (site.root / "manifests" / "factory.yaml").write_text(
+        text.replace("quantity: 10", "quantity: 99").replace("quantity: 11", "quantity: 12"), encoding="utf-8"
+    )
     with pytest.raises(PlanError, match="1 blocked action"):
         site.apply()
     outcome, _ = site.apply(skip_blocked=True)
@@ -379,7 +437,9 @@ def test_journal_round_trip(tmp_path: Path) -> None:
     assert journal.read() is None
     journal.write(Operation.DELETE_LINES, {"WorkOrderLine/1": None, "WorkOrderLine/Ω": {"a": "β"}})
     assert json.loads((tmp_path / "j" / "t.json").read_text(encoding="utf-8")) == {
-        "operation": "delete_lines", "entries": {"WorkOrderLine/1": None, "WorkOrderLine/Ω": {"a": "β"}}}
+        "operation": "delete_lines",
+        "entries": {"WorkOrderLine/1": None, "WorkOrderLine/Ω": {"a": "β"}},
+    }
     assert "Ω" in (tmp_path / "j" / "t.json").read_text(encoding="utf-8")
     journal.clear()
     journal.clear()
@@ -387,6 +447,7 @@ def test_journal_round_trip(tmp_path: Path) -> None:
 
 
 # ----------------------------------------------------------------------------- the executor on its own
+
 
 def run_executor(site: Site, plan, state, **kwargs):
     from reconciler.executor import Executor
@@ -402,8 +463,9 @@ def run_executor(site: Site, plan, state, **kwargs):
             return write(operation, rows)
 
         client.write = journalled_write  # type: ignore[method-assign]
-        executor = Executor(client, context.state_store, context.journal,
-                            on_batch=lambda *args: calls.append(args), **kwargs)
+        executor = Executor(
+            client, context.state_store, context.journal, on_batch=lambda *args: calls.append(args), **kwargs
+        )
         report = executor.run(plan, state.snapshot())
     return report, context.state_store.read(), calls, intents
 
@@ -447,8 +509,10 @@ def test_failed_rows_are_reported_and_still_counted_as_sent(site: Site) -> None:
 
     factory(site.root, work_orders=1, lines=3)
     text = (site.root / "manifests" / "factory.yaml").read_text(encoding="utf-8")
-    (site.root / "manifests" / "factory.yaml").write_text(text.replace(
-        "    routing: [{workstation: LASER, job_task: Κοπή}, {workstation: ΜΟΝΤΑΖ 1}]\n", "", 2), encoding="utf-8")
+    (site.root / "manifests" / "factory.yaml").write_text(
+        text.replace("    routing: [{workstation: LASER, job_task: Κοπή}, {workstation: ΜΟΝΤΑΖ 1}]\n", "", 2),
+        encoding="utf-8",
+    )
     report, _, calls, _ = run_executor(site, planned(site, State()), State())
     assert calls[-1] == (5, 5)
     assert len(report.having(Outcome.FAILED)) == 2
@@ -461,19 +525,23 @@ def test_a_line_whose_work_order_is_nowhere_stops_the_run_before_anything_is_sen
     state = site.state()
     factory(site.root, work_orders=1, lines=2, comments="νέα")
     plan = planned(site, state)
-    without = state.model_copy(update={"resources": {k: v for k, v in state.resources.items()
-                                                     if k != "WorkOrder/WO-0"}})
+    without = state.model_copy(
+        update={"resources": {k: v for k, v in state.resources.items() if k != "WorkOrder/WO-0"}}
+    )
     report, _, calls, _ = run_executor(site, plan, without)
-    assert report.stopped_by == ("work order WO-0 is neither in the plan nor in the state\n"
-                                 "  hint: plan again without --only/--exclude for it")
+    assert report.stopped_by == (
+        "work order WO-0 is neither in the plan nor in the state\n  hint: plan again without --only/--exclude for it"
+    )
     assert {o.detail for o in report.having(Outcome.NOT_ATTEMPTED)} == {"not sent"}
     assert addresses(report, Outcome.NOT_ATTEMPTED) == lines(ids) and calls == []
     # A work order change with no line to carry it.
     text = (site.root / "manifests" / "factory.yaml").read_text(encoding="utf-8")
-    (site.root / "manifests" / "factory.yaml").write_text(text.replace("client: C-1\nlines:", "client: C-1\n"
-                                                                       "comments: x\nlines:"), encoding="utf-8")
-    bare = state.model_copy(update={"resources": {k: v for k, v in state.resources.items()
-                                                  if not k.startswith("WorkOrderLine/")}})
+    (site.root / "manifests" / "factory.yaml").write_text(
+        text.replace("client: C-1\nlines:", "client: C-1\ncomments: x\nlines:"), encoding="utf-8"
+    )
+    bare = state.model_copy(
+        update={"resources": {k: v for k, v in state.resources.items() if not k.startswith("WorkOrderLine/")}}
+    )
     from reconciler.planning import Selection
 
     plan = planned(site, bare, selection=Selection(only=("WorkOrder/WO-0",)))
@@ -501,8 +569,9 @@ def test_epoptia_ids_are_recorded_and_kept(tmp_path: Path, monkeypatch: pytest.M
     with EmulatorServer(api_keys=(KEY,), list_ids="epoptia") as server:
         site = Site(tmp_path, server, extra="")
         text = (tmp_path / "reconciler.yaml").read_text(encoding="utf-8")
-        (tmp_path / "reconciler.yaml").write_text(text.replace("page_size: 5}", "page_size: 5, list_ids: epoptia}"),
-                                                  encoding="utf-8")
+        (tmp_path / "reconciler.yaml").write_text(
+            text.replace("page_size: 5}", "page_size: 5, list_ids: epoptia}"), encoding="utf-8"
+        )
         ids = factory(site.root, work_orders=1, lines=2)
         assert site.apply()[0].report.complete
         first = site.state().resources[f"WorkOrderLine/{ids[0]}"]
@@ -519,8 +588,11 @@ def test_epoptia_ids_are_recorded_and_kept(tmp_path: Path, monkeypatch: pytest.M
 def test_a_delete_of_a_line_already_gone_is_done(site: Site) -> None:
     ids = factory(site.root, work_orders=1, lines=3)
     site.apply()
-    gone = httpx.post(f"{site.server.url}/api/3.03/workorderlines/delete", json={"data": [
-        {"workorderline_id": ids[2]}]}, headers={"X-Auth-Token": KEY, "Accept": "application/json"})
+    gone = httpx.post(
+        f"{site.server.url}/api/3.03/workorderlines/delete",
+        json={"data": [{"workorderline_id": ids[2]}]},
+        headers={"X-Auth-Token": KEY, "Accept": "application/json"},
+    )
     assert gone.json()["results"][0]["result"] == "deleted"
     factory(site.root, work_orders=1, lines=3, drop={ids[2]})
     outcome, _ = site.apply()
@@ -539,10 +611,16 @@ def test_recover_settles_archives_deletes_and_work_orders(site: Site) -> None:
     context = site.context()
     journal = context.journal
     headers = {"X-Auth-Token": KEY, "Accept": "application/json"}
-    httpx.post(f"{site.server.url}/api/3.03/workorderlines/archive", json={"data": [{"workorderline_id": ids[0]}]},
-               headers=headers)
-    httpx.post(f"{site.server.url}/api/3.03/workorderlines/delete", json={"data": [{"workorderline_id": ids[3]}]},
-               headers=headers)
+    httpx.post(
+        f"{site.server.url}/api/3.03/workorderlines/archive",
+        json={"data": [{"workorderline_id": ids[0]}]},
+        headers=headers,
+    )
+    httpx.post(
+        f"{site.server.url}/api/3.03/workorderlines/delete",
+        json={"data": [{"workorderline_id": ids[3]}]},
+        headers=headers,
+    )
 
     def settle(operation: Operation, entries: dict[str, Any]):
         journal.write(operation, entries)
@@ -554,8 +632,10 @@ def test_recover_settles_archives_deletes_and_work_orders(site: Site) -> None:
     assert notes == [f"WorkOrderLine/{ids[0]}: the interrupted archive had gone through; recorded"]
     assert resources[f"WorkOrderLine/{ids[0]}"].archived and not resources[f"WorkOrderLine/{ids[1]}"].archived
     assert resources[f"WorkOrderLine/{ids[0]}"].payload == state.resources[f"WorkOrderLine/{ids[0]}"].payload
-    notes, resources = settle(Operation.DELETE_LINES, {f"WorkOrderLine/{ids[3]}": None,
-                                                       f"WorkOrderLine/{ids[2]}": None, "WorkOrder/WO-1": None})
+    notes, resources = settle(
+        Operation.DELETE_LINES,
+        {f"WorkOrderLine/{ids[3]}": None, f"WorkOrderLine/{ids[2]}": None, "WorkOrder/WO-1": None},
+    )
     assert notes == [f"WorkOrderLine/{ids[3]}: the interrupted delete had gone through; recorded"]
     assert f"WorkOrderLine/{ids[3]}" not in resources and f"WorkOrderLine/{ids[2]}" in resources
     assert "WorkOrder/WO-1" in resources  # a work order's delete cannot be read: left to be sent again
@@ -564,10 +644,11 @@ def test_recover_settles_archives_deletes_and_work_orders(site: Site) -> None:
     wo1 = state.resources["WorkOrder/WO-1"]
     l1 = state.resources[f"WorkOrderLine/{ids[1]}"]
     changed_wo = {**wo1.model_dump(mode="json"), "payload": {"client": "C-1", "comments": "x"}, "digest": "e" * 32}
-    entries = {"WorkOrder/WO-0": {**wo0.model_dump(mode="json"), "digest": "f" * 32},
-               f"WorkOrderLine/{ids[1]}": {**l1.model_dump(mode="json"),
-                                           "payload": {**l1.payload, "comments": "όχι εκεί"}},
-               "WorkOrder/WO-1": changed_wo}
+    entries = {
+        "WorkOrder/WO-0": {**wo0.model_dump(mode="json"), "digest": "f" * 32},
+        f"WorkOrderLine/{ids[1]}": {**l1.model_dump(mode="json"), "payload": {**l1.payload, "comments": "όχι εκεί"}},
+        "WorkOrder/WO-1": changed_wo,
+    }
     notes, resources = settle(Operation.UPSERT_LINES, entries)
     assert notes == []  # WO-0: its line did not go through; WO-1: no line of it in the batch
     assert resources["WorkOrder/WO-0"] == wo0 and resources["WorkOrder/WO-1"] == wo1

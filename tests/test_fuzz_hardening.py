@@ -33,8 +33,10 @@ from reconciler.state import ResourceState, State, StateStore
 from .conftest import ROOT
 from .fuzzing import damage_text, invalid_values, load_in, mutated_factory, well_placed
 
-SAMPLE = {str(p.relative_to(ROOT / "manifests")): p.read_text(encoding="utf-8")
-          for p in sorted((ROOT / "manifests").rglob("*.yaml"))}
+SAMPLE = {
+    str(p.relative_to(ROOT / "manifests")): p.read_text(encoding="utf-8")
+    for p in sorted((ROOT / "manifests").rglob("*.yaml"))
+}
 
 
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -64,18 +66,20 @@ def _repo(root: Path, url: str, files: dict[str, bytes]) -> Context:
         "manifests: manifests\ndefault_target: t\ntargets:\n  t:\n"
         f"    endpoint: {url}\n    api_key_env: FUZZ_KEY\n    state: state/t.json\n"
         "    throttle: {read_interval: 0, write_interval: 0}\n    retries: {attempts: 1, backoff: 0}\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     return Context.open(root / "reconciler.yaml")
 
 
-@settings(max_examples=25, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(seed=st.integers(0, 2**32))
 def test_accepted_mutations_apply_and_the_next_plan_is_empty(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
     rng = random.Random(seed)
     files = mutated_factory(SAMPLE, rng)
     with tempfile.TemporaryDirectory() as tmp:
-        desired, error = load_in(Path(tmp) / "probe", files)
+        _, error = load_in(Path(tmp) / "probe", files)
         if error is not None:
             return
         monkeypatch.setenv("FUZZ_KEY", KEY)
@@ -93,9 +97,15 @@ def test_accepted_mutations_apply_and_the_next_plan_is_empty(seed: int, monkeypa
 
 def _valid_state_text(tmp: Path) -> tuple[Path, str]:
     store = StateStore(tmp / "state.json")
-    store.write(State(resources={
-        f"WorkOrderLine/{i}": ResourceState(digest=f"{i:032x}", parent="WO-1", payload={"quantity": i + 1})
-        for i in range(20)} | {"WorkOrder/WO-1": ResourceState(digest="a" * 32, payload={"client": "C-1"})}))
+    store.write(
+        State(
+            resources={
+                f"WorkOrderLine/{i}": ResourceState(digest=f"{i:032x}", parent="WO-1", payload={"quantity": i + 1})
+                for i in range(20)
+            }
+            | {"WorkOrder/WO-1": ResourceState(digest="a" * 32, payload={"client": "C-1"})}
+        )
+    )
     return store.path, store.path.read_text(encoding="utf-8")
 
 

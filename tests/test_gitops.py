@@ -76,8 +76,16 @@ def test_the_actions_expose_the_reconcilers_options() -> None:
     shared = {"target", "api-key", "api-key-env", "working-directory", "github-token", "state-branch"}
     options = {"refresh", "skip-blocked", "allow-mass-delete", "only", "exclude"}
     assert shared | options <= set(ACTIONS["plan"]["inputs"])
-    assert shared | {"refresh", "skip-blocked", "allow-mass-delete", "only", "exclude", "ignore-window", "approve",
-                     "main-branch"} <= set(ACTIONS["apply"]["inputs"])
+    assert shared | {
+        "refresh",
+        "skip-blocked",
+        "allow-mass-delete",
+        "only",
+        "exclude",
+        "ignore-window",
+        "approve",
+        "main-branch",
+    } <= set(ACTIONS["apply"]["inputs"])
     assert shared | {"command"} <= set(ACTIONS["run"]["inputs"])
 
 
@@ -125,12 +133,20 @@ def test_the_plan_step_run_locally_gives_the_golden_comment(tmp_path: Path, emul
     _git_repo(root)
     assert repo.run("apply", "--auto-approve").returncode == 0
     repo.edit("manifests/work-orders/2026-12/WO-26-0414.yaml", "workstation: ΜΟΝΤΑΖ 2", "workstation: ΜΟΝΤΑΖ 3")
-    repo.edit("manifests/work-orders/2026-12/WO-26-0414.yaml", "comments: Export order",
-              "comments: Export order, 2 crates")
+    repo.edit(
+        "manifests/work-orders/2026-12/WO-26-0414.yaml", "comments: Export order", "comments: Export order, 2 crates"
+    )
     output = tmp_path / "github_output"
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "NO_COLOR": "1",
-           "RECONCILER_KEY_VALUE": emulator.key, "RECONCILER_KEY_NAME": KEY_ENV, "TARGET": "", "PR_NUMBER": "12",
-           "GITHUB_OUTPUT": str(output)}
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "NO_COLOR": "1",
+        "RECONCILER_KEY_VALUE": emulator.key,
+        "RECONCILER_KEY_NAME": KEY_ENV,
+        "TARGET": "",
+        "PR_NUMBER": "12",
+        "GITHUB_OUTPUT": str(output),
+    }
     result = subprocess.run(["bash", "-e", "-c", _plan_step()], cwd=root, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert output.read_text().splitlines() == ["exitcode=2", "artifact=epoptia-plan-test-pr12"]
@@ -177,11 +193,13 @@ def test_pull_request_of_merge_and_squash_commits() -> None:
 
 
 def test_the_client_reads_artifacts_without_sending_the_token_to_storage_and_names_what_a_403_needs(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     hub = FakeGitHub(tmp_path)
     try:
-        hub.artifacts[5] = Artifact(5, "epoptia-plan-production-pr3", "a" * 40, 1, {"reconciler-plan.json": b"{}"},
-                                    "2026-11-25T10:00:00Z")
+        hub.artifacts[5] = Artifact(
+            5, "epoptia-plan-production-pr3", "a" * 40, 1, {"reconciler-plan.json": b"{}"}, "2026-11-25T10:00:00Z"
+        )
         client = GitHub(hub.url, hub.repository, WRITE_TOKEN)
         [found] = client.artifacts("epoptia-plan-production-pr3")
         assert found["workflow_run"]["head_sha"] == "a" * 40

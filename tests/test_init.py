@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import shutil
 import re
+import shutil
 from pathlib import Path
 
 import jsonschema
@@ -23,9 +23,15 @@ def test_init_writes_a_repository_that_validates_and_keeps_what_exists(tmp_path:
     result = run_cli("init", "--endpoint", "https://acme.epoptia.io", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "kept    .gitignore (it exists)" in result.stdout and (tmp_path / ".gitignore").read_text() == "mine\n"
-    for rel in ("reconciler.yaml", "schemas/manifest.schema.json", "schemas/reconciler.schema.json",
-                ".vscode/settings.json", ".pre-commit-config.yaml", ".github/workflows/epoptia-plan.yml",
-                ".github/workflows/epoptia-apply.yml"):
+    for rel in (
+        "reconciler.yaml",
+        "schemas/manifest.schema.json",
+        "schemas/reconciler.schema.json",
+        ".vscode/settings.json",
+        ".pre-commit-config.yaml",
+        ".github/workflows/epoptia-plan.yml",
+        ".github/workflows/epoptia-apply.yml",
+    ):
         assert (tmp_path / rel).is_file(), rel
     config = yaml.load((tmp_path / "reconciler.yaml").read_text(encoding="utf-8"))
     assert config["targets"]["production"]["protected"] is True and config["default_target"] == "production"
@@ -56,6 +62,9 @@ def test_schemas_use_json_schema_keywords_and_check_bounds() -> None:
     assert not list(validator.iter_errors({"kind": "Client", "id": "C-1", "name": "x", "vat_rate": 24}))
     assert list(validator.iter_errors({"kind": "Product", "id": "P-1", "name": "x" * 151}))
     config = jsonschema.Draft202012Validator(config_schema())
-    assert list(config.iter_errors({"default_target": "a", "targets": {"a": {"endpoint": "emulator", "state": "s",
-                                                                            "timeout": 0}}}))
+    assert list(
+        config.iter_errors(
+            {"default_target": "a", "targets": {"a": {"endpoint": "emulator", "state": "s", "timeout": 0}}}
+        )
+    )
     assert not list(config.iter_errors(yaml.load((ROOT / "reconciler.yaml").read_text(encoding="utf-8"))))

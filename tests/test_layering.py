@@ -73,24 +73,51 @@ def test_the_layering_test_sees_imports() -> None:
 RULES = {
     "the emulator imports only the wire profile": (
         ("reconciler.emulator",),
-        lambda name: _ours(name) and not _under(name, "reconciler.emulator", "reconciler.epoptia.profile")
-        and name not in ("reconciler", "reconciler.epoptia"),
+        lambda name: (
+            _ours(name)
+            and not _under(name, "reconciler.emulator", "reconciler.epoptia.profile")
+            and name not in ("reconciler", "reconciler.epoptia")
+        ),
     ),
     "renderers import plan and report values only": (
         ("reconciler.render",),
-        lambda name: _ours(name) and not _under(name, "reconciler.render", "reconciler.planning.plan",
-                                                "reconciler.report", "reconciler.resources", "reconciler.windows")
-        and name not in ("reconciler", "reconciler.planning"),
+        lambda name: (
+            _ours(name)
+            and not _under(
+                name,
+                "reconciler.render",
+                "reconciler.planning.plan",
+                "reconciler.report",
+                "reconciler.resources",
+                "reconciler.windows",
+            )
+            and name not in ("reconciler", "reconciler.planning")
+        ),
     ),
     "epoptia/ imports neither the state nor planning nor what runs it": (
         ("reconciler.epoptia",),
-        lambda name: _under(name, "reconciler.state", "reconciler.planning", "reconciler.executor",
-                            "reconciler.commands", "reconciler.refresh", "reconciler.load", "reconciler.manifests"),
+        lambda name: _under(
+            name,
+            "reconciler.state",
+            "reconciler.planning",
+            "reconciler.executor",
+            "reconciler.commands",
+            "reconciler.refresh",
+            "reconciler.load",
+            "reconciler.manifests",
+        ),
     ),
     "planning imports neither the loader nor epoptia nor the state store": (
         ("reconciler.planning",),
-        lambda name: _under(name, "reconciler.load", "reconciler.manifests", "reconciler.epoptia",
-                            "reconciler.state.store", "reconciler.executor", "reconciler.commands"),
+        lambda name: _under(
+            name,
+            "reconciler.load",
+            "reconciler.manifests",
+            "reconciler.epoptia",
+            "reconciler.state.store",
+            "reconciler.executor",
+            "reconciler.commands",
+        ),
     ),
     "state values and layout never touch the store, the network or planning": (
         ("reconciler.state.values", "reconciler.state.layout"),

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from reconciler import load
-from reconciler.manifests import cache as parse_cache
-from reconciler.manifests import parse
 from reconciler.errors import ManifestError
 from reconciler.load import load_manifests
+from reconciler.manifests import cache as parse_cache
+from reconciler.manifests import parse
 
 from .conftest import ROOT
 
@@ -111,11 +111,15 @@ def test_parallel_parse_reports_the_same_errors(sample_repo: Path, monkeypatch) 
         with pytest.raises(ManifestError) as caught:
             load_manifests(Path("manifests"))
         messages.append([str(p) for p in caught.value.problems])
-    assert messages[0] == messages[1] == [
-        "manifests/broken.yaml:1:1: missing required field 'name' in client",
-        "manifests/broken.yaml:3:1: unknown field 'nmae' in client; did you mean 'name'?",
-        "manifests/latin.yaml:3:7: file is not valid UTF-8; save it as UTF-8",
-    ]
+    assert (
+        messages[0]
+        == messages[1]
+        == [
+            "manifests/broken.yaml:1:1: missing required field 'name' in client",
+            "manifests/broken.yaml:3:1: unknown field 'nmae' in client; did you mean 'name'?",
+            "manifests/latin.yaml:3:7: file is not valid UTF-8; save it as UTF-8",
+        ]
+    )
 
 
 def test_the_sample_is_what_the_readme_says(monkeypatch) -> None:

@@ -47,13 +47,17 @@ def wo(lines: str, head: str = "") -> str:
 CASES = {
     "yaml-syntax": (
         "kind: Client\nid: C-2\nname: [unclosed\n",
-        ["manifests/case.yaml:4:1: YAML syntax error: did not find expected ',' or ']' "
-         "(while parsing a flow sequence)"],
+        [
+            "manifests/case.yaml:4:1: YAML syntax error: did not find expected ',' or ']' "
+            "(while parsing a flow sequence)"
+        ],
     ),
     "duplicate-yaml-key": (
         "kind: Client\nid: C-2\nname: a\nname: b\n",
-        ["manifests/case.yaml:4:1: YAML syntax error: found duplicate key \"name\" with value \"b\" "
-         "(original value: \"a\") (while constructing a mapping)"],
+        [
+            'manifests/case.yaml:4:1: YAML syntax error: found duplicate key "name" with value "b" '
+            '(original value: "a") (while constructing a mapping)'
+        ],
     ),
     "unknown-kind": (
         "kind: Clinet\nid: C-2\nname: a\n",
@@ -81,33 +85,45 @@ CASES = {
     ),
     "duplicate-id": (
         "kind: Product\nitems:\n  - id: P-2\n    name: a\n  - id: P-1\n    name: b\n",
-        ["manifests/case.yaml:5:9: duplicate product id 'P-1'; it is already declared at manifests/base.yaml "
-         "(ids are unique per kind)"],
+        [
+            "manifests/case.yaml:5:9: duplicate product id 'P-1'; it is already declared at manifests/base.yaml "
+            "(ids are unique per kind)"
+        ],
     ),
     "dangling-product": (
         wo("  - id: 1\n    product: P-11\n    quantity: 5\n"),
-        ["manifests/case.yaml:6:14: work order line '1' refers to product 'P-11', which no manifest declares; "
-         "did you mean 'P-1'?"],
+        [
+            "manifests/case.yaml:6:14: work order line '1' refers to product 'P-11', which no manifest declares; "
+            "did you mean 'P-1'?"
+        ],
     ),
     "dangling-client": (
         "kind: WorkOrder\nid: WO-1\nclient: C-9\nlines:\n  - id: 1\n    product: P-1\n    quantity: 5\n",
-        ["manifests/case.yaml:3:9: work order 'WO-1' refers to client 'C-9', which no manifest declares; "
-         "did you mean 'C-1'?"],
+        [
+            "manifests/case.yaml:3:9: work order 'WO-1' refers to client 'C-9', which no manifest declares; "
+            "did you mean 'C-1'?"
+        ],
     ),
     "dangling-routing": (
         wo("  - id: 1\n    product: P-1\n    quantity: 5\n    routing: R-2\n"),
-        ["manifests/case.yaml:8:14: work order line '1' refers to routing 'R-2', which no manifest declares; "
-         "did you mean 'R-1'?"],
+        [
+            "manifests/case.yaml:8:14: work order line '1' refers to routing 'R-2', which no manifest declares; "
+            "did you mean 'R-1'?"
+        ],
     ),
     "workflow-and-routing": (
         wo("  - id: 1\n    product: P-1\n    quantity: 5\n    workflow: Βαφή\n    routing: R-1\n"),
-        ["manifests/case.yaml:5:5: a line names either a workflow or a routing, never both (Epoptia refuses "
-         "erp_routing together with workflow_id); remove one of them"],
+        [
+            "manifests/case.yaml:5:5: a line names either a workflow or a routing, never both (Epoptia refuses "
+            "erp_routing together with workflow_id); remove one of them"
+        ],
     ),
     "bad-date": (
         wo("  - id: 1\n    product: P-1\n    quantity: 5\n    target_day: 2026-02-30\n"),
-        ["manifests/case.yaml:8:17: lines[0].target_day: is not a valid date; write it as YYYY-MM-DD "
-         "(got '2026-02-30')"],
+        [
+            "manifests/case.yaml:8:17: lines[0].target_day: is not a valid date; write it as YYYY-MM-DD "
+            "(got '2026-02-30')"
+        ],
     ),
     "negative-quantity": (
         wo("  - id: 1\n    product: P-1\n    quantity: -5\n"),
@@ -119,8 +135,10 @@ CASES = {
     ),
     "line-as-document": (
         "kind: WorkOrderLine\nid: 1\n",
-        ["manifests/case.yaml:1:7: unknown kind 'WorkOrderLine'; lines are written under the 'lines:' of "
-         "their WorkOrder"],
+        [
+            "manifests/case.yaml:1:7: unknown kind 'WorkOrderLine'; lines are written under the 'lines:' of "
+            "their WorkOrder"
+        ],
     ),
     "not-a-mapping": (
         "- kind: Client\n",

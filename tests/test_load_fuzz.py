@@ -17,15 +17,45 @@ SAMPLE = sorted((ROOT / "manifests").rglob("*.yaml"))
 SAMPLE_TEXT = {p: p.read_text(encoding="utf-8") for p in SAMPLE}
 
 yaml_scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=20),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True),
+    st.text(max_size=20),
     st.sampled_from(["2026-02-30", "-1", "0", "~", "LASER", "ΜΟΝΤΑΖ 1", "C-1001", "P-2001", "ΚΟΠΗ-ΒΑΦΗ"]),
 )
 yaml_values = st.recursive(
     yaml_scalars,
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(
-        st.sampled_from(["kind", "id", "name", "lines", "items", "quantity", "product", "client", "routing",
-                         "workflow", "steps", "workstation", "job_task", "bom", "custom_fields", "target_day",
-                         "archived", "files", "x"]), children, max_size=6),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "kind",
+                    "id",
+                    "name",
+                    "lines",
+                    "items",
+                    "quantity",
+                    "product",
+                    "client",
+                    "routing",
+                    "workflow",
+                    "steps",
+                    "workstation",
+                    "job_task",
+                    "bom",
+                    "custom_fields",
+                    "target_day",
+                    "archived",
+                    "files",
+                    "x",
+                ]
+            ),
+            children,
+            max_size=6,
+        )
+    ),
     max_leaves=20,
 )
 
@@ -57,7 +87,9 @@ def test_random_text(text: str) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(yaml_values, min_size=1, max_size=3), st.sampled_from(["Client", "Product", "Routing", "WorkOrder", None]))
+@given(
+    st.lists(yaml_values, min_size=1, max_size=3), st.sampled_from(["Client", "Product", "Routing", "WorkOrder", None])
+)
 def test_random_structures(documents: list, kind: str | None) -> None:
     from io import StringIO
 
@@ -87,6 +119,10 @@ def test_mangled_sample(data: st.DataObject) -> None:
     elif how == "replace":
         content = content[:start] + data.draw(st.binary(max_size=10)) + content[end:]
     else:
-        content = content[:start] + data.draw(st.sampled_from([b"\t", b": ", b"- ", b"{", b"&a ", b"*a", b"!!x "])) + content[start:]
+        content = (
+            content[:start]
+            + data.draw(st.sampled_from([b"\t", b": ", b"- ", b"{", b"&a ", b"*a", b"!!x "]))
+            + content[start:]
+        )
     files[name] = content
     _load(files)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.errors import PlanError
 from reconciler.config import DeleteLimit
+from reconciler.errors import PlanError
 from reconciler.planning import BlockReason, Selection, Verb, make_plan
 from reconciler.planning.policy import POLICY, Mutability
 from reconciler.resources import Kind, WorkOrder, WorkOrderLine
@@ -32,8 +32,13 @@ def summary(p) -> dict:
 def test_empty_state_creates_everything_in_dependency_order(tmp_path: Path) -> None:
     p = plan(desired(tmp_path), State())
     assert [a.address for a in p.actions] == [
-        "Client/C-1", "Client/C-2", "Product/P-1", "Product/P-2",
-        "WorkOrder/WO-1", "WorkOrderLine/131319", "WorkOrderLine/131320",
+        "Client/C-1",
+        "Client/C-2",
+        "Product/P-1",
+        "Product/P-2",
+        "WorkOrder/WO-1",
+        "WorkOrderLine/131319",
+        "WorkOrderLine/131320",
     ]
     assert {a.verb for a in p.actions} == {Verb.CREATE}
     assert p.serial == 0 and p.lineage is None
@@ -60,7 +65,10 @@ def test_named_routing_is_expanded_into_the_line(tmp_path: Path) -> None:
 def test_editing_a_shared_routing_updates_every_line_that_uses_it(tmp_path: Path) -> None:
     d = desired(tmp_path)
     s = applied(d)
-    d2 = desired(tmp_path, edit(FACTORY, "{workstation: ΜΟΝΤΑΖ 1, job_task: Πλαίσιο}", "{workstation: ΜΟΝΤΑΖ 2, job_task: Πλαίσιο}"))
+    d2 = desired(
+        tmp_path,
+        edit(FACTORY, "{workstation: ΜΟΝΤΑΖ 1, job_task: Πλαίσιο}", "{workstation: ΜΟΝΤΑΖ 2, job_task: Πλαίσιο}"),
+    )
     p = plan(d2, s)
     assert [(a.verb, a.address) for a in p.actions] == [(Verb.UPDATE, "WorkOrderLine/131319")]
     assert [(c.path, c.before, c.after) for c in p.actions[0].changes] == [
@@ -73,8 +81,13 @@ def test_editing_a_shared_routing_updates_every_line_that_uses_it(tmp_path: Path
 RULE_1 = [
     # (description, old text, new text, address, reason)
     ("quantity", "quantity: 200", "quantity: 250", "WorkOrderLine/131319", BlockReason.STARTED_QUANTITY),
-    ("routing", "{workstation: LASER, job_task: Κοπή}", "{workstation: LASER 2, job_task: Κοπή}",
-     "WorkOrderLine/131319", BlockReason.STARTED_ROUTING),
+    (
+        "routing",
+        "{workstation: LASER, job_task: Κοπή}",
+        "{workstation: LASER 2, job_task: Κοπή}",
+        "WorkOrderLine/131319",
+        BlockReason.STARTED_ROUTING,
+    ),
     ("workflow", "workflow: Συναρμολόγηση", "workflow: Βαφή", "WorkOrderLine/131320", BlockReason.STARTED_WORKFLOW),
     ("client", "client: C-1", "client: C-2", "WorkOrder/WO-1", BlockReason.STARTED_CLIENT),
 ]
@@ -127,8 +140,7 @@ def test_blocked_client_on_a_work_order_names_the_started_line(tmp_path: Path) -
 # --- Rule 2: BOMs, custom fields and comments change at any time ------------------------------------
 
 RULE_2 = [
-    ("bom", "{item: ΜΠΙΛΙΕΤΑ, quantity: 10, unit: kg}", "{item: ΜΠΙΛΙΕΤΑ, quantity: 12, unit: kg}",
-     "bom[0].quantity"),
+    ("bom", "{item: ΜΠΙΛΙΕΤΑ, quantity: 10, unit: kg}", "{item: ΜΠΙΛΙΕΤΑ, quantity: 12, unit: kg}", "bom[0].quantity"),
     ("custom_fields", "{ΔΙΑΣΤΑΣΕΙΣ: 60x40}", "{ΔΙΑΣΤΑΣΕΙΣ: 60x40x6000}", "custom_fields.ΔΙΑΣΤΑΣΕΙΣ"),
     ("comments", "comments: πρώτη παρτίδα", "comments: δεύτερη παρτίδα", "comments"),
 ]
@@ -140,9 +152,7 @@ def test_rule_2_changes_at_any_time(tmp_path, field, old, new, path, observed) -
     d = desired(tmp_path)
     s = applied(d, {"131319": started() if observed == "started" else not_started()})
     p = plan(desired(tmp_path, edit(FACTORY, old, new)), s)
-    assert [(a.verb, a.address, a.blocked) for a in p.actions] == [
-        (Verb.UPDATE, "WorkOrderLine/131319", None)
-    ]
+    assert [(a.verb, a.address, a.blocked) for a in p.actions] == [(Verb.UPDATE, "WorkOrderLine/131319", None)]
     assert [c.path for c in p.actions[0].changes] == [path]
 
 
@@ -155,8 +165,16 @@ def test_allowed_and_refused_changes_split_and_the_update_keeps_refused_fields(t
     assert (update.verb, update.blocked, [c.path for c in update.changes]) == (Verb.UPDATE, None, ["comments"])
     assert update.payload["quantity"] == 200 and update.payload["comments"] == "άλλο"
     assert blocked.blocked.reason is BlockReason.STARTED_QUANTITY
-    assert summary(p) == {"create": 0, "update": 1, "archive": 0, "delete": 0, "forget": 0, "adopt": 0, "blocked": 1,
-                          "unchanged": 6}
+    assert summary(p) == {
+        "create": 0,
+        "update": 1,
+        "archive": 0,
+        "delete": 0,
+        "forget": 0,
+        "adopt": 0,
+        "blocked": 1,
+        "unchanged": 6,
+    }
 
 
 def test_renaming_a_shared_routing_is_not_blocked_on_a_started_line(tmp_path: Path) -> None:
@@ -170,15 +188,13 @@ def test_renaming_a_shared_routing_is_not_blocked_on_a_started_line(tmp_path: Pa
 
 # --- Delete only before launch; archive ------------------------------------------------------------
 
-WITHOUT_131320 = FACTORY.split("  - id: \"131320\"")[0]
+WITHOUT_131320 = FACTORY.split('  - id: "131320"')[0]
 
 
 def test_removing_a_line_before_start_deletes_it(tmp_path: Path) -> None:
     d = desired(tmp_path)
     p = plan(desired(tmp_path, WITHOUT_131320), applied(d, {"131320": not_started()}))
-    assert [(a.verb, a.address, a.blocked) for a in p.actions] == [
-        (Verb.DELETE, "WorkOrderLine/131320", None)
-    ]
+    assert [(a.verb, a.address, a.blocked) for a in p.actions] == [(Verb.DELETE, "WorkOrderLine/131320", None)]
 
 
 def test_removing_a_started_line_is_blocked_with_advice_to_archive(tmp_path: Path) -> None:
@@ -195,7 +211,9 @@ def test_removing_a_work_order_deletes_lines_before_the_work_order(tmp_path: Pat
     only_masters = FACTORY.split("---\nkind: WorkOrder")[0]
     p = plan(desired(tmp_path, only_masters), applied(d))
     assert [(a.verb.value, a.address) for a in p.actions] == [
-        ("delete", "WorkOrderLine/131319"), ("delete", "WorkOrderLine/131320"), ("delete", "WorkOrder/WO-1"),
+        ("delete", "WorkOrderLine/131319"),
+        ("delete", "WorkOrderLine/131320"),
+        ("delete", "WorkOrder/WO-1"),
     ]
 
 
@@ -204,14 +222,18 @@ def test_removing_a_work_order_with_a_started_line_blocks_both(tmp_path: Path) -
     only_masters = FACTORY.split("---\nkind: WorkOrder")[0]
     p = plan(desired(tmp_path, only_masters), applied(d, {"131319": started()}))
     assert [(a.address, a.blocked.reason.value if a.blocked else None) for a in p.actions] == [
-        ("WorkOrderLine/131319", "started-delete"), ("WorkOrderLine/131320", None), ("WorkOrder/WO-1", "started-delete"),
+        ("WorkOrderLine/131319", "started-delete"),
+        ("WorkOrderLine/131320", None),
+        ("WorkOrder/WO-1", "started-delete"),
     ]
 
 
 def test_archiving_is_a_field_and_works_on_a_started_line(tmp_path: Path) -> None:
     d = desired(tmp_path)
-    p = plan(desired(tmp_path, edit(FACTORY, "quantity: 200", "quantity: 200\n    archived: true")),
-             applied(d, {"131319": started()}))
+    p = plan(
+        desired(tmp_path, edit(FACTORY, "quantity: 200", "quantity: 200\n    archived: true")),
+        applied(d, {"131319": started()}),
+    )
     assert [(a.verb, a.address, a.blocked) for a in p.actions] == [(Verb.ARCHIVE, "WorkOrderLine/131319", None)]
 
 
@@ -237,6 +259,7 @@ def test_clients_and_products_removed_are_forgotten(tmp_path: Path) -> None:
 
 # --- Deletion safety and selectors -----------------------------------------------------------------
 
+
 def _many_lines(n: int) -> str:
     lines = "".join(f"  - {{id: L{i}, product: P-1, quantity: 1}}\n" for i in range(n))
     return FACTORY + f"---\nkind: WorkOrder\nid: WO-BIG\nclient: C-1\nlines:\n{lines}"
@@ -259,7 +282,10 @@ def test_delete_limit_is_the_larger_of_count_and_percent() -> None:
 def test_only_selects_a_line_and_what_it_needs(tmp_path: Path) -> None:
     p = plan(desired(tmp_path), State(), selection=Selection(only=("WorkOrderLine/131320",)))
     assert [a.address for a in p.actions] == [
-        "Client/C-1", "Product/P-2", "WorkOrder/WO-1", "WorkOrderLine/131320",
+        "Client/C-1",
+        "Product/P-2",
+        "WorkOrder/WO-1",
+        "WorkOrderLine/131320",
     ]
 
 
@@ -279,11 +305,13 @@ def test_unselected_resources_are_never_deleted(tmp_path: Path) -> None:
 
 # --- The table itself ------------------------------------------------------------------------------
 
+
 def test_policy_table_covers_every_payload_field() -> None:
     line_fields = set(WorkOrderLine.model_fields) - {"id", "archived"} | {"workorder"}
     wo_fields = set(WorkOrder.model_fields) - {"id", "kind", "lines"}
     assert {f for k, f in POLICY if k is Kind.WORK_ORDER_LINE and "." not in f} == line_fields
     assert {f for k, f in POLICY if k is Kind.WORK_ORDER} == wo_fields
-    documented_before_start = {f.split(".")[0] for (k, f), r in POLICY.items()
-                               if r.documented and r.mutability is Mutability.BEFORE_START}
+    documented_before_start = {
+        f.split(".")[0] for (k, f), r in POLICY.items() if r.documented and r.mutability is Mutability.BEFORE_START
+    }
     assert documented_before_start == {"quantity", "workflow", "routing", "client"}

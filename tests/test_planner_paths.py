@@ -39,8 +39,9 @@ def test_what_epoptia_has_and_the_state_does_not_is_blocked_not_created(tmp_path
     blocked = [a for a in p.actions if a.blocked]
     assert [(a.verb, a.address) for a in blocked] == [(Verb.CREATE, "WorkOrderLine/131319")]
     assert blocked[0].blocked.reason is BlockReason.EXISTS_UNMANAGED
-    assert blocked[0].blocked.message == ("WorkOrderLine 131319 already exists in Epoptia, but the state does not know "
-                                          "it (a lost or new state file)")
+    assert blocked[0].blocked.message == (
+        "WorkOrderLine 131319 already exists in Epoptia, but the state does not know it (a lost or new state file)"
+    )
     assert "reconciler apply --adopt" in blocked[0].blocked.advice and "reconciler import" in blocked[0].blocked.advice
     assert blocked[0].payload == line.payload and blocked[0].digest == line.digest
     assert p.summary.create == 6 and p.summary.blocked == 1
@@ -58,17 +59,22 @@ def test_adopting_records_what_exists_and_plans_the_difference_under_the_rules(t
     p = plan(d, State(), tenant=Tenant(existing={"WorkOrderLine/131319": seen}), adopt=True)
     mine = [a for a in p.actions if a.address == "WorkOrderLine/131319"]
     assert [(a.verb, a.blocked.reason if a.blocked else None) for a in mine] == [
-        (Verb.ADOPT, None), (Verb.UPDATE, BlockReason.STARTED_QUANTITY)]
+        (Verb.ADOPT, None),
+        (Verb.UPDATE, BlockReason.STARTED_QUANTITY),
+    ]
     assert mine[0].digest == "drift:y" and mine[0].payload == other
     assert mine[1].blocked.advice == "create a new line for the extra 50"
 
 
 def test_a_new_archived_line_is_created_then_archived(tmp_path: Path) -> None:
-    d = desired(tmp_path, edit(FACTORY, "    workflow: Συναρμολόγηση\n",
-                               "    workflow: Συναρμολόγηση\n    archived: true\n"))
+    d = desired(
+        tmp_path, edit(FACTORY, "    workflow: Συναρμολόγηση\n", "    workflow: Συναρμολόγηση\n    archived: true\n")
+    )
     p = plan(d, State())
     assert [(v, a) for v, a, _ in verbs(p) if a == "WorkOrderLine/131320"] == [
-        (Verb.CREATE, "WorkOrderLine/131320"), (Verb.ARCHIVE, "WorkOrderLine/131320")]
+        (Verb.CREATE, "WorkOrderLine/131320"),
+        (Verb.ARCHIVE, "WorkOrderLine/131320"),
+    ]
     assert p.summary.archive == 1
 
 
@@ -98,19 +104,32 @@ def test_workflow_names_are_checked_only_when_sent(tmp_path: Path) -> None:
         return NAMES
 
     assert plan(d, applied(d), tenant=Tenant(workflows=names)).actions == () and asked == []
-    p = plan(desired(tmp_path, edit(FACTORY, "workflow: Συναρμολόγηση", "workflow: Βαφή")), applied(d),
-             tenant=Tenant(workflows=names))
+    p = plan(
+        desired(tmp_path, edit(FACTORY, "workflow: Συναρμολόγηση", "workflow: Βαφή")),
+        applied(d),
+        tenant=Tenant(workflows=names),
+    )
     assert verbs(p) == [(Verb.UPDATE, "WorkOrderLine/131320", None)] and asked == [1]
     with pytest.raises(PlanError) as caught:
-        plan(desired(tmp_path, edit(FACTORY, "workflow: Συναρμολόγηση", "workflow: Βαφη")), applied(d),
-             tenant=Tenant(workflows=names))
-    assert caught.value.message == ("WorkOrderLine/131320: workflow 'Βαφη' is not a workflow template in Epoptia; "
-                                 "did you mean 'Βαφή'?")
+        plan(
+            desired(tmp_path, edit(FACTORY, "workflow: Συναρμολόγηση", "workflow: Βαφη")),
+            applied(d),
+            tenant=Tenant(workflows=names),
+        )
+    assert caught.value.message == (
+        "WorkOrderLine/131320: workflow 'Βαφη' is not a workflow template in Epoptia; did you mean 'Βαφή'?"
+    )
     assert "`reconciler workflows` lists the templates" in caught.value.hint
-    with pytest.raises(PlanError, match="workflow 'Διπλή' is ambiguous: Epoptia has several templates with that "
-                                        "name; rename one of them in Epoptia"):
-        plan(desired(tmp_path, edit(FACTORY, "workflow: Συναρμολόγηση", "workflow: Διπλή")), State(),
-             tenant=Tenant(workflows=names))
+    with pytest.raises(
+        PlanError,
+        match="workflow 'Διπλή' is ambiguous: Epoptia has several templates with that "
+        "name; rename one of them in Epoptia",
+    ):
+        plan(
+            desired(tmp_path, edit(FACTORY, "workflow: Συναρμολόγηση", "workflow: Διπλή")),
+            State(),
+            tenant=Tenant(workflows=names),
+        )
     # Names unknown (no read, no cache): nothing is refused.
     unknown = desired(tmp_path, edit(FACTORY, "workflow: Συναρμολόγηση", "workflow: Κάτι"))
     assert plan(unknown, State(), tenant=Tenant(workflows=lambda: None)).summary.create == 7
@@ -135,8 +154,10 @@ def test_rule_5_a_routing_changed_into_a_repeated_workstation_is_blocked(tmp_pat
     p = plan(desired(tmp_path, twice), applied(d, {"131319": not_started()}))
     assert verbs(p) == [(Verb.UPDATE, "WorkOrderLine/131319", BlockReason.REPEATED_WORKSTATION)]
     blocked = p.actions[0].blocked
-    assert blocked.message == ("workstation 'LASER' appears more than once in this routing without a distinct "
-                               "job task, which Epoptia refuses (rule 5)")
+    assert blocked.message == (
+        "workstation 'LASER' appears more than once in this routing without a distinct "
+        "job task, which Epoptia refuses (rule 5)"
+    )
     assert blocked.advice == "give each occurrence its own job_task before the routing is sent"
     assert [c.path for c in p.actions[0].changes] == ["routing.steps[1].job_task", "routing.steps[1].workstation"]
     assert p.actions[0].routing is not None and p.actions[0].payload is None
@@ -159,8 +180,11 @@ def test_an_operation_switched_off_blocks_what_needs_it(tmp_path: Path) -> None:
     assert blocked[0].blocked.advice.startswith("run `reconciler doctor`; set the operation's path")
     # A change already blocked for another reason keeps that reason.
     off = {(Kind.WORK_ORDER_LINE, Verb.UPDATE): "off"}
-    p = plan(desired(tmp_path, edit(FACTORY, "quantity: 200", "quantity: 250")), applied(d, {"131319": started()}),
-             tenant=Tenant(unavailable=off))
+    p = plan(
+        desired(tmp_path, edit(FACTORY, "quantity: 200", "quantity: 250")),
+        applied(d, {"131319": started()}),
+        tenant=Tenant(unavailable=off),
+    )
     assert verbs(p) == [(Verb.UPDATE, "WorkOrderLine/131319", BlockReason.STARTED_QUANTITY)]
 
 
@@ -187,16 +211,26 @@ def test_a_partial_update_records_the_digest_of_what_it_sent(tmp_path: Path) -> 
     assert update.routing is None
     # A whole update records the manifests' digest.
     p = plan(desired(tmp_path, edit(FACTORY, "comments: πρώτη παρτίδα", "comments: δεύτερη")), s)
-    assert p.actions[0].digest == desired(tmp_path, FACTORY.replace("comments: πρώτη παρτίδα", "comments: δεύτερη")
-                                          ).resources["WorkOrderLine/131319"].digest
+    assert (
+        p.actions[0].digest
+        == desired(tmp_path, FACTORY.replace("comments: πρώτη παρτίδα", "comments: δεύτερη"))
+        .resources["WorkOrderLine/131319"]
+        .digest
+    )
 
 
 def test_a_digest_that_moved_without_a_field_change_is_unchanged(tmp_path: Path) -> None:
     d = desired(tmp_path)
     s = applied(d)
     entry = s.resources["WorkOrderLine/131319"]
-    s = s.model_copy(update={"resources": {**s.resources, "WorkOrderLine/131319": entry.model_copy(
-        update={"digest": "drift:" + entry.digest})}})
+    s = s.model_copy(
+        update={
+            "resources": {
+                **s.resources,
+                "WorkOrderLine/131319": entry.model_copy(update={"digest": "drift:" + entry.digest}),
+            }
+        }
+    )
     p = plan(d, s)
     assert p.actions == () and p.unchanged == 7 and p.unverified == 7
 
@@ -220,23 +254,40 @@ def test_mass_deletes_name_a_sample(tmp_path: Path) -> None:
     s = applied(desired(tmp_path, many))
     with pytest.raises(PlanError) as caught:
         plan(desired(tmp_path, FACTORY), s, max_deletions=6)
-    assert caught.value.message == ("this plan would delete 7 resources (WorkOrderLine/900, WorkOrderLine/901, "
-                                 "WorkOrderLine/902, WorkOrderLine/903, WorkOrderLine/904 ...); the limit for this "
-                                 "target is 6")
+    assert caught.value.message == (
+        "this plan would delete 7 resources (WorkOrderLine/900, WorkOrderLine/901, "
+        "WorkOrderLine/902, WorkOrderLine/903, WorkOrderLine/904 ...); the limit for this "
+        "target is 6"
+    )
     assert "--allow-mass-delete" in caught.value.hint and "no manifest file went missing" in caught.value.hint
     assert plan(desired(tmp_path, FACTORY), s, max_deletions=7).summary.delete == 7
     assert plan(desired(tmp_path, FACTORY), s, max_deletions=0, allow_mass_delete=True).summary.delete == 7
     assert plan(desired(tmp_path, FACTORY), s).summary.delete == 7  # the default limit is 10
-    five = plan(desired(tmp_path, FACTORY + "".join(
-        f"  - {{id: '9{i:02d}', product: P-1, quantity: 1, workflow: Βαφή}}\n" for i in range(5, 7))), s,
-        allow_mass_delete=True)
+    five = plan(
+        desired(
+            tmp_path,
+            FACTORY
+            + "".join(f"  - {{id: '9{i:02d}', product: P-1, quantity: 1, workflow: Βαφή}}\n" for i in range(5, 7)),
+        ),
+        s,
+        allow_mass_delete=True,
+    )
     assert five.summary.delete == 5
     with pytest.raises(PlanError) as caught:
-        plan(five and desired(tmp_path, FACTORY + "".join(
-            f"  - {{id: '9{i:02d}', product: P-1, quantity: 1, workflow: Βαφή}}\n" for i in range(5, 7))), s,
-            max_deletions=4)
-    assert "(WorkOrderLine/900, WorkOrderLine/901, WorkOrderLine/902, WorkOrderLine/903, WorkOrderLine/904); " \
-        in caught.value.message  # five named: no "..."
+        plan(
+            five
+            and desired(
+                tmp_path,
+                FACTORY
+                + "".join(f"  - {{id: '9{i:02d}', product: P-1, quantity: 1, workflow: Βαφή}}\n" for i in range(5, 7)),
+            ),
+            s,
+            max_deletions=4,
+        )
+    assert (
+        "(WorkOrderLine/900, WorkOrderLine/901, WorkOrderLine/902, WorkOrderLine/903, WorkOrderLine/904); "
+        in caught.value.message
+    )  # five named: no "..."
 
 
 def test_selections_name_what_they_miss(tmp_path: Path) -> None:
@@ -253,27 +304,44 @@ def test_selections_name_what_they_miss(tmp_path: Path) -> None:
     p = plan(d, State(), selection=Selection(only=("Client/*",)))
     assert [a.address for a in p.actions] == ["Client/C-1", "Client/C-2"] and p.unchanged == 0
     s = applied(d)
-    p = plan(desired(tmp_path, edit(FACTORY, "quantity: 24", "quantity: 25")), s,
-             selection=Selection(only=("WorkOrderLine/131319",)))
+    p = plan(
+        desired(tmp_path, edit(FACTORY, "quantity: 24", "quantity: 25")),
+        s,
+        selection=Selection(only=("WorkOrderLine/131319",)),
+    )
     assert p.actions == () and p.unchanged == 4  # the line, its work order, client and product; the rest unseen
 
 
 def test_labels_name_a_line_as_the_shop_floor_does(tmp_path: Path) -> None:
     p = plan(desired(tmp_path), State())
     line = next(a for a in p.actions if a.address == "WorkOrderLine/131319")
-    assert line.label.model_dump() == {"work_order": "WO-1", "client": "Κατασκευαστική Αιγαίου ΑΕ",
-                                       "product": "Προφίλ 60x40", "quantity": 200, "due": None,
-                                       "workstations": ("LASER", "ΜΟΝΤΑΖ 1")}
+    assert line.label.model_dump() == {
+        "work_order": "WO-1",
+        "client": "Κατασκευαστική Αιγαίου ΑΕ",
+        "product": "Προφίλ 60x40",
+        "quantity": 200,
+        "due": None,
+        "workstations": ("LASER", "ΜΟΝΤΑΖ 1"),
+    }
     wo = next(a for a in p.actions if a.address == "WorkOrder/WO-1")
     assert wo.label.work_order == "WO-1" and wo.label.client == "Κατασκευαστική Αιγαίου ΑΕ"
     assert next(a for a in p.actions if a.address == "Client/C-1").label is None
     # A line being deleted is labelled from the state.
     d = desired(tmp_path)
-    gone = plan(desired(tmp_path, FACTORY.replace("""  - id: "131320"
+    gone = plan(
+        desired(
+            tmp_path,
+            FACTORY.replace(
+                """  - id: "131320"
     product: P-2
     quantity: 24
     workflow: Συναρμολόγηση
-""", "")), applied(d))
+""",
+                "",
+            ),
+        ),
+        applied(d),
+    )
     assert gone.actions[0].label.product == "Παράθυρο 1200x1400" and gone.actions[0].label.quantity == 24
     assert gone.actions[0].label.client == "Κατασκευαστική Αιγαίου ΑΕ"
 
@@ -284,17 +352,29 @@ def test_actions_are_ordered_for_epoptia(tmp_path: Path) -> None:
     text = edit(FACTORY, "  - {id: C-2, name: Θερμοπρόσοψη ΟΕ}\n", "")
     text = edit(text, "    workflow: Συναρμολόγηση\n", "    workflow: Συναρμολόγηση\n    archived: true\n")
     text = edit(text, "quantity: 200", "quantity: 201")
-    text += ("---\nkind: WorkOrder\nid: WO-0\nclient: C-1\nlines:\n"
-             "  - {id: '5', product: P-1, quantity: 1, workflow: Βαφή}\n")
+    text += (
+        "---\nkind: WorkOrder\nid: WO-0\nclient: C-1\nlines:\n"
+        "  - {id: '5', product: P-1, quantity: 1, workflow: Βαφή}\n"
+    )
     p = plan(desired(tmp_path, text), s)
     assert [(a.verb, a.address) for a in p.actions] == [
-        (Verb.CREATE, "WorkOrder/WO-0"), (Verb.CREATE, "WorkOrderLine/5"), (Verb.UPDATE, "WorkOrderLine/131319"),
-        (Verb.ARCHIVE, "WorkOrderLine/131320"), (Verb.FORGET, "Client/C-2")]
-    removed = plan(desired(tmp_path, "kind: Client\nid: C-1\nname: Κατασκευαστική Αιγαίου ΑΕ\n"), s,
-                   allow_mass_delete=True)
+        (Verb.CREATE, "WorkOrder/WO-0"),
+        (Verb.CREATE, "WorkOrderLine/5"),
+        (Verb.UPDATE, "WorkOrderLine/131319"),
+        (Verb.ARCHIVE, "WorkOrderLine/131320"),
+        (Verb.FORGET, "Client/C-2"),
+    ]
+    removed = plan(
+        desired(tmp_path, "kind: Client\nid: C-1\nname: Κατασκευαστική Αιγαίου ΑΕ\n"), s, allow_mass_delete=True
+    )
     assert [(a.verb, a.address) for a in removed.actions] == [
-        (Verb.DELETE, "WorkOrderLine/131319"), (Verb.DELETE, "WorkOrderLine/131320"), (Verb.DELETE, "WorkOrder/WO-1"),
-        (Verb.FORGET, "Client/C-2"), (Verb.FORGET, "Product/P-1"), (Verb.FORGET, "Product/P-2")]
+        (Verb.DELETE, "WorkOrderLine/131319"),
+        (Verb.DELETE, "WorkOrderLine/131320"),
+        (Verb.DELETE, "WorkOrder/WO-1"),
+        (Verb.FORGET, "Client/C-2"),
+        (Verb.FORGET, "Product/P-1"),
+        (Verb.FORGET, "Product/P-2"),
+    ]
 
 
 def test_a_released_line_cannot_be_deleted_but_a_standby_one_can(tmp_path: Path) -> None:
@@ -302,21 +382,27 @@ def test_a_released_line_cannot_be_deleted_but_a_standby_one_can(tmp_path: Path)
     from reconciler.state import Observed
 
     released = Observed(status="production", started=False, observed_at=NOW.isoformat())
-    without = FACTORY.replace("""  - id: "131320"
+    without = FACTORY.replace(
+        """  - id: "131320"
     product: P-2
     quantity: 24
     workflow: Συναρμολόγηση
-""", "")
+""",
+        "",
+    )
     p = plan(desired(tmp_path, without), applied(d, {"131320": released}))
     assert verbs(p) == [(Verb.DELETE, "WorkOrderLine/131320", BlockReason.STARTED_DELETE)]
-    assert p.actions[0].blocked.message == ("line 131320 is released to production (status production): it cannot be "
-                                            "deleted")
+    assert p.actions[0].blocked.message == (
+        "line 131320 is released to production (status production): it cannot be deleted"
+    )
     p = plan(desired(tmp_path, without), applied(d, {"131320": not_started()}))
     assert verbs(p) == [(Verb.DELETE, "WorkOrderLine/131320", None)]
     # A work order's archived started line does not stop the work order's deletion.
-    gone = plan(desired(tmp_path, "kind: Client\nid: C-1\nname: x\n"),
-                applied(d, {"131319": started(), "131320": not_started()}, archived=("131319",)),
-                allow_mass_delete=True)
+    gone = plan(
+        desired(tmp_path, "kind: Client\nid: C-1\nname: x\n"),
+        applied(d, {"131319": started(), "131320": not_started()}, archived=("131319",)),
+        allow_mass_delete=True,
+    )
     assert (Verb.DELETE, "WorkOrder/WO-1", None) in verbs(gone)
 
 
@@ -327,6 +413,8 @@ WITHOUT_131320 = """  - id: "131320"
     quantity: 24
     workflow: Συναρμολόγηση
 """
+
+
 def released():
     from reconciler.state import Observed
 
@@ -343,8 +431,9 @@ def test_a_released_line_is_not_started_for_changes_but_launched_for_deletes(tmp
     gone = plan(desired(tmp_path, "kind: Client\nid: C-1\nname: x\n"), s, allow_mass_delete=True)
     assert (Verb.DELETE, "WorkOrder/WO-1", BlockReason.STARTED_DELETE) in verbs(gone)
     wo = next(a for a in gone.actions if a.address == "WorkOrder/WO-1")
-    assert wo.blocked.message == ("work order WO-1 cannot be deleted: line 131319 is released to production "
-                                  "(status production)")
+    assert wo.blocked.message == (
+        "work order WO-1 cannot be deleted: line 131319 is released to production (status production)"
+    )
 
 
 def test_a_work_order_whose_lines_the_state_does_not_hold(tmp_path: Path) -> None:
@@ -362,9 +451,11 @@ def test_blocked_and_restored_actions_carry_their_parent_and_prior_digest(tmp_pa
     p = plan(d, State(), tenant=Tenant(existing=existing))
     blocked = next(a for a in p.actions if a.blocked)
     assert (blocked.parent, blocked.label.work_order) == ("WO-1", "WO-1")
-    assert blocked.blocked.advice == ("adopt what exists with `reconciler plan --adopt` / `reconciler apply --adopt` "
-                                      "(started lines keep their started-order rules), or `reconciler import` into "
-                                      "a new folder")
+    assert blocked.blocked.advice == (
+        "adopt what exists with `reconciler plan --adopt` / `reconciler apply --adopt` "
+        "(started lines keep their started-order rules), or `reconciler import` into "
+        "a new folder"
+    )
     text = edit(FACTORY, "    workflow: Συναρμολόγηση\n", "    workflow: Συναρμολόγηση\n    archived: true\n")
     archive = next(a for a in plan(desired(tmp_path, text), State()).actions if a.verb is Verb.ARCHIVE)
     assert archive.parent == "WO-1" and archive.label.product == "Παράθυρο 1200x1400"
@@ -375,8 +466,7 @@ def test_blocked_and_restored_actions_carry_their_parent_and_prior_digest(tmp_pa
     assert restore.blocked.reason is BlockReason.ARCHIVED_RESTORE and restore.parent == "WO-1"
     assert restore.prior_digest == s.resources["WorkOrderLine/131320"].digest
     assert [c.model_dump() for c in restore.changes] == [{"path": "archived", "before": True, "after": False}]
-    assert restore.blocked.message == ("line 131320 is archived in Epoptia: an archived line cannot be brought "
-                                       "back")
+    assert restore.blocked.message == ("line 131320 is archived in Epoptia: an archived line cannot be brought back")
 
 
 def test_rule_5_blocks_the_whole_update_and_counts_nothing_unchanged(tmp_path: Path) -> None:
@@ -402,21 +492,31 @@ def test_renaming_a_shared_routing_carries_no_routing_change(tmp_path: Path) -> 
 def test_operation_switched_off_advice(tmp_path: Path) -> None:
     off = {(Kind.CLIENT, Verb.CREATE): "upsert_clients is switched off"}
     p = plan(desired(tmp_path), State(), tenant=Tenant(unavailable=off))
-    assert p.actions[0].blocked.advice == ("run `reconciler doctor`; set the operation's path in reconciler.yaml once "
-                                           "the tenant answers it")
+    assert p.actions[0].blocked.advice == (
+        "run `reconciler doctor`; set the operation's path in reconciler.yaml once the tenant answers it"
+    )
 
 
 def test_unchanged_clients_and_products_are_unverified_even_when_their_digest_moved(tmp_path: Path) -> None:
     d = desired(tmp_path)
     s = applied(d)
     entry = s.resources["Client/C-1"]
-    s = s.model_copy(update={"resources": {**s.resources, "Client/C-1": entry.model_copy(
-        update={"digest": "drift:" + entry.digest})}})
+    s = s.model_copy(
+        update={
+            "resources": {**s.resources, "Client/C-1": entry.model_copy(update={"digest": "drift:" + entry.digest})}
+        }
+    )
     p = plan(d, s, refresh=RefreshScope.FULL)
     assert (p.unchanged, p.unverified) == (7, 4)
     line = s.resources["WorkOrderLine/131319"]
-    s = s.model_copy(update={"resources": {**s.resources, "WorkOrderLine/131319": line.model_copy(
-        update={"digest": "drift:" + line.digest})}})
+    s = s.model_copy(
+        update={
+            "resources": {
+                **s.resources,
+                "WorkOrderLine/131319": line.model_copy(update={"digest": "drift:" + line.digest}),
+            }
+        }
+    )
     assert plan(d, s, refresh=RefreshScope.FULL).unverified == 4
 
 
@@ -438,7 +538,8 @@ def test_two_unknown_workflows_are_both_named(tmp_path: Path) -> None:
         plan(desired(tmp_path, text), State(), tenant=Tenant(workflows=lambda: NAMES))
     assert caught.value.message.splitlines() == [
         "WorkOrderLine/131319: workflow 'Β2' is not a workflow template in Epoptia",
-        "WorkOrderLine/131320: workflow 'Α1' is not a workflow template in Epoptia"]
+        "WorkOrderLine/131320: workflow 'Α1' is not a workflow template in Epoptia",
+    ]
     assert caught.value.hint == "workflows are named as in Epoptia; `reconciler workflows` lists the templates"
 
 
@@ -447,8 +548,10 @@ def test_six_deletions_over_the_limit_are_named_with_an_ellipsis(tmp_path: Path)
     with pytest.raises(PlanError) as caught:
         plan(desired(tmp_path, FACTORY), applied(desired(tmp_path, six)), max_deletions=5)
     assert "WorkOrderLine/904 ...); the limit" in caught.value.message
-    assert caught.value.hint == ("if the manifests are right, run again with --allow-mass-delete; if not, check that "
-                                 "no manifest file went missing")
+    assert caught.value.hint == (
+        "if the manifests are right, run again with --allow-mass-delete; if not, check that "
+        "no manifest file went missing"
+    )
 
 
 def test_selection_details(tmp_path: Path) -> None:
@@ -456,11 +559,14 @@ def test_selection_details(tmp_path: Path) -> None:
     s = applied(d)
     with pytest.raises(PlanError) as caught:
         plan(d, s, selection=Selection(only=("Nothing/*",)))
-    assert caught.value.hint == ("addresses are Kind/id, e.g. WorkOrder/WO-26-0412 or WorkOrderLine/131319; globs "
-                                 "such as 'WorkOrder/WO-26-*' are allowed")
+    assert caught.value.hint == (
+        "addresses are Kind/id, e.g. WorkOrder/WO-26-0412 or WorkOrderLine/131319; globs "
+        "such as 'WorkOrder/WO-26-*' are allowed"
+    )
     # A line only the state has (removed from the manifests) can be selected: its deletion.
-    p = plan(desired(tmp_path, FACTORY.replace(WITHOUT_131320, "")), s,
-             selection=Selection(only=("WorkOrderLine/131320",)))
+    p = plan(
+        desired(tmp_path, FACTORY.replace(WITHOUT_131320, "")), s, selection=Selection(only=("WorkOrderLine/131320",))
+    )
     assert verbs(p) == [(Verb.DELETE, "WorkOrderLine/131320", None)]
     # Excluding a work order excludes its lines; an excluded need is not pulled back in.
     p = plan(d, State(), selection=Selection(exclude=("WorkOrder/WO-1",)))
@@ -475,21 +581,35 @@ def test_selection_details(tmp_path: Path) -> None:
 
 
 def test_deletes_go_line_by_line_within_each_work_order_before_it(tmp_path: Path) -> None:
-    two = FACTORY + ("---\nkind: WorkOrder\nid: A-2\nclient: C-1\nlines:\n"
-                     "  - {id: '1', product: P-1, quantity: 1, workflow: Βαφή}\n"
-                     "  - {id: 'Z-9', product: P-1, quantity: 1, workflow: Βαφή}\n")
-    p = plan(desired(tmp_path, "kind: Client\nid: C-1\nname: x\n"), applied(desired(tmp_path, two)),
-             allow_mass_delete=True)
+    two = FACTORY + (
+        "---\nkind: WorkOrder\nid: A-2\nclient: C-1\nlines:\n"
+        "  - {id: '1', product: P-1, quantity: 1, workflow: Βαφή}\n"
+        "  - {id: 'Z-9', product: P-1, quantity: 1, workflow: Βαφή}\n"
+    )
+    p = plan(
+        desired(tmp_path, "kind: Client\nid: C-1\nname: x\n"), applied(desired(tmp_path, two)), allow_mass_delete=True
+    )
     assert [a.address for a in p.actions if a.verb is Verb.DELETE] == [
-        "WorkOrderLine/1", "WorkOrderLine/Z-9", "WorkOrderLine/131319", "WorkOrderLine/131320",
-        "WorkOrder/A-2", "WorkOrder/WO-1"]
+        "WorkOrderLine/1",
+        "WorkOrderLine/Z-9",
+        "WorkOrderLine/131319",
+        "WorkOrderLine/131320",
+        "WorkOrder/A-2",
+        "WorkOrder/WO-1",
+    ]
 
 
 def test_clients_come_before_work_orders_whatever_their_ids(tmp_path: Path) -> None:
-    text = ("kind: Client\nid: ZZ\nname: Ω\n---\nkind: Product\nid: ZP\nname: Π\n---\n"
-            "kind: WorkOrder\nid: AA\nclient: ZZ\nlines:\n  - {id: '1', product: ZP, quantity: 1, workflow: Βαφή}\n")
+    text = (
+        "kind: Client\nid: ZZ\nname: Ω\n---\nkind: Product\nid: ZP\nname: Π\n---\n"
+        "kind: WorkOrder\nid: AA\nclient: ZZ\nlines:\n  - {id: '1', product: ZP, quantity: 1, workflow: Βαφή}\n"
+    )
     assert [a.address for a in plan(desired(tmp_path, text), State()).actions] == [
-        "Client/ZZ", "Product/ZP", "WorkOrder/AA", "WorkOrderLine/1"]
+        "Client/ZZ",
+        "Product/ZP",
+        "WorkOrder/AA",
+        "WorkOrderLine/1",
+    ]
 
 
 def test_labels_from_the_state_and_from_descriptions(tmp_path: Path) -> None:
@@ -499,11 +619,15 @@ def test_labels_from_the_state_and_from_descriptions(tmp_path: Path) -> None:
     line = next(a for a in gone.actions if a.address == "WorkOrderLine/131319")
     # The line, its work order, its client and its product are gone from the manifests: named from the state.
     assert (line.label.client, line.label.product, line.label.work_order) == (
-        "Κατασκευαστική Αιγαίου ΑΕ", "Προφίλ 60x40", "WO-1")
+        "Κατασκευαστική Αιγαίου ΑΕ",
+        "Προφίλ 60x40",
+        "WO-1",
+    )
     described = edit(FACTORY, "    quantity: 200\n", "    quantity: 200\n    description: Κάσα\n")
     steps = edit(described, "{workstation: ΜΟΝΤΑΖ 1, job_task: Πλαίσιο}", "{job_task: Πλαίσιο}")
-    label = next(a for a in plan(desired(tmp_path, steps), State()).actions
-                 if a.address == "WorkOrderLine/131319").label
+    label = next(
+        a for a in plan(desired(tmp_path, steps), State()).actions if a.address == "WorkOrderLine/131319"
+    ).label
     assert label.product == "Κάσα" and label.workstations == ("LASER", "?")
 
 

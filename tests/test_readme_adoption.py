@@ -35,9 +35,20 @@ def _commands(title: str) -> list[str]:
 
 
 def _git(root: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=True,
-                          env={"GIT_AUTHOR_NAME": "p", "GIT_AUTHOR_EMAIL": "p@x", "GIT_COMMITTER_NAME": "p",
-                               "GIT_COMMITTER_EMAIL": "p@x", "PATH": "/usr/bin:/bin"}).stdout
+    return subprocess.run(
+        ["git", *args],
+        cwd=root,
+        check=True,
+        capture_output=True,
+        text=True,
+        env={
+            "GIT_AUTHOR_NAME": "p",
+            "GIT_AUTHOR_EMAIL": "p@x",
+            "GIT_COMMITTER_NAME": "p",
+            "GIT_COMMITTER_EMAIL": "p@x",
+            "PATH": "/usr/bin:/bin",
+        },
+    ).stdout
 
 
 def test_every_reconciler_command_of_the_adoption_walkthrough_runs(tmp_path: Path, emulator: EmulatorProcess) -> None:
@@ -57,10 +68,16 @@ def test_every_reconciler_command_of_the_adoption_walkthrough_runs(tmp_path: Pat
         YAML().dump(config, fh)
     (root / ".gitignore").write_text(".reconciler/\n/state/\n")
     commands = _commands("Adopting it in your factory")
-    assert commands == ["reconciler workflows", "reconciler ci run -- import --out manifests", "reconciler validate",
-                        "reconciler fmt --check", "reconciler ci run -- plan --detailed-exitcode",
-                        "reconciler init",
-                        "reconciler ci run -- drift --detailed-exitcode", "reconciler ci run -- halt clear"]
+    assert commands == [
+        "reconciler workflows",
+        "reconciler ci run -- import --out manifests",
+        "reconciler validate",
+        "reconciler fmt --check",
+        "reconciler ci run -- plan --detailed-exitcode",
+        "reconciler init",
+        "reconciler ci run -- drift --detailed-exitcode",
+        "reconciler ci run -- halt clear",
+    ]
     for command in commands:
         result = repo.run(*shlex.split(command)[1:])
         assert result.returncode == 0, (command, result.stdout, result.stderr)
@@ -75,11 +92,15 @@ def test_every_reconciler_command_of_the_adoption_walkthrough_runs(tmp_path: Pat
     # "In CI": the queue, looked at and freed by a person; an approval; going through the queue from a laptop.
     held = TenantQueue(StateBranch(Git(root)), TargetFiles("state/production.json"), "production").acquire("apply")
     in_ci = _commands("In CI: state, queue, halt and review")
-    assert in_ci == ["reconciler ci lease show", "reconciler ci lease break LEASE_ID",
-                     "reconciler ci apply --approve DIGEST"]
+    assert in_ci == [
+        "reconciler ci lease show",
+        "reconciler ci lease break LEASE_ID",
+        "reconciler ci apply --approve DIGEST",
+    ]
     for command in in_ci:
-        result = repo.run(*shlex.split(command.replace("LEASE_ID", held.lease.id)
-                                       .replace("DIGEST", "0123456789abcdef"))[1:])
+        result = repo.run(
+            *shlex.split(command.replace("LEASE_ID", held.lease.id).replace("DIGEST", "0123456789abcdef"))[1:]
+        )
         assert result.returncode == 0, (command, result.stdout, result.stderr)
         if command.endswith("lease show"):
             assert f"lease {held.lease.id}" in result.stdout
@@ -91,8 +112,9 @@ def test_every_reconciler_command_of_the_adoption_walkthrough_runs(tmp_path: Pat
 def test_the_walkthrough_workflows_use_the_shipped_actions_pinned_with_permissions_and_protected_keys() -> None:
     workflows = {w["name"]: w for w in (YAML(typ="safe").load(b) for b in _blocks("yaml") if "jobs:" in b)}
     assert set(workflows) == {"epoptia-plan", "epoptia-apply", "epoptia-drift", "epoptia-halt-clear"}
-    uses = {name: [step["uses"] for job in w["jobs"].values() for step in job["steps"]]
-            for name, w in workflows.items()}
+    uses = {
+        name: [step["uses"] for job in w["jobs"].values() for step in job["steps"]] for name, w in workflows.items()
+    }
     shipped = {"epoptia-plan": "plan", "epoptia-apply": "apply", "epoptia-drift": "run", "epoptia-halt-clear": "run"}
     for name, action in shipped.items():
         assert f"OWNER/epoptia-reconciler/.github/actions/{action}@V0_1_0_COMMIT" in uses[name]
@@ -113,4 +135,5 @@ def test_the_walkthrough_workflows_use_the_shipped_actions_pinned_with_permissio
     assert apply["jobs"]["apply"]["steps"][0]["with"]["fetch-depth"] == 0
     assert {"push", "schedule", "workflow_dispatch"} <= set(apply.get("on") or apply[True])
     assert "gh workflow run epoptia-apply.yml --ref main -f approve=DIGEST" in _section(
-        "In CI: state, queue, halt and review")
+        "In CI: state, queue, halt and review"
+    )

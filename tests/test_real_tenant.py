@@ -13,8 +13,8 @@ import pytest
 
 from reconciler.state import StateStore
 
-from .conftest import run_cli
 from .confirmed_tenant import ConfirmedTenant
+from .conftest import run_cli
 from .real_rows import IMPORTABLE, NOT_IMPORTABLE, PAGE_SIZE
 
 KEY = "real-tenant-key-0123456789"
@@ -31,7 +31,8 @@ class Factory:
             f"    endpoint: {self.tenant.url}\n    api_key_env: TENANT_KEY\n    state: state/tenant.json\n"
             "    throttle: {read_interval: 0, write_interval: 0}\n"
             f"    profile:\n      page_size: {PAGE_SIZE}\n{profile}",
-            encoding="utf-8")
+            encoding="utf-8",
+        )
 
     def run(self, *args: str):
         result = run_cli(*args, cwd=self.root, env={"TENANT_KEY": KEY})
@@ -84,8 +85,10 @@ def test_a_change_is_reported_as_not_applied_and_then_blocked_by_the_profile(fac
     store = StateStore(factory.root / "state" / "tenant.json")
     before = store.read().resources["WorkOrderLine/131319"]
     path = factory.root / "manifests" / "work-orders" / "WO-26-0412.yaml"
-    path.write_text(path.read_text(encoding="utf-8").replace("id: 131319\n", "id: 131319\n    comments: Βιαστικό\n"),
-                    encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("id: 131319\n", "id: 131319\n    comments: Βιαστικό\n"),
+        encoding="utf-8",
+    )
     plan = factory.run("plan", "--detailed-exitcode")
     assert plan.returncode == 2 and '+ comments: "Βιαστικό"' in plan.stdout, plan.stdout
 

@@ -44,8 +44,9 @@ def factory(tmp_path: Path, emulator: SamePortEmulator):
     def configure(relay: str = "", timeout: float = 1) -> Path:
         given = {line.split(":", 1)[0] for line in relay.splitlines()}
         defaults = {"workstations": f"{{LASER: {ws}}}", "settle_grace": "0", "backoff": "5", "backoff_max": "20"}
-        write_config(root, emulator, "".join(f"{k}: {v}\n" for k, v in defaults.items() if k not in given) + relay,
-                     timeout)
+        write_config(
+            root, emulator, "".join(f"{k}: {v}\n" for k, v in defaults.items() if k not in given) + relay, timeout
+        )
         return root
 
     return configure, ws
@@ -67,9 +68,16 @@ def test_seven_thousand_pieces_an_hour_arrive_every_ten_minutes_and_a_stop_flush
             relay.wait_log(lambda e: e["event"] == "sent", count=minute // 10)
     sent = relay.events("sent")
     assert [(e["t"] - START, e["quantity"], e["reason"]) for e in sent] == [
-        (600 * k, q, "period") for k, q in enumerate([1166, 1167, 1167, 1166, 1167, 1167], start=1)]
+        (600 * k, q, "period") for k, q in enumerate([1166, 1167, 1167, 1166, 1167, 1167], start=1)
+    ]
     assert [c["quantity"] for c in emulator.completions()["completions"] if c["accepted"]] == [
-        1166, 1167, 1167, 1166, 1167, 1167]
+        1166,
+        1167,
+        1167,
+        1166,
+        1167,
+        1167,
+    ]
 
     # The machine stops four minutes into the next window: its running sum goes at once.
     for minute in range(61, 65):
@@ -77,7 +85,9 @@ def test_seven_thousand_pieces_an_hour_arrive_every_ten_minutes_and_a_stop_flush
         relay.set_clock(START + 60 * minute)
     relay.write("LASER,stop")
     relay.wait_log(lambda e: e["event"] == "sent", count=7)
-    assert relay.events("sent")[-1]["reason"] == "stop" and relay.events("sent")[-1]["quantity"] == produced(64) - produced(60)
+    assert relay.events("sent")[-1]["reason"] == "stop" and relay.events("sent")[-1]["quantity"] == produced(
+        64
+    ) - produced(60)
     assert relay.events("sent")[-1]["t"] == START + 64 * 60
     assert relay.terminate() == 0
     assert emulator.total(ws) == produced(64)
@@ -95,7 +105,10 @@ def test_the_threshold_goes_first_and_sigterm_flushes(factory, emulator) -> None
         relay.advance(30)
     assert relay.terminate() == 0  # 200 left: SIGTERM sends them
     assert [(e["quantity"], e["reason"]) for e in relay.events("sent")] == [
-        (500, "threshold"), (500, "threshold"), (200, "shutdown")]
+        (500, "threshold"),
+        (500, "threshold"),
+        (200, "shutdown"),
+    ]
     assert emulator.total(ws) == 1200
 
 
@@ -229,7 +242,7 @@ def test_a_429_halts_sending_while_counting_goes_on(factory, emulator) -> None:
     relay.write("LASER,5", "LASER,stop")
     relay.wait_log(lambda e: e["event"] == "halted")
     assert '"status": 429' in run_cli(relay.root, "halt", "show").stdout
-    for n in range(10):  # counting goes on, nothing is sent
+    for _ in range(10):  # counting goes on, nothing is sent
         relay.write("LASER,1", "LASER,stop")
         relay.advance(600)
     relay.wait_ack(24)
@@ -249,8 +262,9 @@ def test_mqtt_counts_arrive_and_survive_a_kill(tmp_path: Path, factory, emulator
     configure, ws = factory
     broker = Broker(tmp_path)
     try:
-        root = configure(f"threshold: 100\nmqtt: {{port: {broker.port}, topics: ['factory/+/count'], "
-                         "username_env: RELAY_MQTT_USER}")
+        root = configure(
+            f"threshold: 100\nmqtt: {{port: {broker.port}, topics: ['factory/+/count'], username_env: RELAY_MQTT_USER}}"
+        )
         env = {"RELAY_MQTT_USER": "relay"}
         relay = RelayProcess(root, env=env)
         relay.wait_log(lambda e: e["event"] == "mqtt_connected")
@@ -261,7 +275,7 @@ def test_mqtt_counts_arrive_and_survive_a_kill(tmp_path: Path, factory, emulator
             broker.publish("factory/LASER/count", json.dumps({"quantity": 30, "id": f"p{n}"}))
         _wait_status(root, lambda s: s["workstations"][0]["counted"] == 210)  # 90 pending: spooled, acknowledged
         relay.kill()
-        for n in range(8, 12):  # published while the relay is down: the broker keeps them for its session
+        for _ in range(8, 12):  # published while the relay is down: the broker keeps them for its session
             broker.publish("factory/LASER/count", "25")
         broker.publish("factory/LASER/count", "stop")
         relay = RelayProcess(root, env=env)

@@ -60,8 +60,9 @@ class FakeEpoptia:
         if self.fault == "read_down":
             raise UnreachableError("cannot reach")
         for element, done in self.steps.items():
-            yield StepReading(element, "131319" if element == 1001 else "131000", "LASER",
-                              LASER if self.with_ids else None, done)
+            yield StepReading(
+                element, "131319" if element == 1001 else "131000", "LASER", LASER if self.with_ids else None, done
+            )
 
     def read(self):  # the halt, as the relay sees it
         return self.halt
@@ -78,8 +79,17 @@ def make(tmp_path: Path, config: RelayConfig | None = None, fake: FakeEpoptia | 
 
     wall = [0.0]
     spool = Spool(tmp_path / "spool.sqlite")
-    relay = Relay(spool, fake, config, clock=clock, halt=fake, log=log, timeout=0.0,
-                  directory=MappingDirectory(config.workstations), wall=lambda: wall[0])
+    relay = Relay(
+        spool,
+        fake,
+        config,
+        clock=clock,
+        halt=fake,
+        log=log,
+        timeout=0.0,
+        directory=MappingDirectory(config.workstations),
+        wall=lambda: wall[0],
+    )
     intake = Intake(Spool(tmp_path / "spool.sqlite"), MappingDirectory(config.workstations), clock, log)
 
     def feed(*lines: str) -> None:
@@ -103,22 +113,37 @@ def sends(log_lines):
 
 # --- parsing ---------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("line, event", [
-    ('{"workstation": "LASER", "quantity": 12}', CountEvent("LASER", 12)),
-    ('{"workstation": 3, "quantity": 1.5, "id": 42}', CountEvent("3", 1.5, key="42")),
-    ('{"workstation": "LASER", "event": "alarm"}', CountEvent("LASER", 0, "alarm")),
-    ('{"workstation": "LASER", "quantity": 7, "event": "stop"}', CountEvent("LASER", 7, "stop")),
-    ("LASER,12", CountEvent("LASER", 12)),
-    ("LASER, 12, plc-1", CountEvent("LASER", 12, key="plc-1")),
-    ('"ΜΟΝΤΑΖ 1",stop', CountEvent("ΜΟΝΤΑΖ 1", 0, "stop")),
-    ("3,0", CountEvent("3", 0)),
-])
+
+@pytest.mark.parametrize(
+    "line, event",
+    [
+        ('{"workstation": "LASER", "quantity": 12}', CountEvent("LASER", 12)),
+        ('{"workstation": 3, "quantity": 1.5, "id": 42}', CountEvent("3", 1.5, key="42")),
+        ('{"workstation": "LASER", "event": "alarm"}', CountEvent("LASER", 0, "alarm")),
+        ('{"workstation": "LASER", "quantity": 7, "event": "stop"}', CountEvent("LASER", 7, "stop")),
+        ("LASER,12", CountEvent("LASER", 12)),
+        ("LASER, 12, plc-1", CountEvent("LASER", 12, key="plc-1")),
+        ('"ΜΟΝΤΑΖ 1",stop', CountEvent("ΜΟΝΤΑΖ 1", 0, "stop")),
+        ("3,0", CountEvent("3", 0)),
+    ],
+)
 def test_lines_parse(line: str, event: CountEvent) -> None:
     assert parse_line(line) == event
 
 
-@pytest.mark.parametrize("line", ["LASER", "LASER,-3", "LASER,many", '{"quantity": 3}', "{not json", "LASER,3,x,y",
-                                  '{"workstation": "LASER", "event": "explode"}', "LASER,nan"])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "LASER",
+        "LASER,-3",
+        "LASER,many",
+        '{"quantity": 3}',
+        "{not json",
+        "LASER,3,x,y",
+        '{"workstation": "LASER", "event": "explode"}',
+        "LASER,nan",
+    ],
+)
 def test_bad_lines_are_refused_with_a_reason(line: str) -> None:
     with pytest.raises(BadEvent):
         parse_line(line)
@@ -128,21 +153,26 @@ def test_mqtt_payloads_take_the_workstation_from_the_topic() -> None:
     fields = Fields()
     assert parse_payload("factory/LASER/count", b"12", fields, 1) == CountEvent("LASER", 12)
     assert parse_payload("factory/LASER/count", b"stop", fields, 1) == CountEvent("LASER", 0, "stop")
-    assert parse_payload("factory/LASER/count", b'{"quantity": 5, "id": "a"}', fields, 1) == CountEvent("LASER", 5, key="a")
+    assert parse_payload("factory/LASER/count", b'{"quantity": 5, "id": "a"}', fields, 1) == CountEvent(
+        "LASER", 5, key="a"
+    )
     assert parse_payload("factory/x/count", b'{"workstation": "3", "quantity": 5}', fields, 1) == CountEvent("3", 5)
     nested = Fields(workstation="machine.station", quantity="counters.good")
-    assert parse_payload("t", b'{"machine": {"station": "LASER"}, "counters": {"good": 9}}', nested, None) == \
-        CountEvent("LASER", 9)
+    assert parse_payload(
+        "t", b'{"machine": {"station": "LASER"}, "counters": {"good": 9}}', nested, None
+    ) == CountEvent("LASER", 9)
 
 
 # --- policy ----------------------------------------------------------------------------------------
+
 
 def test_thresholds_from_the_ideal_rate_follow_epoptias_example() -> None:
     assert threshold_for(7000, 600) == 1200  # 1,166.7 pieces in 10 minutes -> 'every 1,200 pcs'
     assert threshold_for(7000, 300) == 590
     assert threshold_for(100, 600) == 17
-    config = RelayConfig(policy={"LASER": Policy(rate=7000), "7": Policy(cycle_time=3600 / 7000, period=300),
-                                 "8": Policy(threshold=50)})
+    config = RelayConfig(
+        policy={"LASER": Policy(rate=7000), "7": Policy(cycle_time=3600 / 7000, period=300), "8": Policy(threshold=50)}
+    )
     assert config.policy_for(3, "LASER") == (600, 1200)
     assert config.policy_for(7) == (300, 590)
     assert config.policy_for(8) == (600, 50)
@@ -165,7 +195,8 @@ def test_seven_thousand_an_hour_go_every_ten_minutes(tmp_path: Path) -> None:
 
 
 def test_the_period_counts_from_the_last_send_while_the_machine_runs_and_from_the_first_piece_after_a_pause(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     relay, _intake, clock, _fake, feed, log = make(tmp_path)
     t0 = clock.now()
     feed("LASER,5")
@@ -221,6 +252,7 @@ def test_shutdown_sends_every_pending_sum(tmp_path: Path) -> None:
 
 # --- the spool -------------------------------------------------------------------------------------
 
+
 def test_repeated_event_ids_are_dropped_per_workstation(tmp_path: Path) -> None:
     _relay, intake, _clock, _fake, feed, log = make(tmp_path)
     feed("LASER,5,a", "LASER,5,a", "3,5,a", '{"workstation": "LASER", "quantity": 5, "id": "b"}')
@@ -255,6 +287,7 @@ def test_a_refused_send_goes_back_to_pending_and_is_retried_with_backoff(tmp_pat
 
 
 # --- settling a send without an answer -------------------------------------------------------------
+
 
 @pytest.mark.parametrize("fault, arrived", [("lose_answer", True), ("server_error_after", True), ("no_request", False)])
 @pytest.mark.parametrize("with_ids", [False, True])
@@ -347,6 +380,7 @@ def test_settle_rule() -> None:
 
 # --- halt ------------------------------------------------------------------------------------------
 
+
 def test_a_halt_stops_sending_while_counting_goes_on(tmp_path: Path) -> None:
     relay, intake, clock, fake, feed, log = make(tmp_path)
     feed("LASER,10", "LASER,stop")
@@ -366,6 +400,7 @@ def test_a_halt_stops_sending_while_counting_goes_on(tmp_path: Path) -> None:
 
 
 # --- acknowledgement ---------------------------------------------------------------------------------
+
 
 def test_a_count_is_acknowledged_only_after_the_spool_commit(tmp_path: Path, monkeypatch) -> None:
     from reconciler.relay.runner import run
@@ -388,8 +423,11 @@ def test_a_count_is_acknowledged_only_after_the_spool_commit(tmp_path: Path, mon
             self.out = out
 
         def start(self) -> None:
-            self.out.put(Delivery([Parsed("stdin", "LASER,5", event=CountEvent("LASER", 5))],
-                                  lambda: order.append("acknowledged")))
+            self.out.put(
+                Delivery(
+                    [Parsed("stdin", "LASER,5", event=CountEvent("LASER", 5))], lambda: order.append("acknowledged")
+                )
+            )
             self.out.put(EOF)
 
         def stop(self) -> None:
@@ -400,9 +438,17 @@ def test_a_count_is_acknowledged_only_after_the_spool_commit(tmp_path: Path, mon
 
     fake = FakeEpoptia()
     config = RelayConfig(workstations={"LASER": LASER})
-    result = run(spool_path=tmp_path / "s.sqlite", config=config, sender=fake,
-                 directory=MappingDirectory(config.workstations), clock=ManualClock(0), halt=fake, timeout=0,
-                 log=lambda *a, **k: None, make_sources=lambda q: [OneLine(q)])
+    result = run(
+        spool_path=tmp_path / "s.sqlite",
+        config=config,
+        sender=fake,
+        directory=MappingDirectory(config.workstations),
+        clock=ManualClock(0),
+        halt=fake,
+        timeout=0,
+        log=lambda *a, **k: None,
+        make_sources=lambda q: [OneLine(q)],
+    )
     assert order == ["committed", "acknowledged"]
     assert fake.received == [5] and result["pending_left"] == 0  # the end of input flushes
 

@@ -21,7 +21,9 @@ from .planfixtures import FACTORY, NOW, applied, desired, not_started, started
 
 GOLDEN = Path(__file__).parent / "golden"
 
-BEFORE = FACTORY + """\
+BEFORE = (
+    FACTORY
+    + """\
   - {id: "131321", product: P-2, quantity: 5}
   - {id: "131322", product: P-2, quantity: 7, routing: ΚΟΠΗ}
 ---
@@ -46,6 +48,7 @@ lines:
       - {workstation: ΒΑΦΕΙΟ}
       - {workstation: ΣΥΣΚΕΥΑΣΙΑ}
 """
+)
 
 # The shared routing ΚΟΠΗ gets one step inserted (a name with quotes, '#…;' and angle brackets, as real
 # data has); 131323 moves to the next week, 131324 grows; 131325's own routing moves a step and drops one.
@@ -53,12 +56,15 @@ NEW_STEP = """  - {workstation: 'ΥΑΛΟΘΕΤΗΣΗ "Β" [#2]; <νέα>'}\n"""
 
 AFTER = (
     FACTORY.replace("quantity: 200", "quantity: 250")
-    .replace("  - {workstation: ΜΟΝΤΑΖ 1, job_task: Πλαίσιο}",
-             NEW_STEP + "  - {workstation: ΜΟΝΤΑΖ 1, job_task: Πλαίσιο}")
+    .replace(
+        "  - {workstation: ΜΟΝΤΑΖ 1, job_task: Πλαίσιο}", NEW_STEP + "  - {workstation: ΜΟΝΤΑΖ 1, job_task: Πλαίσιο}"
+    )
     .replace("comments: πρώτη παρτίδα", "comments: δεύτερη παρτίδα")
     .replace("    workflow: Συναρμολόγηση", "    workflow: Συναρμολόγηση\n    archived: true")
-    .replace("  - {id: C-2, name: Θερμοπρόσοψη ΟΕ}",
-             "  - {id: C-2, name: Θερμοπρόσοψη ΟΕ}\n  - {id: C-3, name: Nordic Glazing AB}")
+    .replace(
+        "  - {id: C-2, name: Θερμοπρόσοψη ΟΕ}",
+        "  - {id: C-2, name: Θερμοπρόσοψη ΟΕ}\n  - {id: C-3, name: Nordic Glazing AB}",
+    )
     + """\
 ---
 kind: WorkOrder
@@ -75,13 +81,16 @@ lines:
     custom_fields: {ΔΙΑΣΤΑΣΕΙΣ: 1200x1400}
   - {id: "131401", product: P-2, quantity: 12, comments: από το ERP, workflow: Συναρμολόγηση}
 """
-    + BEFORE[BEFORE.index("---\nkind: WorkOrder\nid: WO-3"):]
+    + BEFORE[BEFORE.index("---\nkind: WorkOrder\nid: WO-3") :]
     .replace("quantity: 40, target_day: 2026-12-04", "quantity: 40, target_day: 2026-12-11")
     .replace("quantity: 80", "quantity: 120")
-    .replace("""      - {workstation: ΔΙΑΤΡΗΣΗ}
+    .replace(
+        """      - {workstation: ΔΙΑΤΡΗΣΗ}
       - {workstation: ΒΑΦΕΙΟ}
-      - {workstation: ΣΥΣΚΕΥΑΣΙΑ}""", """      - {workstation: ΒΑΦΕΙΟ}
-      - {workstation: ΔΙΑΤΡΗΣΗ}""")
+      - {workstation: ΣΥΣΚΕΥΑΣΙΑ}""",
+        """      - {workstation: ΒΑΦΕΙΟ}
+      - {workstation: ΔΙΑΤΡΗΣΗ}""",
+    )
 )
 
 
@@ -89,22 +98,46 @@ lines:
 def every_kind_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Plan:
     monkeypatch.chdir(tmp_path)
     before = desired(Path("."), BEFORE)
-    state = applied(before, {"131319": started(), "131322": started(done=2),
-                             **{i: not_started() for i in ("131320", "131321", "131323", "131324", "131325")}})
+    state = applied(
+        before,
+        {
+            "131319": started(),
+            "131322": started(done=2),
+            **{i: not_started() for i in ("131320", "131321", "131323", "131324", "131325")},
+        },
+    )
     drift = (
-        Drift(cause=DriftCause.OWNED, kind=Kind.WORK_ORDER_LINE, id="131321",
-              message="line 131321 was changed in Epoptia",
-              changes=(FieldChange(path="comments", before=None, after="αλλαγή στο UI"),)),
-        Drift(cause=DriftCause.PROGRESS, kind=Kind.WORK_ORDER_LINE, id="131319",
-              message="line 131319: LASER: 80 → 120 done (in_progress)"),
+        Drift(
+            cause=DriftCause.OWNED,
+            kind=Kind.WORK_ORDER_LINE,
+            id="131321",
+            message="line 131321 was changed in Epoptia",
+            changes=(FieldChange(path="comments", before=None, after="αλλαγή στο UI"),),
+        ),
+        Drift(
+            cause=DriftCause.PROGRESS,
+            kind=Kind.WORK_ORDER_LINE,
+            id="131319",
+            message="line 131319: LASER: 80 → 120 done (in_progress)",
+        ),
     )
     after = desired(Path("."), AFTER)
     # Line 131401 exists in Epoptia although the state does not know it: it is adopted, and its comment fixed.
     seen = {**after.resources["WorkOrderLine/131401"].payload, "comments": "από το UI"}
-    existing = {"WorkOrderLine/131401": ResourceState(digest="drift:0", parent="WO-2", payload=seen,
-                                                      observed=not_started())}
-    return make_plan(after, state, target="production", now=NOW, refresh=RefreshScope.FULL, pages_read=32, drift=drift,
-                     tenant=Tenant(existing=existing), adopt=True)
+    existing = {
+        "WorkOrderLine/131401": ResourceState(digest="drift:0", parent="WO-2", payload=seen, observed=not_started())
+    }
+    return make_plan(
+        after,
+        state,
+        target="production",
+        now=NOW,
+        refresh=RefreshScope.FULL,
+        pages_read=32,
+        drift=drift,
+        tenant=Tenant(existing=existing),
+        adopt=True,
+    )
 
 
 def _check(name: str, text: str) -> None:
@@ -117,8 +150,11 @@ def _check(name: str, text: str) -> None:
 def test_fixture_plan_has_every_action_kind_and_blocked_ones(every_kind_plan: Plan) -> None:
     kinds = {a.verb for a in every_kind_plan.runnable}
     assert kinds == set(Verb)
-    assert {a.blocked.reason.value for a in every_kind_plan.blocked} == {"started-quantity", "started-routing",
-                                                                         "started-delete"}
+    assert {a.blocked.reason.value for a in every_kind_plan.blocked} == {
+        "started-quantity",
+        "started-routing",
+        "started-delete",
+    }
 
 
 def test_text_golden(every_kind_plan: Plan) -> None:
@@ -151,8 +187,14 @@ def test_text_is_coloured_only_when_asked(every_kind_plan: Plan) -> None:
 
 def test_markdown_stays_under_the_comment_limit_and_says_so(every_kind_plan: Plan) -> None:
     many = every_kind_plan.model_copy(
-        update={"actions": tuple(a.model_copy(update={"parent": f"WO-{i}"}) for i in range(3000)
-                                 for a in every_kind_plan.actions if a.id == "131400")}
+        update={
+            "actions": tuple(
+                a.model_copy(update={"parent": f"WO-{i}"})
+                for i in range(3000)
+                for a in every_kind_plan.actions
+                if a.id == "131400"
+            )
+        }
     )
     text = render_markdown(many, limit=20_000)
     assert len(text) <= 20_000

@@ -37,12 +37,20 @@ def mermaid_parser() -> Path:
     cache = _cache()
     wanted = (PACKAGE / "package.json").read_text(encoding="utf-8")
     installed = cache / "package.json"
-    if not (cache / "node_modules" / "mermaid").is_dir() or not installed.is_file() or \
-            installed.read_text(encoding="utf-8") != wanted:
+    if (
+        not (cache / "node_modules" / "mermaid").is_dir()
+        or not installed.is_file()
+        or installed.read_text(encoding="utf-8") != wanted
+    ):
         cache.mkdir(parents=True, exist_ok=True)
         installed.write_text(wanted, encoding="utf-8")
-        result = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--silent"], cwd=cache,
-                                capture_output=True, text=True, timeout=600)
+        result = subprocess.run(
+            [npm, "install", "--no-audit", "--no-fund", "--silent"],
+            cwd=cache,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         if result.returncode != 0:
             installed.unlink(missing_ok=True)
             pytest.skip(f"could not install mermaid with npm into {cache}: {result.stderr.strip()[:300]}")
@@ -51,8 +59,14 @@ def mermaid_parser() -> Path:
 
 
 def parse(script: Path, diagrams: list[str]) -> list[str | None]:
-    result = subprocess.run(["node", str(script)], input=json.dumps(diagrams), capture_output=True, text=True,
-                            timeout=300, cwd=script.parent)
+    result = subprocess.run(
+        ["node", str(script)],
+        input=json.dumps(diagrams),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=script.parent,
+    )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -75,9 +89,22 @@ def test_every_golden_diagram_parses(mermaid_parser: Path) -> None:
     assert [(name, error) for (name, _), error in zip(diagrams, errors, strict=True) if error] == []
 
 
-HOSTILE = ['ΥΑΛΟΘΕΤΗΣΗ "Β" [#2]; <νέα>', "#quot; already coded", "`tick` and ``double``", "a --> b", "end",
-           "subgraph x", "x]:::added", "<script>alert(1)</script>", "%% comment", "{curly} (round) |pipe|",
-           "tab\tand\nnewline", "back\\slash", "&amp; &", "x" * 80]
+HOSTILE = [
+    'ΥΑΛΟΘΕΤΗΣΗ "Β" [#2]; <νέα>',
+    "#quot; already coded",
+    "`tick` and ``double``",
+    "a --> b",
+    "end",
+    "subgraph x",
+    "x]:::added",
+    "<script>alert(1)</script>",
+    "%% comment",
+    "{curly} (round) |pipe|",
+    "tab\tand\nnewline",
+    "back\\slash",
+    "&amp; &",
+    "x" * 80,
+]
 
 
 def test_hostile_labels_parse_and_never_reach_mermaid_raw(mermaid_parser: Path) -> None:

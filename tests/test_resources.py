@@ -68,19 +68,46 @@ def test_custom_field_values_are_text() -> None:
 
 def test_compact_leaves_out_every_empty_value_and_keeps_falsy_values() -> None:
     assert compact({"a": None, "b": "", "c": [], "d": {}, "e": 0, "f": False, "g": "x", "h": [0], "i": 0.0}) == {
-        "e": 0, "f": False, "g": "x", "h": [0], "i": 0.0}
+        "e": 0,
+        "f": False,
+        "g": "x",
+        "h": [0],
+        "i": 0.0,
+    }
 
 
 def test_payloads_are_canonical() -> None:
-    wo = WorkOrder(id="WO-1", client="C-1", comments="", lines=[
-        {"id": 1, "product": "P-1", "quantity": 1, "comments": "", "routing": [
-            {"workstation": "LASER", "bom": [{"item": "x", "quantity": 2, "unit": None}], "custom_fields": {}}]},
-        {"id": 2, "product": "P-1", "quantity": 1, "routing": "ΚΟΙΝΗ", "files": [{"name": "f", "url": "u"}]}])
+    wo = WorkOrder(
+        id="WO-1",
+        client="C-1",
+        comments="",
+        lines=[
+            {
+                "id": 1,
+                "product": "P-1",
+                "quantity": 1,
+                "comments": "",
+                "routing": [
+                    {"workstation": "LASER", "bom": [{"item": "x", "quantity": 2, "unit": None}], "custom_fields": {}}
+                ],
+            },
+            {"id": 2, "product": "P-1", "quantity": 1, "routing": "ΚΟΙΝΗ", "files": [{"name": "f", "url": "u"}]},
+        ],
+    )
     assert wo.payload() == {"client": "C-1"}
-    assert wo.lines[0].payload("WO-1") == {"product": "P-1", "quantity": 1, "workorder": "WO-1", "routing": {
-        "steps": [{"workstation": "LASER", "bom": [{"item": "x", "quantity": 2}]}]}}
-    assert wo.lines[1].payload("WO-1") == {"product": "P-1", "quantity": 1, "files": [{"name": "f", "url": "u"}],
-                                           "workorder": "WO-1", "routing": {"name": "ΚΟΙΝΗ"}}
+    assert wo.lines[0].payload("WO-1") == {
+        "product": "P-1",
+        "quantity": 1,
+        "workorder": "WO-1",
+        "routing": {"steps": [{"workstation": "LASER", "bom": [{"item": "x", "quantity": 2}]}]},
+    }
+    assert wo.lines[1].payload("WO-1") == {
+        "product": "P-1",
+        "quantity": 1,
+        "files": [{"name": "f", "url": "u"}],
+        "workorder": "WO-1",
+        "routing": {"name": "ΚΟΙΝΗ"},
+    }
     assert Client(id="C", name="Ν", vat_rate=24.0).payload() == {"name": "Ν", "vat_rate": 24}
     with pytest.raises(ValidationError, match="either a workflow or a routing"):
         line(routing="ΚΟΙΝΗ")
@@ -98,14 +125,17 @@ def test_digests_and_fingerprints() -> None:
     assert row_hash("A/1", "d1", 0) == row_hash("A/1", "d1", False)
     assert update_fingerprint(fingerprint(rows[:2]), removed=[], added=[rows[2]]) == whole
     assert update_fingerprint(whole, removed=[rows[1]], added=[("A/2", "d9", True)]) == fingerprint(
-        [rows[0], ("A/2", "d9", True), rows[2]])
+        [rows[0], ("A/2", "d9", True), rows[2]]
+    )
     assert combine_digests("a", "b") != combine_digests("b", "a") and len(combine_digests("a")) == 32
 
 
 def test_desired_counts_lazily() -> None:
-    entries = {"Client/C": DesiredEntry("Client", "C", "d", False, None),
-               "Product/P": DesiredEntry("Product", "P", "d", False, None),
-               "WorkOrder/W": DesiredEntry("WorkOrder", "W", "d", False, None)}
+    entries = {
+        "Client/C": DesiredEntry("Client", "C", "d", False, None),
+        "Product/P": DesiredEntry("Product", "P", "d", False, None),
+        "WorkOrder/W": DesiredEntry("WorkOrder", "W", "d", False, None),
+    }
     built = []
 
     def index():

@@ -18,9 +18,15 @@ from reconciler.report import ApplyReport, Outcome, ResourceOutcome
 from .review_plans import make_plan
 
 SUMMARY = re.compile(r"Plan: (\d+) to create, (\d+) to update, (\d+) to archive, (\d+) to delete, (\d+) blocked\.")
-small_plans = st.builds(make_plan, st.integers(0, 2**32).map(random.Random), st.integers(1, 300),
-                        risky=st.integers(0, 80), long_ids=st.booleans(), per_order=st.sampled_from([1, 4, 25]),
-                        drift=st.sampled_from([0, 3]))
+small_plans = st.builds(
+    make_plan,
+    st.integers(0, 2**32).map(random.Random),
+    st.integers(1, 300),
+    risky=st.integers(0, 80),
+    long_ids=st.booleans(),
+    per_order=st.sampled_from([1, 4, 25]),
+    drift=st.sampled_from([0, 3]),
+)
 
 
 def expected(plan: Plan) -> tuple[int, ...]:
@@ -47,7 +53,7 @@ def test_text_and_markdown_counts_equal_the_plan(plan: Plan) -> None:
     if removed:
         assert f"Deleted and archived ({removed:,})" in md
     # The groups' own counts (full, one line, or the closing "…and N more") add up to every action.
-    changes = md[md.index("#### Changes by work order"):]
+    changes = md[md.index("#### Changes by work order") :]
     changes = changes.split("<details><summary>Changed in Epoptia")[0].split("<details><summary>Production")[0]
     heads = re.findall(r"(?:</b>|\*\*): ((?:[\d,]+ (?:to \w+(?: \(state only\))?|blocked)(?:, )?)+)", changes)
     counted = sum(_number(n) for head in heads for n in re.findall(r"([\d,]+) (?:to|blocked)", head))
@@ -60,8 +66,11 @@ def test_text_and_markdown_counts_equal_the_plan(plan: Plan) -> None:
 def test_report_counts_equal_what_the_plan_asked_and_the_report_holds(plan: Plan, data: st.DataObject) -> None:
     outcomes = {}
     for action in plan.actions:
-        outcome = Outcome.BLOCKED if action.blocked else data.draw(st.sampled_from(
-            [Outcome.DONE, Outcome.DONE, Outcome.FAILED, Outcome.NOT_ATTEMPTED]))
+        outcome = (
+            Outcome.BLOCKED
+            if action.blocked
+            else data.draw(st.sampled_from([Outcome.DONE, Outcome.DONE, Outcome.FAILED, Outcome.NOT_ATTEMPTED]))
+        )
         outcomes[action.address] = ResourceOutcome(address=action.address, outcome=outcome)
     # A work order recorded with its lines: a "done" the plan did not ask for, which is not counted.
     outcomes["WorkOrder/CARRIED"] = ResourceOutcome(address="WorkOrder/CARRIED", outcome=Outcome.DONE)
@@ -75,9 +84,13 @@ def test_report_counts_equal_what_the_plan_asked_and_the_report_holds(plan: Plan
     assert sum(_number(n) for n, _ in parts) == len(done)
     assert dict((w, _number(n)) for n, w in parts) == {
         {"create": "created", "update": "updated", "archive": "archived", "delete": "deleted"}[v.value]: n
-        for v, n in Counter(a.verb for a in done).items()}
-    for outcome, heading in ((Outcome.FAILED, "Failed"), (Outcome.NOT_ATTEMPTED, "Not attempted"),
-                             (Outcome.BLOCKED, "Blocked")):
+        for v, n in Counter(a.verb for a in done).items()
+    }
+    for outcome, heading in (
+        (Outcome.FAILED, "Failed"),
+        (Outcome.NOT_ATTEMPTED, "Not attempted"),
+        (Outcome.BLOCKED, "Blocked"),
+    ):
         n = len(report.having(outcome))
         assert (f"{heading}: {n:,}" in text) == bool(n)
     not_attempted = report.having(Outcome.NOT_ATTEMPTED)

@@ -44,7 +44,8 @@ def test_apply_prints_the_plan_once_and_its_report_on_stdout_and_every_phase_on_
 
 
 def test_without_a_terminal_each_phase_is_one_line_with_counts_and_long_phases_say_they_are_alive(
-        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     with TerminalHooks() as hooks:
         for done in range(1, 101):
             hooks.progress(Phase.REFRESH, done, 100)
@@ -53,15 +54,20 @@ def test_without_a_terminal_each_phase_is_one_line_with_counts_and_long_phases_s
         hooks.progress(Phase.READ_BACK, 1, 2)
     out, err = capsys.readouterr()
     assert out == ""
-    assert err.splitlines() == ["Reading Epoptia: 100 pages, done.", "Applying: 400 rows, done.",
-                                "Reading back: 1 page, done."]
+    assert err.splitlines() == [
+        "Reading Epoptia: 100 pages, done.",
+        "Applying: 400 rows, done.",
+        "Reading back: 1 page, done.",
+    ]
     monkeypatch.setattr(terminal, "HEARTBEAT", 0.0)
     with TerminalHooks() as hooks:
         hooks.progress(Phase.REFRESH, 1, 3)
         hooks.progress(Phase.REFRESH, 2, 3)
-    assert capsys.readouterr().err.splitlines() == ["Reading Epoptia: 1 of 3 pages...",
-                                                    "Reading Epoptia: 2 of 3 pages...",
-                                                    "Reading Epoptia: 2 pages, done."]
+    assert capsys.readouterr().err.splitlines() == [
+        "Reading Epoptia: 1 of 3 pages...",
+        "Reading Epoptia: 2 of 3 pages...",
+        "Reading Epoptia: 2 pages, done.",
+    ]
 
 
 class _Keyboard(io.StringIO):
@@ -69,19 +75,27 @@ class _Keyboard(io.StringIO):
         return True
 
 
-@pytest.mark.parametrize(("protected", "verbs", "typed", "approved"), [
-    (False, (Verb.UPDATE,), "yes", True),
-    (False, (Verb.UPDATE,), "y", False),
-    (False, (Verb.UPDATE,), "YES please", False),
-    (False, (Verb.DELETE,), "yes", True),
-    (True, (Verb.UPDATE,), "yes", True),  # nothing removed: a protected target asks for yes as usual
-    (True, (Verb.UPDATE, Verb.ARCHIVE), "yes", False),
-    (True, (Verb.DELETE,), "production", True),
-    (True, (Verb.DELETE,), "Production", False),
-])
+@pytest.mark.parametrize(
+    ("protected", "verbs", "typed", "approved"),
+    [
+        (False, (Verb.UPDATE,), "yes", True),
+        (False, (Verb.UPDATE,), "y", False),
+        (False, (Verb.UPDATE,), "YES please", False),
+        (False, (Verb.DELETE,), "yes", True),
+        (True, (Verb.UPDATE,), "yes", True),  # nothing removed: a protected target asks for yes as usual
+        (True, (Verb.UPDATE, Verb.ARCHIVE), "yes", False),
+        (True, (Verb.DELETE,), "production", True),
+        (True, (Verb.DELETE,), "Production", False),
+    ],
+)
 def test_confirmation_takes_yes_and_a_protected_target_takes_its_name(
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], protected: bool,
-        verbs: tuple[Verb, ...], typed: str, approved: bool) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    protected: bool,
+    verbs: tuple[Verb, ...],
+    typed: str,
+    approved: bool,
+) -> None:
     monkeypatch.setattr(sys, "stdin", _Keyboard())
     asked: list[str] = []
     monkeypatch.setattr(click.termui, "visible_prompt_func", lambda prompt: asked.append(prompt) or typed)

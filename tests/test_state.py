@@ -20,8 +20,9 @@ from reconciler.state.layout import index_lines
 
 
 def _state(n: int) -> State:
-    return State(resources={f"Client/C-{i}": ResourceState(payload={"name": f"Πελάτης {i}"}, digest=f"d{i}")
-                            for i in range(n)})
+    return State(
+        resources={f"Client/C-{i}": ResourceState(payload={"name": f"Πελάτης {i}"}, digest=f"d{i}") for i in range(n)}
+    )
 
 
 def test_missing_file_is_an_empty_state(tmp_path: Path) -> None:
@@ -81,15 +82,17 @@ def test_lock_held_by_another_process(tmp_path: Path) -> None:
         import sys, time
         from pathlib import Path
         from reconciler.state import StateStore
-        with StateStore(Path({str(tmp_path / 'local.json')!r})).lock("apply"):
+        with StateStore(Path({str(tmp_path / "local.json")!r})).lock("apply"):
             print("locked", flush=True)
             time.sleep(60)
     """)
     holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
-        with pytest.raises(StateLockedError, match=rf"pid {holder.pid}\) since .* for apply"), \
-                StateStore(tmp_path / "local.json").lock("plan"):
+        with (
+            pytest.raises(StateLockedError, match=rf"pid {holder.pid}\) since .* for apply"),
+            StateStore(tmp_path / "local.json").lock("plan"),
+        ):
             pass
     finally:
         holder.kill()
@@ -124,8 +127,9 @@ def kill_during_writes(path: Path, mode: str, rounds: int) -> list[dict]:
     StateStore(path).write(State(resources=resources(1)))
     out = []
     for _ in range(rounds):
-        writer = subprocess.Popen([sys.executable, str(TORN_WRITER), str(path), mode], stdout=subprocess.PIPE,
-                                  text=True)
+        writer = subprocess.Popen(
+            [sys.executable, str(TORN_WRITER), str(path), mode], stdout=subprocess.PIPE, text=True
+        )
         seen: list[str] = []
         while not (any(s.startswith("wrote") for s in seen) and seen[-1].startswith("writing")):
             line = writer.stdout.readline()
@@ -136,9 +140,14 @@ def kill_during_writes(path: Path, mode: str, rounds: int) -> list[dict]:
         seen += [s.strip() for s in writer.communicate()[0].splitlines() if s.strip()]
         wrote = [int(s.split()[1]) for s in seen if s.startswith("wrote")]
         backup = path.with_name(path.name + ".backup")
-        out.append({"wrote": wrote[-1], "inside": seen[-1].startswith("writing"),
-                    "serial": version_of(path.read_bytes()),
-                    "backup": version_of(backup.read_bytes()) if backup.exists() else "none"})
+        out.append(
+            {
+                "wrote": wrote[-1],
+                "inside": seen[-1].startswith("writing"),
+                "serial": version_of(path.read_bytes()),
+                "backup": version_of(backup.read_bytes()) if backup.exists() else "none",
+            }
+        )
         if out[-1]["serial"] is None:
             break
     return out

@@ -18,11 +18,17 @@ from reconciler.state.layout import header, index_lines, serialise
 NOW = "2026-11-24T08:00:00+00:00"
 
 
-def line(n: int, *, parent: str | None = "WO-1", status: str | None = None, started: bool = False,
-         archived: bool = False) -> ResourceState:
+def line(
+    n: int, *, parent: str | None = "WO-1", status: str | None = None, started: bool = False, archived: bool = False
+) -> ResourceState:
     observed = Observed(status=status, started=started, observed_at=NOW, page=1) if status is not None else None
-    return ResourceState(payload={"quantity": n, "comments": f"σχόλιο {n}"}, digest=f"{n:032x}", parent=parent,
-                         archived=archived, observed=observed)
+    return ResourceState(
+        payload={"quantity": n, "comments": f"σχόλιο {n}"},
+        digest=f"{n:032x}",
+        parent=parent,
+        archived=archived,
+        observed=observed,
+    )
 
 
 def state(**resources: ResourceState) -> State:
@@ -38,18 +44,24 @@ def store(tmp_path: Path) -> StateStore:
 
 
 def test_serialise_and_index_agree_on_every_kind_of_entry() -> None:
-    s = State(lineage="0f0e0d0c-0000-4000-8000-000000000001", serial=12, resources={
-        "WorkOrderLine/1": line(1, status="standby"),
-        "WorkOrderLine/2": line(2, status="production"),
-        "WorkOrderLine/3": line(3, status="production", started=True),
-        "WorkOrderLine/4": line(4, status="", archived=True),
-        'WorkOrderLine/"Ω\\5': line(5, parent='WO-"β\\'),
-        "Client/C-1": ResourceState(payload={"name": "Πελάτης"}, digest="drift:" + "a" * 32),
-    })
+    s = State(
+        lineage="0f0e0d0c-0000-4000-8000-000000000001",
+        serial=12,
+        resources={
+            "WorkOrderLine/1": line(1, status="standby"),
+            "WorkOrderLine/2": line(2, status="production"),
+            "WorkOrderLine/3": line(3, status="production", started=True),
+            "WorkOrderLine/4": line(4, status="", archived=True),
+            'WorkOrderLine/"Ω\\5': line(5, parent='WO-"β\\'),
+            "Client/C-1": ResourceState(payload={"name": "Πελάτης"}, digest="drift:" + "a" * 32),
+        },
+    )
     raw = serialise(s)
-    assert raw.startswith(b'{\n  "format_version": 1,\n  "lineage": "0f0e0d0c-0000-4000-8000-000000000001",\n'
-                          b'  "serial": 12,\n  "resources": {\n    "Client/C-1": {"digest":"drift:')
-    assert raw.endswith(b'}\n  }\n}\n') and "Πελάτης".encode() in raw
+    assert raw.startswith(
+        b'{\n  "format_version": 1,\n  "lineage": "0f0e0d0c-0000-4000-8000-000000000001",\n'
+        b'  "serial": 12,\n  "resources": {\n    "Client/C-1": {"digest":"drift:'
+    )
+    assert raw.endswith(b"}\n  }\n}\n") and "Πελάτης".encode() in raw
     assert State.model_validate_json(raw) == s
     assert header(raw) == ("0f0e0d0c-0000-4000-8000-000000000001", 12)
     lineage, serial, index, spans = index_lines(raw)
@@ -121,12 +133,15 @@ def test_a_corrupt_entry_is_named_even_when_the_index_was_cached(store: StateSto
     assert "no backup exists; restore the file from git history" in caught.value.hint
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ('{"format_version": 1, "serial": "x"', "is corrupt: "),
-    ('{"format_version": 1, "serial": 1, "serial": 2}', "'serial' appears twice"),
-    ('{"format_version": 2}', "is corrupt: Input should be 1 at format_version"),
-    ('{"format_version": 1, "resources": {"A/1": {"digest": 5, "payload": {}}}}', "at resources.A/1.digest"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"format_version": 1, "serial": "x"', "is corrupt: "),
+        ('{"format_version": 1, "serial": 1, "serial": 2}', "'serial' appears twice"),
+        ('{"format_version": 2}', "is corrupt: Input should be 1 at format_version"),
+        ('{"format_version": 1, "resources": {"A/1": {"digest": 5, "payload": {}}}}', "at resources.A/1.digest"),
+    ],
+)
 def test_corrupt_files_name_what_is_wrong_and_the_backup(store: StateStore, text: str, message: str) -> None:
     store.write(store.write(State()))
     store.path.write_text(text)
@@ -226,7 +241,8 @@ def test_a_record_written_after_a_torn_one_starts_a_line_of_its_own(store: State
 
 
 def test_a_write_ahead_write_that_fails_leaves_only_whole_committed_records(
-        store: StateStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    store: StateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     base = store.write(state(WorkOrderLine_1=line(1)))
     wal = store.write_ahead()
     wal.begin(base.lineage, base.serial)
@@ -295,8 +311,9 @@ def test_lock_information_and_force_unlock(store: StateStore) -> None:
     store.lock_info_path.write_text("{garbled")
     assert store.lock_info() is None
     assert "no owner information recorded" in store._describe_holder()
-    store.lock_info_path.write_text(json.dumps({"id": "L-1", "owner": "ο Γιώργος", "host": "h", "pid": 7,
-                                                "created": NOW, "operation": "apply"}))
+    store.lock_info_path.write_text(
+        json.dumps({"id": "L-1", "owner": "ο Γιώργος", "host": "h", "pid": 7, "created": NOW, "operation": "apply"})
+    )
     assert store._describe_holder() == f"held by ο Γιώργος on h (pid 7) since {NOW} for apply; lock id L-1"
     store.force_unlock("L-1")
     assert not store.lock_info_path.exists()
@@ -307,7 +324,11 @@ def test_lock_information_and_force_unlock(store: StateStore) -> None:
 
 def test_the_files_next_to_the_state(store: StateStore) -> None:
     assert [p.name for p in (store.backup_path, store.wal_path, store.lock_path, store.lock_info_path)] == [
-        "t.json.backup", "t.json.wal", "t.json.lock", "t.json.lock.json"]
+        "t.json.backup",
+        "t.json.wal",
+        "t.json.lock",
+        "t.json.lock.json",
+    ]
 
 
 def test_an_empty_state_file_is_corrupt_not_a_crash(store: StateStore) -> None:

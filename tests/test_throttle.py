@@ -23,15 +23,22 @@ def test_a_halt_is_written_read_explained_and_cleared(tmp_path: Path) -> None:
     info = json.loads((tmp_path / "halt" / "prod.json").read_text())
     assert set(info) == {"at", "status", "request", "reason", "pid"}
     assert (info["status"], info["request"], info["reason"], info["pid"]) == (
-        403, "POST /api/3.03/workorderlines", "Forbidden: this address is blocked", os.getpid())
+        403,
+        "POST /api/3.03/workorderlines",
+        "Forbidden: this address is blocked",
+        os.getpid(),
+    )
     assert halt.read() == info
     with pytest.raises(HaltedError) as caught:
         halt.check()
     assert caught.value.message == (
         f"requests to target 'prod' are halted since {info['at']}: Epoptia answered HTTP 403 to "
-        "POST /api/3.03/workorderlines (Forbidden: this address is blocked)")
-    assert caught.value.hint == ("Epoptia blocks clients that send too fast; check with Epoptia that the address is "
-                                 "not blocked, then run `reconciler halt clear --target prod`")
+        "POST /api/3.03/workorderlines (Forbidden: this address is blocked)"
+    )
+    assert caught.value.hint == (
+        "Epoptia blocks clients that send too fast; check with Epoptia that the address is "
+        "not blocked, then run `reconciler halt clear --target prod`"
+    )
     assert halt.clear() is True and halt.read() is None
 
 

@@ -31,7 +31,12 @@ def test_public_names() -> None:
 def test_limits_are_a_frozen_value_with_checked_fields() -> None:
     limits = Limits()
     assert (limits.max_bytes, limits.max_depth, limits.max_aliases, limits.max_alias_nodes, limits.max_int_digits) == (
-        64 * 1024 * 1024, 64, 10_000, 1_000_000, 100)
+        64 * 1024 * 1024,
+        64,
+        10_000,
+        1_000_000,
+        100,
+    )
     with pytest.raises(AttributeError):
         limits.max_depth = 3  # type: ignore[misc]
     assert Limits(max_depth=8) == Limits(max_depth=8) and hash(Limits()) == hash(Limits())
@@ -45,20 +50,28 @@ def test_the_error_survives_pickling_between_processes() -> None:
     error = refused("a: [" * 100, Limits(max_depth=4))
     copy = pickle.loads(pickle.dumps(error))
     assert (copy.problem, copy.line, copy.column, copy.limit, str(copy)) == (
-        error.problem, error.line, error.column, error.limit, str(error))
+        error.problem,
+        error.line,
+        error.column,
+        error.limit,
+        str(error),
+    )
 
 
 # --------------------------------------------------------------------------- nesting
 
 
-@pytest.mark.parametrize("text", [
-    "[" * 100_000 + "]" * 100_000,  # 200 KB: crashed the process
-    "{a: " * 100_000 + "1" + "}" * 100_000,
-    "- " * 100_000 + "x",
-    "[" * 10_000 + "]" * 10_000,  # was a RecursionError
-    "".join(" " * i + "a:\n" for i in range(2_000)),
-    "a: &x " + "[" * 100_000,
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 100_000 + "]" * 100_000,  # 200 KB: crashed the process
+        "{a: " * 100_000 + "1" + "}" * 100_000,
+        "- " * 100_000 + "x",
+        "[" * 10_000 + "]" * 10_000,  # was a RecursionError
+        "".join(" " * i + "a:\n" for i in range(2_000)),
+        "a: &x " + "[" * 100_000,
+    ],
+)
 def test_deep_nesting_is_refused_at_the_first_level_too_deep(text: str) -> None:
     error = refused(text, within=0.2)
     assert error.limit == "max_depth"
@@ -75,15 +88,24 @@ def test_nesting_up_to_the_limit_is_fine() -> None:
 
 # --------------------------------------------------------------------------- aliases
 
-BILLION_LAUGHS = "\n".join(
-    ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
-    + [f"{n}: &{n} [" + ",".join([f"*{p}"] * 9) + "]" for p, n in zip("abcdefgh", "bcdefghi")]
-) + "\n"
+BILLION_LAUGHS = (
+    "\n".join(
+        ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+        + [f"{n}: &{n} [" + ",".join([f"*{p}"] * 9) + "]" for p, n in zip("abcdefgh", "bcdefghi", strict=True)]
+    )
+    + "\n"
+)
 
-MERGE_BOMB = "\n".join(
-    ["a: &a {x0: 1, x1: 1, x2: 1}"]
-    + [f"{n}: &{n} {{<<: [" + ",".join([f"*{p}"] * 9) + "]}" for p, n in zip("abcdefghijklmno", "bcdefghijklmnop")]
-) + "\n"
+MERGE_BOMB = (
+    "\n".join(
+        ["a: &a {x0: 1, x1: 1, x2: 1}"]
+        + [
+            f"{n}: &{n} {{<<: [" + ",".join([f"*{p}"] * 9) + "]}"
+            for p, n in zip("abcdefghijklmno", "bcdefghijklmnop", strict=True)
+        ]
+    )
+    + "\n"
+)
 
 
 def test_billion_laughs_is_refused_at_once() -> None:
@@ -129,11 +151,14 @@ def test_alias_expansion_counts_nodes_as_if_written_out() -> None:
     assert refused(text, Limits(max_alias_nodes=7)).limit == "max_alias_nodes"
 
 
-@pytest.mark.parametrize("text, line, column", [
-    ("&a [*a]\n", 1, 5),
-    ("a: &a {x: [*a]}\n", 1, 12),
-    ("- &m\n  <<: *m\n", 2, 7),  # today: {}
-])
+@pytest.mark.parametrize(
+    "text, line, column",
+    [
+        ("&a [*a]\n", 1, 5),
+        ("a: &a {x: [*a]}\n", 1, 12),
+        ("- &m\n  <<: *m\n", 2, 7),  # today: {}
+    ],
+)
 def test_an_alias_inside_the_node_it_names(text: str, line: int, column: int) -> None:
     error = refused(text)
     assert (error.line, error.column) == (line, column)
@@ -181,14 +206,26 @@ def test_float_overflow_is_an_error(text: str) -> None:
 
 def test_spelled_out_infinity_stays() -> None:
     assert load_all("[.inf, -.inf, !!float inf, !!float -Infinity, 1e-999]") == [
-        [float("inf"), float("-inf"), float("inf"), float("-inf"), 0.0]]
+        [float("inf"), float("-inf"), float("inf"), float("-inf"), 0.0]
+    ]
 
 
-@pytest.mark.parametrize("text, column", [
-    ("a: +_", 4), ("a: -_", 4), ("a: 0x_", 4), ("a: 0b_", 4), ("a: ._", 4),
-    ("a: !!int abc", 4), ("a: !!int ''", 4), ("a: !!int 1:30", 4), ("a: !!float abc", 4), ("a: !!bool maybe", 4),
-    ("k: [1, !!int x]", 8),
-])
+@pytest.mark.parametrize(
+    "text, column",
+    [
+        ("a: +_", 4),
+        ("a: -_", 4),
+        ("a: 0x_", 4),
+        ("a: 0b_", 4),
+        ("a: ._", 4),
+        ("a: !!int abc", 4),
+        ("a: !!int ''", 4),
+        ("a: !!int 1:30", 4),
+        ("a: !!float abc", 4),
+        ("a: !!bool maybe", 4),
+        ("k: [1, !!int x]", 8),
+    ],
+)
 def test_text_that_is_not_the_number_it_claims(text: str, column: int) -> None:
     error = refused(text)
     assert (error.line, error.column) == (1, column)
@@ -198,56 +235,69 @@ def test_text_that_is_not_the_number_it_claims(text: str, column: int) -> None:
 # --------------------------------------------------------------------------- keys and tags
 
 
-@pytest.mark.parametrize("text, line, column", [
-    ("[a]: 1\n", 1, 1),
-    ("{a: 1}: 2\n", 1, 1),
-    ("? [a, b]\n: 1\n", 1, 3),
-    ("x: 1\n? {a: 1}\n: 2\n", 2, 3),
-    ("a: &k [1]\n*k : 2\n", 2, 1),
-    ("{[a]: 1}\n", 1, 2),
-])
+@pytest.mark.parametrize(
+    "text, line, column",
+    [
+        ("[a]: 1\n", 1, 1),
+        ("{a: 1}: 2\n", 1, 1),
+        ("? [a, b]\n: 1\n", 1, 3),
+        ("x: 1\n? {a: 1}\n: 2\n", 2, 3),
+        ("a: &k [1]\n*k : 2\n", 2, 1),
+        ("{[a]: 1}\n", 1, 2),
+    ],
+)
 def test_complex_keys(text: str, line: int, column: int) -> None:
     error = refused(text)
     assert (error.line, error.column) == (line, column)
     assert "cannot be a key" in error.problem
 
 
-@pytest.mark.parametrize("text, problem", [
-    ("k: !!binary aGVsbG8=", "tag !!binary (binary data) is not accepted in manifests"),
-    ("k: !!set {a, b}", "tag !!set (a set) is not accepted in manifests"),
-    ("k: !!omap [a: 1]", "tag !!omap (an ordered map) is not accepted in manifests"),
-    ("k: !!pairs [a: 1]", "tag !!pairs (a list of pairs) is not accepted in manifests"),
-    ("k: !foo bar", "could not determine a constructor for the tag '!foo'"),
-    ("k: !Ref [a]", "could not determine a constructor for the tag '!Ref'"),
-    ("k: !!python/object:os.system x",
-     "could not determine a constructor for the tag 'tag:yaml.org,2002:python/object:os.system'"),
-    ("k: !!str {=: 5}", "expected a scalar node, but found mapping"),  # today: "5"
-    ("k: !!int [1]", "expected a scalar node, but found sequence"),
-    ("k: !!map [1]", "expected a mapping node, but found sequence"),
-    ("k: !!seq x", "expected a sequence node, but found scalar"),
-])
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("k: !!binary aGVsbG8=", "tag !!binary (binary data) is not accepted in manifests"),
+        ("k: !!set {a, b}", "tag !!set (a set) is not accepted in manifests"),
+        ("k: !!omap [a: 1]", "tag !!omap (an ordered map) is not accepted in manifests"),
+        ("k: !!pairs [a: 1]", "tag !!pairs (a list of pairs) is not accepted in manifests"),
+        ("k: !foo bar", "could not determine a constructor for the tag '!foo'"),
+        ("k: !Ref [a]", "could not determine a constructor for the tag '!Ref'"),
+        (
+            "k: !!python/object:os.system x",
+            "could not determine a constructor for the tag 'tag:yaml.org,2002:python/object:os.system'",
+        ),
+        ("k: !!str {=: 5}", "expected a scalar node, but found mapping"),  # today: "5"
+        ("k: !!int [1]", "expected a scalar node, but found sequence"),
+        ("k: !!map [1]", "expected a mapping node, but found sequence"),
+        ("k: !!seq x", "expected a sequence node, but found scalar"),
+    ],
+)
 def test_tags_other_than_the_standard_ones(text: str, problem: str) -> None:
     error = refused(text)
     assert (error.line, error.column, error.problem) == (1, 4, problem)
 
 
 def test_standard_tags_are_kept() -> None:
-    text = "[!!str 1, !!int '2', !!float '3', !!bool yes, !!null x, !!timestamp 2026-13-45, ! 5, !!map {a: 1}, !!seq []]"
+    text = (
+        "[!!str 1, !!int '2', !!float '3', !!bool yes, !!null x, !!timestamp 2026-13-45, ! 5, !!map {a: 1}, !!seq []]"
+    )
     assert load_all(text) == [["1", 2, 3.0, True, None, "2026-13-45", 5, {"a": 1}, []]]
 
 
 # --------------------------------------------------------------------------- syntax
 
 
-@pytest.mark.parametrize("text, line, column, problem", [
-    ("a: 1\n b: 2\n", 2, 3, "mapping values are not allowed in this context"),
-    ("a: [1, 2\n", 2, 1, "did not find expected ',' or ']'"),
-    ("a: 1\nb: \x01\n", 2, 4, "control characters are not allowed"),
-    ("αβγ: δ\nb: \x07x\n", 2, 4, "control characters are not allowed"),
-    ("a: *nowhere\n", 1, 4, "found undefined alias"),
-    ("[&a 1, &a 2]\n", 1, 8, "second occurrence"),  # ruamel's words, context: found duplicate anchor
-    ("{a: 1, a: 2}\n", 1, 8, 'found duplicate key "a" with value "2" (original value: "1")'),
-])
+@pytest.mark.parametrize(
+    "text, line, column, problem",
+    [
+        ("a: 1\n b: 2\n", 2, 3, "mapping values are not allowed in this context"),
+        ("a: [1, 2\n", 2, 1, "did not find expected ',' or ']'"),
+        ("a: 1\nb: \x01\n", 2, 4, "control characters are not allowed"),
+        ("αβγ: δ\nb: \x07x\n", 2, 4, "control characters are not allowed"),
+        ("a: *nowhere\n", 1, 4, "found undefined alias"),
+        ("[&a 1, &a 2]\n", 1, 8, "second occurrence"),  # ruamel's words, context: found duplicate anchor
+        ("{a: 1, a: 2}\n", 1, 8, 'found duplicate key "a" with value "2" (original value: "1")'),
+    ],
+)
 def test_syntax_errors_carry_their_position(text: str, line: int, column: int, problem: str) -> None:
     error = refused(text)
     assert (error.line, error.column, error.problem) == (line, column, problem)

@@ -28,9 +28,14 @@ PAUSE = 0.003
 
 
 def resources(serial: int) -> dict[str, ResourceState]:
-    return {f"WorkOrderLine/{700000 + i}": ResourceState(
-        payload={"quantity": serial, "comments": f"σχόλιο {serial}/{i} " * 6, "workorder": f"WO-{i // 10}"},
-        digest=f"{serial:08x}{i:08x}", parent=f"WO-{i // 10}") for i in range(ENTRIES)}
+    return {
+        f"WorkOrderLine/{700000 + i}": ResourceState(
+            payload={"quantity": serial, "comments": f"σχόλιο {serial}/{i} " * 6, "workorder": f"WO-{i // 10}"},
+            digest=f"{serial:08x}{i:08x}",
+            parent=f"WO-{i // 10}",
+        )
+        for i in range(ENTRIES)
+    }
 
 
 class SlowFile:
@@ -41,7 +46,7 @@ class SlowFile:
 
     def write(self, data: bytes) -> int:
         for start in range(0, len(data), CHUNK):
-            self.fh.write(data[start:start + CHUNK])
+            self.fh.write(data[start : start + CHUNK])
             self.fh.flush()
             time.sleep(PAUSE)
         return len(data)

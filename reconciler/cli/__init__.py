@@ -45,7 +45,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "init": ("init", "init", "Start a repository: reconciler.yaml, schemas, editor settings, pre-commit, workflows."),
     "schema": ("repo", "schema", "Print the JSON Schema of manifests (or of reconciler.yaml), for editors."),
     "fmt": ("repo", "fmt", "Format the manifests in one style, keeping comments."),
-    "ci": ("ci", "ci", "Steps of the GitHub workflows: the tenant's queue, apply on merge as reviewed, the plan comment."),
+    "ci": (
+        "ci",
+        "ci",
+        "Steps of the GitHub workflows: the tenant's queue, apply on merge as reviewed, the plan comment.",
+    ),
     "emulator": ("emulator", "emulator", "A local Epoptia for trying the reconciler without an account."),
 }
 
@@ -81,8 +85,12 @@ class Obj:
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="reconciler")
-@click.option("--config", "-c", type=click.Path(dir_okay=False, path_type=Path),
-              help="Path to reconciler.yaml (default: found in this folder or above).")
+@click.option(
+    "--config",
+    "-c",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Path to reconciler.yaml (default: found in this folder or above).",
+)
 @click.pass_context
 def cli(ctx: click.Context, config: Path | None) -> None:
     """Declarative, GitOps-style reconciler for Epoptia MES master data."""
@@ -93,8 +101,10 @@ class OutputError(ReconcilerError):
     """Standard output or error cannot be written: a full disk behind `> file`, a reader that went away."""
 
     def __init__(self, stream: Any, what: str, error: OSError) -> None:
-        super().__init__(f"cannot write to {what}: {error.strerror or error}",
-                         hint="the disk that the output goes to may be full, or the program reading it gone")
+        super().__init__(
+            f"cannot write to {what}: {error.strerror or error}",
+            hint="the disk that the output goes to may be full, or the program reading it gone",
+        )
         self.stream = stream
 
 
@@ -143,14 +153,16 @@ def _report_bug() -> None:
         fd, path = tempfile.mkstemp(prefix="reconciler-crash-", suffix=".log")
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             # argv too goes through redact: a password or a token can be an option (operator login, --token).
-            fh.write(redact(f"reconciler {__version__}, Python {sys.version.split()[0]}\nargv: {sys.argv[1:]}\n\n")
-                     + text)
+            fh.write(
+                redact(f"reconciler {__version__}, Python {sys.version.split()[0]}\nargv: {sys.argv[1:]}\n\n") + text
+            )
         where = f"the traceback is in {path}"
     except OSError:
         where = "run again with RECONCILER_DEBUG=1 to see the traceback"
     click.echo(
-        f"Internal error: this is a bug in the reconciler, not in your data.\n"
-        f"  hint: {where}; please report it", err=True)
+        f"Internal error: this is a bug in the reconciler, not in your data.\n  hint: {where}; please report it",
+        err=True,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

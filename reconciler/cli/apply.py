@@ -31,21 +31,45 @@ from .terminal import TerminalHooks
 @exclude_option
 @mass_delete_option
 @click.option("--ignore-window", is_flag=True, help="Apply even outside the target's apply windows.")
-@click.option("--refresh", "refresh", type=click.Choice(["targeted", "full"]), default="targeted", show_default=True,
-              help="Read the pages that hold what the plan touches, or every page.")
+@click.option(
+    "--refresh",
+    "refresh",
+    type=click.Choice(["targeted", "full"]),
+    default="targeted",
+    show_default=True,
+    help="Read the pages that hold what the plan touches, or every page.",
+)
 @adopt_option
 @refresh_only_option
 @click.pass_obj
-def apply(obj: Obj, planfile: Path | None, target: str | None, auto_approve: bool, skip_blocked: bool,
-          only: tuple[str, ...], exclude: tuple[str, ...], allow_mass_delete: bool, ignore_window: bool,
-          refresh: str, adopt: bool, refresh_only: bool) -> int:
+def apply(
+    obj: Obj,
+    planfile: Path | None,
+    target: str | None,
+    auto_approve: bool,
+    skip_blocked: bool,
+    only: tuple[str, ...],
+    exclude: tuple[str, ...],
+    allow_mass_delete: bool,
+    ignore_window: bool,
+    refresh: str,
+    adopt: bool,
+    refresh_only: bool,
+) -> int:
     """Make Epoptia match the manifests (or carry out a saved plan), and record it in the state."""
     saved = read_plan(planfile) if planfile is not None else None
     context = obj.context(target if target is not None or saved is None else saved.target)
-    request = ApplyRequest(saved_plan=saved, auto_approve=auto_approve, skip_blocked=skip_blocked,
-                           selection=Selection(only=only, exclude=exclude), allow_mass_delete=allow_mass_delete,
-                           ignore_window=ignore_window, adopt=adopt, refresh_only=refresh_only,
-                           refresh=RefreshScope(refresh))
+    request = ApplyRequest(
+        saved_plan=saved,
+        auto_approve=auto_approve,
+        skip_blocked=skip_blocked,
+        selection=Selection(only=only, exclude=exclude),
+        allow_mass_delete=allow_mass_delete,
+        ignore_window=ignore_window,
+        adopt=adopt,
+        refresh_only=refresh_only,
+        refresh=RefreshScope(refresh),
+    )
     # With --auto-approve the plan was read before (the pull request's comment, or `reconciler plan`):
     # its summary line is enough; asking for a yes shows the whole plan.
     view = "summary" if auto_approve else "full"
@@ -62,8 +86,11 @@ def apply(obj: Obj, planfile: Path | None, target: str | None, auto_approve: boo
         return EXIT_ERROR
     report = outcome.report
     assert report is not None
-    command = "reconciler apply" + (f" --target {context.target_name}" if target or saved else "") + (
-        " --skip-blocked" if skip_blocked else "")
+    command = (
+        "reconciler apply"
+        + (f" --target {context.target_name}" if target or saved else "")
+        + (" --skip-blocked" if skip_blocked else "")
+    )
     click.echo(render_report(report, outcome.plan, command), nl=False)
     if report.interrupted:
         return EXIT_INTERRUPTED

@@ -23,15 +23,39 @@ def _notice(message: str) -> None:
 
 def queue_options(function: Callable[..., Any]) -> Callable[..., Any]:
     options = [
-        click.option("--state-branch", default="reconciler-state", show_default=True,
-                     envvar="RECONCILER_STATE_BRANCH", help="The branch CI keeps states, halts and the queue on."),
+        click.option(
+            "--state-branch",
+            default="reconciler-state",
+            show_default=True,
+            envvar="RECONCILER_STATE_BRANCH",
+            help="The branch CI keeps states, halts and the queue on.",
+        ),
         click.option("--remote", default="origin", show_default=True, help="The git remote that holds it."),
-        click.option("--wait", "wait_minutes", type=float, default=60, show_default=True,
-                     help="Minutes to wait for the tenant's queue before giving up."),
-        click.option("--lease", "lease_minutes", type=float, default=120, show_default=True,
-                     help="Minutes after which this job's hold on the queue expires, should it die holding it."),
-        click.option("--poll", "poll_seconds", type=float, default=15, show_default=True,
-                     envvar="RECONCILER_QUEUE_POLL", help="Seconds between looks at a busy queue."),
+        click.option(
+            "--wait",
+            "wait_minutes",
+            type=float,
+            default=60,
+            show_default=True,
+            help="Minutes to wait for the tenant's queue before giving up.",
+        ),
+        click.option(
+            "--lease",
+            "lease_minutes",
+            type=float,
+            default=120,
+            show_default=True,
+            help="Minutes after which this job's hold on the queue expires, should it die holding it.",
+        ),
+        click.option(
+            "--poll",
+            "poll_seconds",
+            type=float,
+            default=15,
+            show_default=True,
+            envvar="RECONCILER_QUEUE_POLL",
+            help="Seconds between looks at a busy queue.",
+        ),
     ]
     for option in reversed(options):
         function = option(function)
@@ -46,13 +70,19 @@ def _queue(context: Any, options: dict[str, Any]) -> Any:
     git = Git.at(context.root, options["remote"])
     state = context.state_store.path.resolve()
     if not state.is_relative_to(git.cwd):
-        raise ConfigError(f"the state file {state} of target {context.target_name!r} is outside the repository "
-                          f"{git.cwd}",
-                          hint="CI keeps states on a branch of the manifests repository: use a path inside it")
-    return TenantQueue(StateBranch(git, options["remote"], options["state_branch"]),
-                       TargetFiles(state.relative_to(git.cwd).as_posix()), context.target_name,
-                       lease_minutes=options["lease_minutes"], wait_minutes=options["wait_minutes"],
-                       poll_seconds=options["poll_seconds"], notice=_notice)
+        raise ConfigError(
+            f"the state file {state} of target {context.target_name!r} is outside the repository {git.cwd}",
+            hint="CI keeps states on a branch of the manifests repository: use a path inside it",
+        )
+    return TenantQueue(
+        StateBranch(git, options["remote"], options["state_branch"]),
+        TargetFiles(state.relative_to(git.cwd).as_posix()),
+        context.target_name,
+        lease_minutes=options["lease_minutes"],
+        wait_minutes=options["wait_minutes"],
+        poll_seconds=options["poll_seconds"],
+        notice=_notice,
+    )
 
 
 def _queue_settings(kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -77,16 +107,25 @@ def _target_in(args: tuple[str, ...]) -> str | None:
 
 
 @ci.command("run", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
-@click.option("--target", "-t", "ci_target", default=None,
-              help="Target whose queue to take (default: the command's --target, or default_target).")
+@click.option(
+    "--target",
+    "-t",
+    "ci_target",
+    default=None,
+    help="Target whose queue to take (default: the command's --target, or default_target).",
+)
 @click.option("--job", default=None, help="What to call this job in the lease (default: the command's name).")
-@click.option("--read-only", is_flag=True,
-              help="Take no lease and record nothing: only read the state branch (a plan with no key, from a fork).")
+@click.option(
+    "--read-only",
+    is_flag=True,
+    help="Take no lease and record nothing: only read the state branch (a plan with no key, from a fork).",
+)
 @queue_options
 @click.argument("args", nargs=-1, required=True, type=click.UNPROCESSED)
 @click.pass_obj
-def ci_run(obj: Obj, ci_target: str | None, job: str | None, read_only: bool, args: tuple[str, ...],
-           **kwargs: Any) -> int:
+def ci_run(
+    obj: Obj, ci_target: str | None, job: str | None, read_only: bool, args: tuple[str, ...], **kwargs: Any
+) -> int:
     """Run `reconciler ARGS...` in the tenant's queue, on the state branch's state and halt.
 
     Waits for the queue, fetches the target's state, halt and journal from the
@@ -119,22 +158,41 @@ def ci_run(obj: Obj, ci_target: str | None, job: str | None, read_only: bool, ar
 
 @ci.command("apply")
 @target_option
-@click.option("--approve", default=None, metavar="DIGEST",
-              help="Apply the plan on main with this digest (shown where a merge was held) instead of the "
-              "reviewed one.")
+@click.option(
+    "--approve",
+    default=None,
+    metavar="DIGEST",
+    help="Apply the plan on main with this digest (shown where a merge was held) instead of the reviewed one.",
+)
 @click.option("--skip-blocked", is_flag=True, help="Apply everything else and leave blocked actions undone.")
 @only_option
 @exclude_option
 @mass_delete_option
 @click.option("--ignore-window", is_flag=True, help="Apply even outside the target's apply windows.")
-@click.option("--refresh", "refresh", type=click.Choice(["targeted", "full"]), default="targeted", show_default=True,
-              help="How much of Epoptia the plan on main reads first.")
+@click.option(
+    "--refresh",
+    "refresh",
+    type=click.Choice(["targeted", "full"]),
+    default="targeted",
+    show_default=True,
+    help="How much of Epoptia the plan on main reads first.",
+)
 @click.option("--main", "main", default="main", show_default=True, help="The branch merges land on.")
 @queue_options
 @click.pass_obj
-def ci_apply(obj: Obj, target: str | None, approve: str | None, skip_blocked: bool, only: tuple[str, ...],
-             exclude: tuple[str, ...], allow_mass_delete: bool, ignore_window: bool, refresh: str, main: str,
-             **kwargs: Any) -> int:
+def ci_apply(
+    obj: Obj,
+    target: str | None,
+    approve: str | None,
+    skip_blocked: bool,
+    only: tuple[str, ...],
+    exclude: tuple[str, ...],
+    allow_mass_delete: bool,
+    ignore_window: bool,
+    refresh: str,
+    main: str,
+    **kwargs: Any,
+) -> int:
     """Apply every merge not applied yet, in order, each only as it was reviewed in its pull request.
 
     A merge whose plan on main differs from its reviewed plan (or whose
@@ -151,9 +209,15 @@ def ci_apply(obj: Obj, target: str | None, approve: str | None, skip_blocked: bo
     context = obj.context(target)
     queue = _queue(context, settings)
     github = GitHub.from_env()
-    request = DrainRequest(approve=approve, skip_blocked=skip_blocked, allow_mass_delete=allow_mass_delete,
-                           selection=Selection(only=only, exclude=exclude), ignore_window=ignore_window,
-                           refresh=RefreshScope(refresh), main=main)
+    request = DrainRequest(
+        approve=approve,
+        skip_blocked=skip_blocked,
+        allow_mass_delete=allow_mass_delete,
+        selection=Selection(only=only, exclude=exclude),
+        ignore_window=ignore_window,
+        refresh=RefreshScope(refresh),
+        main=main,
+    )
     with TerminalHooks() as hooks:
         outcome = Drain(context, queue.branch.git, queue.branch, queue, hooks, github, _notice).run(request)
     _publish(outcome, github, main)
@@ -199,8 +263,11 @@ def lease_show(obj: Obj, target: str | None, **kwargs: Any) -> int:
     """Say which job holds the target's queue, if any."""
     queue = _queue(obj.context(target), _queue_settings(kwargs))
     current = queue.current()
-    click.echo(f"The queue of {queue.target!r} is free." if current is None else
-               f"The queue of {queue.target!r} is held by {current.describe()}.")
+    click.echo(
+        f"The queue of {queue.target!r} is free."
+        if current is None
+        else f"The queue of {queue.target!r} is held by {current.describe()}."
+    )
     return EXIT_OK
 
 
@@ -225,8 +292,12 @@ def lease_break(obj: Obj, lease_id: str, target: str | None, **kwargs: Any) -> i
 @click.option("--body-file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--sha", default=None, help="Commit the plan was made for.")
 @click.option("--run-url", default=None, help="Link to the workflow run.")
-@click.option("--fork", "fork", is_flag=True,
-              help="The pull request comes from a fork, whose token cannot comment: the job summary only.")
+@click.option(
+    "--fork",
+    "fork",
+    is_flag=True,
+    help="The pull request comes from a fork, whose token cannot comment: the job summary only.",
+)
 def ci_comment(pr: int, body_file: Path, sha: str | None, run_url: str | None, fork: bool) -> int:
     """Put the plan in the job summary, and create or update THE plan comment of a pull request."""
     from ..gitops import GitHub, comment_body

@@ -11,10 +11,13 @@ from .repo import schema_text
 
 
 @click.command()
-@click.argument("directory", required=False, default=".",
-                type=click.Path(file_okay=False, path_type=Path))
-@click.option("--endpoint", default=None, metavar="URL",
-              help="Your tenant, e.g. https://acme.epoptia.io (default: only the built-in emulator).")
+@click.argument("directory", required=False, default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--endpoint",
+    default=None,
+    metavar="URL",
+    help="Your tenant, e.g. https://acme.epoptia.io (default: only the built-in emulator).",
+)
 @click.option("--target", default="production", show_default=True, help="Name of the tenant's target.")
 def init(directory: Path, endpoint: str | None, target: str) -> int:
     """Write reconciler.yaml, .gitignore, the JSON schemas, editor settings, pre-commit and both workflows.
@@ -35,6 +38,8 @@ def init(directory: Path, endpoint: str | None, target: str) -> int:
         click.echo(f"created {rel}")
     where = "" if directory == Path(".") else f"cd {directory} && "
     key = "export EPOPTIA_API_KEY=... (made at <your tenant>/integrations); " if endpoint else ""
-    click.echo(f"\nNext: {where}{key}reconciler import --out manifests (what the tenant has), or write "
-               "manifests/ by hand; then reconciler validate and reconciler plan.")
+    click.echo(
+        f"\nNext: {where}{key}reconciler import --out manifests (what the tenant has), or write "
+        "manifests/ by hand; then reconciler validate and reconciler plan."
+    )
     return EXIT_OK

@@ -13,22 +13,36 @@ from ..fsio import atomic_write
 
 target_option = click.option("--target", "-t", help="Target from reconciler.yaml (default: its default_target).")
 format_option = click.option(
-    "--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True,
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown", "json"]),
+    default="text",
+    show_default=True,
     help="How to print the result.",
 )
-only_option = click.option("--only", multiple=True, metavar="KIND/ID",
-                           help="Only these resources (globs allowed; a work order includes its lines). Repeatable.")
-exclude_option = click.option("--exclude", multiple=True, metavar="KIND/ID",
-                              help="Leave these resources out. Repeatable.")
-mass_delete_option = click.option("--allow-mass-delete", is_flag=True,
-                                  help="Allow more deletions than the target's limit.")
+only_option = click.option(
+    "--only",
+    multiple=True,
+    metavar="KIND/ID",
+    help="Only these resources (globs allowed; a work order includes its lines). Repeatable.",
+)
+exclude_option = click.option(
+    "--exclude", multiple=True, metavar="KIND/ID", help="Leave these resources out. Repeatable."
+)
+mass_delete_option = click.option(
+    "--allow-mass-delete", is_flag=True, help="Allow more deletions than the target's limit."
+)
 
 adopt_option = click.option(
-    "--adopt", is_flag=True,
-    help="Take over lines and work orders Epoptia has but the state does not know (a lost or new state file).")
+    "--adopt",
+    is_flag=True,
+    help="Take over lines and work orders Epoptia has but the state does not know (a lost or new state file).",
+)
 refresh_only_option = click.option(
-    "--refresh-only", is_flag=True,
-    help="Send nothing; record what Epoptia has as the state (drift and progress then count from now).")
+    "--refresh-only",
+    is_flag=True,
+    help="Send nothing; record what Epoptia has as the state (drift and progress then count from now).",
+)
 
 
 def read_plan(path: Path) -> Any:

@@ -41,29 +41,56 @@ def plan_exit_code(plan: Plan, *, detailed_exitcode: bool, skip_blocked: bool) -
 @click.command()
 @target_option
 @format_option
-@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also save the plan as JSON, for `reconciler show` and `reconciler apply PLANFILE`.")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also save the plan as JSON, for `reconciler show` and `reconciler apply PLANFILE`.",
+)
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when there are none.")
 @only_option
 @exclude_option
 @mass_delete_option
 @click.option("--skip-blocked", is_flag=True, help="Do not fail on blocked actions; they will be skipped.")
-@click.option("--refresh", "refresh", type=click.Choice(["targeted", "full"]), default="targeted", show_default=True,
-              help="Read the pages that hold what the plan touches, or every page (all drift).")
+@click.option(
+    "--refresh",
+    "refresh",
+    type=click.Choice(["targeted", "full"]),
+    default="targeted",
+    show_default=True,
+    help="Read the pages that hold what the plan touches, or every page (all drift).",
+)
 @click.option("--no-refresh", is_flag=True, help="Plan from the state file alone (where Epoptia is out of reach).")
 @adopt_option
 @refresh_only_option
 @click.pass_obj
-def plan(obj: Obj, target: str | None, fmt: str, out: Path | None, detailed_exitcode: bool,
-         only: tuple[str, ...], exclude: tuple[str, ...], allow_mass_delete: bool, skip_blocked: bool,
-         refresh: str, no_refresh: bool, adopt: bool, refresh_only: bool) -> int:
+def plan(
+    obj: Obj,
+    target: str | None,
+    fmt: str,
+    out: Path | None,
+    detailed_exitcode: bool,
+    only: tuple[str, ...],
+    exclude: tuple[str, ...],
+    allow_mass_delete: bool,
+    skip_blocked: bool,
+    refresh: str,
+    no_refresh: bool,
+    adopt: bool,
+    refresh_only: bool,
+) -> int:
     """Show what apply would change in Epoptia."""
     context = obj.context(target)
     scope = RefreshScope.NONE if no_refresh else RefreshScope(refresh)
     if refresh_only and scope is RefreshScope.TARGETED:
         scope = RefreshScope.FULL  # recording what Epoptia has means reading all of it
-    request = PlanRequest(selection=Selection(only=only, exclude=exclude), allow_mass_delete=allow_mass_delete,
-                          refresh=scope, adopt=adopt, refresh_only=refresh_only)
+    request = PlanRequest(
+        selection=Selection(only=only, exclude=exclude),
+        allow_mass_delete=allow_mass_delete,
+        refresh=scope,
+        adopt=adopt,
+        refresh_only=refresh_only,
+    )
     with TerminalHooks() as hooks:
         outcome = plan_target(context, request, hooks)
     if out is not None:

@@ -19,13 +19,19 @@ def validate(obj: Obj, target: str | None) -> int:
     """Check the manifests and reconciler.yaml; no state, no network."""
     context = obj.context(target)
     desired = context.load_desired()
-    click.echo(validated_line(len(desired.files), [entry.kind for entry in desired.index.values()],
-                              len(desired.routings)))
+    click.echo(
+        validated_line(len(desired.files), [entry.kind for entry in desired.index.values()], len(desired.routings))
+    )
     return EXIT_OK
 
 
-_KIND_WORDS = (("Client", "client"), ("Product", "product"), ("Routing", "routing"), ("WorkOrder", "work order"),
-               ("WorkOrderLine", "line"))
+_KIND_WORDS = (
+    ("Client", "client"),
+    ("Product", "product"),
+    ("Routing", "routing"),
+    ("WorkOrder", "work order"),
+    ("WorkOrderLine", "line"),
+)
 
 
 def validated_line(files: int, kinds: list[str], routings: int) -> str:

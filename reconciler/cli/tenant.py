@@ -42,8 +42,13 @@ def drift(obj: Obj, target: str | None, fmt: str, detailed_exitcode: bool) -> in
 
 @click.command("import")
 @target_option
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Folder to write the manifests into (usually the manifests folder of reconciler.yaml).")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write the manifests into (usually the manifests folder of reconciler.yaml).",
+)
 @click.pass_obj
 def import_(obj: Obj, target: str | None, out: Path) -> int:
     """Write manifests (and a state) for what the tenant already has; the first plan after it is empty."""
@@ -53,8 +58,9 @@ def import_(obj: Obj, target: str | None, out: Path) -> int:
     click.echo("Imported: " + ", ".join(f"{n} {kind}" for kind, n in outcome.counts.items()) + f" into {out}.")
     click.echo(f"State written to {os.path.relpath(outcome.state_path)}.")
     if outcome.unexpressed:
-        click.echo(f"Not expressed as manifests ({len(outcome.unexpressed)}); these stay as Epoptia has them, "
-                   "unmanaged:")
+        click.echo(
+            f"Not expressed as manifests ({len(outcome.unexpressed)}); these stay as Epoptia has them, unmanaged:"
+        )
         for line_id, why in outcome.unexpressed:
             click.echo(f"  {line_id}: {why}")
     if out.resolve() != context.manifests_dir.resolve():
@@ -84,8 +90,14 @@ def _control(action: str, help_: str, quantity: bool = False) -> click.Command:
     @click.option("--token", envvar="EPOPTIA_OPERATOR_TOKEN", help="Operator token (or $EPOPTIA_OPERATOR_TOKEN).")
     @target_option
     @click.pass_obj
-    def command(obj: Obj, workstation: str, line_id: str | None, token: str | None, target: str | None,
-                quantity: float | None = None) -> int:
+    def command(
+        obj: Obj,
+        workstation: str,
+        line_id: str | None,
+        token: str | None,
+        target: str | None,
+        quantity: float | None = None,
+    ) -> int:
         context = obj.context(target)
         if token:
             register(token)
@@ -96,8 +108,12 @@ def _control(action: str, help_: str, quantity: bool = False) -> click.Command:
         return EXIT_OK
 
     if quantity:
-        command = click.option("--quantity", type=click.FloatRange(min=0, min_open=True), required=True,
-                               help="Pieces made since the last report.")(command)
+        command = click.option(
+            "--quantity",
+            type=click.FloatRange(min=0, min_open=True),
+            required=True,
+            help="Pieces made since the last report.",
+        )(command)
     return station.command(action, help=help_)(command)
 
 

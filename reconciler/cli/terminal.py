@@ -141,14 +141,23 @@ class TerminalHooks:
     def confirm(self, plan: Plan) -> bool:
         self._end_phase()
         if not sys.stdin.isatty():
-            raise ReconcilerError("refusing to ask for confirmation: standard input is not a terminal",
-                                  hint="review the plan above and run again with --auto-approve")
+            raise ReconcilerError(
+                "refusing to ask for confirmation: standard input is not a terminal",
+                hint="review the plan above and run again with --auto-approve",
+            )
         removals = [a for a in plan.runnable if a.verb in (Verb.DELETE, Verb.ARCHIVE)]
         if self.protected and removals:
-            click.echo(f"\nTarget {plan.target!r} is protected, and this plan deletes or archives "
-                       f"{len(removals)} resource{'s' if len(removals) != 1 else ''} in it.", err=True)
-            answer = click.prompt(f"Only the target's name approves. Type {plan.target} to apply",
-                                  default="", show_default=False, err=True)
+            click.echo(
+                f"\nTarget {plan.target!r} is protected, and this plan deletes or archives "
+                f"{len(removals)} resource{'s' if len(removals) != 1 else ''} in it.",
+                err=True,
+            )
+            answer = click.prompt(
+                f"Only the target's name approves. Type {plan.target} to apply",
+                default="",
+                show_default=False,
+                err=True,
+            )
             return answer.strip() == plan.target
         click.echo(f"\nDo you want to apply these changes to {plan.target!r}? Only 'yes' approves.", err=True)
         answer = click.prompt("Enter a value", default="", show_default=False, err=True)

@@ -22,6 +22,7 @@ from .plan import Planned, PlanRequest, plan_against_tenant, read_refreshed, rea
 if TYPE_CHECKING:  # the HTTP client is imported only by commands that talk to Epoptia
     from ..epoptia.client import EpoptiaClient
 
+
 @dataclass(frozen=True)
 class ApplyRequest:
     saved_plan: Plan | None = None  # carry out this reviewed plan instead of planning again
@@ -65,8 +66,9 @@ def _read_for_recovery(context: Context, client: EpoptiaClient, state: Snapshot,
             # A create in flight: new lines are listed last, read it all (keeping only what the journal names).
             return read_tenant(client, hooks, keep=journalled)
         pages.add(page)
-    return read_list(client, pages=pages, on_page=lambda done, total: hooks.progress(Phase.REFRESH, done, total),
-                     keep=journalled)
+    return read_list(
+        client, pages=pages, on_page=lambda done, total: hooks.progress(Phase.REFRESH, done, total), keep=journalled
+    )
 
 
 def _saved(context: Context, saved: Plan, state: Snapshot, client: EpoptiaClient, hooks: Hooks) -> Planned:
@@ -84,8 +86,10 @@ def _saved(context: Context, saved: Plan, state: Snapshot, client: EpoptiaClient
 def apply_target(context: Context, request: ApplyRequest, hooks: Hooks) -> ApplyOutcome:
     window = context.window_check()
     if window is not None and not window.allowed and not request.ignore_window:
-        raise ReconcilerError(f"refusing to apply to {context.target_name!r}: {window.message}",
-                              hint="wait for the window, or pass --ignore-window if this change cannot wait")
+        raise ReconcilerError(
+            f"refusing to apply to {context.target_name!r}: {window.message}",
+            hint="wait for the window, or pass --ignore-window if this change cannot wait",
+        )
     saved = request.saved_plan
     desired = context.load_desired() if saved is None else None
     store = context.state_store
@@ -93,8 +97,9 @@ def apply_target(context: Context, request: ApplyRequest, hooks: Hooks) -> Apply
         # The state is read as a snapshot, entries parsed when needed: never all of them at once.
         state = store.snapshot()
         if context.journal.read() is not None:
-            changes, notes = recover(context.journal, state, _read_for_recovery(context, client, state, hooks),
-                                     context.profile)
+            changes, notes = recover(
+                context.journal, state, _read_for_recovery(context, client, state, hooks), context.profile
+            )
             for note in notes:
                 hooks.notice(f"Recovered: {note}")
             if changes:
@@ -108,8 +113,12 @@ def apply_target(context: Context, request: ApplyRequest, hooks: Hooks) -> Apply
             planned = _saved(context, saved, state, client, hooks)
         else:
             assert desired is not None
-            wanted = PlanRequest(selection=request.selection, allow_mass_delete=request.allow_mass_delete,
-                                 adopt=request.adopt, refresh_only=request.refresh_only)
+            wanted = PlanRequest(
+                selection=request.selection,
+                allow_mass_delete=request.allow_mass_delete,
+                adopt=request.adopt,
+                refresh_only=request.refresh_only,
+            )
             scope = RefreshScope.FULL if request.refresh_only else request.refresh
             planned = plan_against_tenant(context, desired, state, client, hooks, wanted, scope)
             del desired  # the plan holds what it needs of the manifests
@@ -127,10 +136,14 @@ def apply_target(context: Context, request: ApplyRequest, hooks: Hooks) -> Apply
         if not request.auto_approve and not hooks.confirm(plan):
             return ApplyOutcome(ApplyStatus.CANCELLED, plan)
         # What the refresh saw becomes part of the state, whatever happens next.
-        executor = Executor(client, store, context.journal, interrupted=hooks.interrupted,
-                            on_batch=lambda sent, total: hooks.progress(Phase.WRITE, sent, total),
-                            on_read_back=lambda done, total: hooks.progress(Phase.READ_BACK, done, total),
-                            pages=planned.tenant.pages if planned.tenant is not None else None)
+        executor = Executor(
+            client,
+            store,
+            context.journal,
+            interrupted=hooks.interrupted,
+            on_batch=lambda sent, total: hooks.progress(Phase.WRITE, sent, total),
+            on_read_back=lambda done, total: hooks.progress(Phase.READ_BACK, done, total),
+            pages=planned.tenant.pages if planned.tenant is not None else None,
+        )
         report = executor.run(plan, view, recovered=recovered)
     return ApplyOutcome(ApplyStatus.APPLIED, plan, report)
-

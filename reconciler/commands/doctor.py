@@ -35,15 +35,32 @@ if TYPE_CHECKING:  # the HTTP client is imported only by commands that talk to E
 
 # Wire keys of a row and of a step -> the observable field they carry (EPOPTIA_API.md's table).
 _ROW_FIELDS = {
-    "description": "description", "quantity": "quantity", "target_day": "target_day", "comments": "comments",
-    "customFields": "custom_fields", "product": "product", "workorderline_code": "code", "wol_tag": "tags",
-    "files": "files", "bom": "bom", "overUnderPercentage": "over_under_percentage", "workflow": "workflow",
+    "description": "description",
+    "quantity": "quantity",
+    "target_day": "target_day",
+    "comments": "comments",
+    "customFields": "custom_fields",
+    "product": "product",
+    "workorderline_code": "code",
+    "wol_tag": "tags",
+    "files": "files",
+    "bom": "bom",
+    "overUnderPercentage": "over_under_percentage",
+    "workflow": "workflow",
     "client": "work_order.client",
 }
-_STEP_FIELDS = {"workstationName": "routing.workstation", "job_tag": "routing.job_task", "bom": "routing.bom",
-                "customFields": "routing.custom_fields"}
-_WORK_ORDER_FIELDS = {"id": "workorder", "code": "work_order.code", "comments": "work_order.comments",
-                      "files": "work_order.files"}
+_STEP_FIELDS = {
+    "workstationName": "routing.workstation",
+    "job_tag": "routing.job_task",
+    "bom": "routing.bom",
+    "customFields": "routing.custom_fields",
+}
+_WORK_ORDER_FIELDS = {
+    "id": "workorder",
+    "code": "work_order.code",
+    "comments": "work_order.comments",
+    "files": "work_order.files",
+}
 
 # Harmless bodies: nothing for Epoptia to do, but enough for it to say whether the command exists.
 _PROBES: dict[Operation, Any] = {
@@ -100,11 +117,19 @@ def _seen_fields(rows: list[Any]) -> set[str]:
 def _check_list(client: EpoptiaClient, profile: WireProfile, checks: list[Check], overrides: dict[str, Any]) -> None:
     rows, pages = client.lines_page(1)
     lines, problems = read_rows(rows, 1)
-    checks.append(Check("list of lines", Finding.OK,
-                        f"{pages} page(s) of {profile.page_size}; {len(lines)} usable row(s) on page 1"))
+    checks.append(
+        Check(
+            "list of lines", Finding.OK, f"{pages} page(s) of {profile.page_size}; {len(lines)} usable row(s) on page 1"
+        )
+    )
     if problems:
-        checks.append(Check("odd rows on page 1", Finding.NOTE,
-                            "; ".join(p.message for p in problems[:5]) + (" ..." if len(problems) > 5 else "")))
+        checks.append(
+            Check(
+                "odd rows on page 1",
+                Finding.NOTE,
+                "; ".join(p.message for p in problems[:5]) + (" ..." if len(problems) > 5 else ""),
+            )
+        )
     if not lines:
         checks.append(Check("fields the list returns", Finding.NOTE, "no rows to look at yet"))
         return
@@ -120,8 +145,9 @@ def _check_list(client: EpoptiaClient, profile: WireProfile, checks: list[Check]
         overrides["observable"] = sorted(profile.observable | set(extra))
 
 
-def _probe(client: EpoptiaClient, operation: Operation, profile: WireProfile, checks: list[Check],
-           overrides: dict[str, Any]) -> None:
+def _probe(
+    client: EpoptiaClient, operation: Operation, profile: WireProfile, checks: list[Check], overrides: dict[str, Any]
+) -> None:
     endpoint = profile.endpoint(operation)
     what = f"{operation.value} ({endpoint.method} {endpoint.path}, {endpoint.grade.value})"
     body = _PROBES[operation]
@@ -130,8 +156,13 @@ def _probe(client: EpoptiaClient, operation: Operation, profile: WireProfile, ch
     try:
         answer = client.request(operation, body)
     except CommandNotFoundError:
-        checks.append(Check(what, Finding.MISSING, "Epoptia does not know this command; the plan will block what "
-                            "needs it until its path is set"))
+        checks.append(
+            Check(
+                what,
+                Finding.MISSING,
+                "Epoptia does not know this command; the plan will block what needs it until its path is set",
+            )
+        )
         overrides.setdefault("operations", {})[operation.value] = {"enabled": False}
         return
     except (OperatorTokenError, RequestRefusedError, BadResponseError) as error:
@@ -140,10 +171,19 @@ def _probe(client: EpoptiaClient, operation: Operation, profile: WireProfile, ch
         return
     checks.append(Check(what, Finding.OK, "exists"))
     results_key = profile.results_key
-    if (isinstance(body, dict) and endpoint.envelope and results_key is not None
-            and not (isinstance(answer, Mapping) and results_key in answer)):
-        checks.append(Check(f"{operation.value} answer", Finding.NOTE,
-                            f"the answer has no '{results_key}' list; writes will be checked by reading back"))
+    if (
+        isinstance(body, dict)
+        and endpoint.envelope
+        and results_key is not None
+        and not (isinstance(answer, Mapping) and results_key in answer)
+    ):
+        checks.append(
+            Check(
+                f"{operation.value} answer",
+                Finding.NOTE,
+                f"the answer has no '{results_key}' list; writes will be checked by reading back",
+            )
+        )
         overrides["results_key"] = None
 
 
@@ -158,7 +198,9 @@ def doctor(context: Context, hooks: Hooks) -> DoctorOutcome:
             except CommandNotFoundError as error:
                 checks.append(Check("list of lines", Finding.FAILED, error.message))
                 return DoctorOutcome(tuple(checks), overrides)
-            checks.insert(0, Check("endpoint and API key", Finding.OK, f"{context.target.endpoint}: the key is accepted"))
+            checks.insert(
+                0, Check("endpoint and API key", Finding.OK, f"{context.target.endpoint}: the key is accepted")
+            )
             for operation in _PROBES:
                 if not profile.endpoint(operation).enabled:
                     checks.append(Check(operation.value, Finding.NOTE, "switched off (enabled: false); not probed"))

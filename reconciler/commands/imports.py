@@ -35,8 +35,10 @@ def import_from_tenant(context: Context, request: ImportRequest, hooks: Hooks) -
     with store.lock("import"):
         current = store.read()
         if current.resources:
-            raise ImportRefused(f"state {store.path} already manages {len(current.resources)} resources",
-                                hint="import is for a target the reconciler does not manage yet")
+            raise ImportRefused(
+                f"state {store.path} already manages {len(current.resources)} resources",
+                hint="import is for a target the reconciler does not manage yet",
+            )
         with context.connect() as client:
             tenant = read_tenant(client, hooks)
             templates = None
@@ -44,12 +46,15 @@ def import_from_tenant(context: Context, request: ImportRequest, hooks: Hooks) -
                 try:
                     templates = client.workflow_templates()
                 except CommandNotFoundError as error:
-                    hooks.notice(f"Warning: the workflow templates could not be read ({error.message}); "
-                                 "lines are imported with their routing steps")
+                    hooks.notice(
+                        f"Warning: the workflow templates could not be read ({error.message}); "
+                        "lines are imported with their routing steps"
+                    )
         imported = manifests_from_tenant(tenant, templates, context.profile)
         if not imported.files:
-            raise ImportRefused("Epoptia's list holds no line that can be written as a manifest",
-                                hint="nothing was written")
+            raise ImportRefused(
+                "Epoptia's list holds no line that can be written as a manifest", hint="nothing was written"
+            )
         staging = write_into_place(imported, request.out)
         try:
             state = managed_state(staging, tenant, context.profile, current.lineage, timestamp())
@@ -64,5 +69,6 @@ def import_from_tenant(context: Context, request: ImportRequest, hooks: Hooks) -
         except ReconcilerError:
             shutil.rmtree(request.out, ignore_errors=True)  # no manifests without the state that manages them
             raise
-    return ImportOutcome(counts=imported.counts, out=request.out, state_path=store.path,
-                         unexpressed=tuple(imported.unexpressed))
+    return ImportOutcome(
+        counts=imported.counts, out=request.out, state_path=store.path, unexpressed=tuple(imported.unexpressed)
+    )

@@ -48,21 +48,24 @@ _PROBLEMS_NAMED = 5
 _NEEDS: dict[Operation, tuple[tuple[Kind, Verb], ...]] = {
     Operation.UPSERT_CLIENTS: ((Kind.CLIENT, Verb.CREATE), (Kind.CLIENT, Verb.UPDATE)),
     Operation.UPSERT_PRODUCTS: ((Kind.PRODUCT, Verb.CREATE), (Kind.PRODUCT, Verb.UPDATE)),
-    Operation.UPSERT_LINES: tuple((kind, verb) for kind in (Kind.WORK_ORDER, Kind.WORK_ORDER_LINE)
-                                  for verb in (Verb.CREATE, Verb.UPDATE)),
+    Operation.UPSERT_LINES: tuple(
+        (kind, verb) for kind in (Kind.WORK_ORDER, Kind.WORK_ORDER_LINE) for verb in (Verb.CREATE, Verb.UPDATE)
+    ),
     Operation.ARCHIVE_LINES: ((Kind.WORK_ORDER_LINE, Verb.ARCHIVE),),
     Operation.DELETE_LINES: ((Kind.WORK_ORDER_LINE, Verb.DELETE), (Kind.WORK_ORDER, Verb.DELETE)),
 }
 
 
-def read_tenant(client: EpoptiaClient, hooks: Hooks, *, each: LineSink | None = None,
-                keep: Callable[[WireLine], bool] | None = None) -> TenantLines:
+def read_tenant(
+    client: EpoptiaClient, hooks: Hooks, *, each: LineSink | None = None, keep: Callable[[WireLine], bool] | None = None
+) -> TenantLines:
     """Every line of the tenant, page by page, reporting progress and the rows that could not be used.
 
     ``each`` and ``keep`` as for ``read_list``: by default every line is kept.
     """
-    tenant = read_list(client, on_page=lambda done, total: hooks.progress(Phase.REFRESH, done, total),
-                       each=each, keep=keep)
+    tenant = read_list(
+        client, on_page=lambda done, total: hooks.progress(Phase.REFRESH, done, total), each=each, keep=keep
+    )
     if tenant.problems:
         named = "; ".join(f"page {p.page}: {p.message}" for p in tenant.problems[:_PROBLEMS_NAMED])
         more = f" (and {len(tenant.problems) - _PROBLEMS_NAMED} more)" if len(tenant.problems) > _PROBLEMS_NAMED else ""
@@ -76,8 +79,14 @@ def refreshed(context: Context, snapshot: Snapshot, tenant: TenantLines) -> tupl
     return snapshot.overlay(result.changes), result
 
 
-def read_refreshed(context: Context, snapshot: Snapshot, client: EpoptiaClient, hooks: Hooks, *,
-                   keep: Callable[[WireLine], bool] = lambda line: False) -> tuple[TenantLines, Snapshot, Refresh]:
+def read_refreshed(
+    context: Context,
+    snapshot: Snapshot,
+    client: EpoptiaClient,
+    hooks: Hooks,
+    *,
+    keep: Callable[[WireLine], bool] = lambda line: False,
+) -> tuple[TenantLines, Snapshot, Refresh]:
     """Read every page and refresh as the pages come, so the list is never held whole (at 100,000 lines it
     took more memory than the rest of a plan); the read keeps only the lines ``keep`` asks for."""
     refresher = Refresher(snapshot, context.profile)
@@ -92,8 +101,10 @@ def unavailable(profile: WireProfile, target: str) -> dict[tuple[Kind, Verb], st
     for operation, needs in _NEEDS.items():
         if not profile.endpoint(operation).enabled:
             for need in needs:
-                out[need] = (f"{operation.value} is switched off for target {target!r} (enabled: false in "
-                             "reconciler.yaml), so this cannot be sent")
+                out[need] = (
+                    f"{operation.value} is switched off for target {target!r} (enabled: false in "
+                    "reconciler.yaml), so this cannot be sent"
+                )
     return out
 
 
@@ -124,8 +135,9 @@ def read_workflow_names(context: Context, client: EpoptiaClient | None) -> Workf
     return WorkflowNames(known=frozenset(counts), ambiguous=frozenset(n for n, c in counts.items() if c > 1))
 
 
-def existing_in_tenant(desired: Desired, view: Snapshot, tenant: TenantLines,
-                       profile: WireProfile) -> dict[str, ResourceState]:
+def existing_in_tenant(
+    desired: Desired, view: Snapshot, tenant: TenantLines, profile: WireProfile
+) -> dict[str, ResourceState]:
     """Lines and work orders the manifests want and Epoptia has, but the state does not know.
 
     They are what a lost or new state file would create a second time. Each is
@@ -142,26 +154,49 @@ def existing_in_tenant(desired: Desired, view: Snapshot, tenant: TenantLines,
             continue
         want = desired.resources[addr]
         payload = observed_line(line, want.payload, profile, names, matcher.work_order(line))
-        out[addr] = ResourceState(digest=drift_digest(payload), parent=want.parent, payload=payload,
-                                  observed=observe(line, "adopted"))
+        out[addr] = ResourceState(
+            digest=drift_digest(payload), parent=want.parent, payload=payload, observed=observe(line, "adopted")
+        )
         wo_addr = address(Kind.WORK_ORDER, want.parent) if want.parent else None
         wo = desired.resources.get(wo_addr) if wo_addr else None
-        if wo_addr and wo is not None and wo_addr not in view and wo_addr not in out \
-                and line.work_order_id == want.parent:
+        if (
+            wo_addr
+            and wo is not None
+            and wo_addr not in view
+            and wo_addr not in out
+            and line.work_order_id == want.parent
+        ):
             wo_payload = observed_work_order(line, wo.payload, profile, names)
             out[wo_addr] = ResourceState(digest=drift_digest(wo_payload), payload=wo_payload)
     return out
 
 
-def target_plan(context: Context, desired: Desired, view: Snapshot, refresh_result: Refresh | None, *,
-                request: PlanRequest, tenant: Tenant = Tenant(), scope: RefreshScope = RefreshScope.NONE,
-                pages_read: int = 0) -> Plan:
+def target_plan(
+    context: Context,
+    desired: Desired,
+    view: Snapshot,
+    refresh_result: Refresh | None,
+    *,
+    request: PlanRequest,
+    tenant: Tenant = Tenant(),
+    scope: RefreshScope = RefreshScope.NONE,
+    pages_read: int = 0,
+) -> Plan:
     """The plan for this target, with its delete limit, apply windows and what the tenant cannot do."""
     drift = refresh_result.drift if refresh_result is not None else ()
     if request.refresh_only:
-        return Plan(target=context.target_name, lineage=view.lineage, serial=view.serial, created_at=timestamp(),
-                    refresh=scope, pages_read=pages_read, refresh_only=True, unchanged=len(view), drift=drift,
-                    window=context.window_check())
+        return Plan(
+            target=context.target_name,
+            lineage=view.lineage,
+            serial=view.serial,
+            created_at=timestamp(),
+            refresh=scope,
+            pages_read=pages_read,
+            refresh_only=True,
+            unchanged=len(view),
+            drift=drift,
+            window=context.window_check(),
+        )
     return make_plan(
         desired,
         view,
@@ -178,8 +213,9 @@ def target_plan(context: Context, desired: Desired, view: Snapshot, refresh_resu
     )
 
 
-def tenant_facts(context: Context, desired: Desired, view: Snapshot, tenant: TenantLines | None,
-                 client: EpoptiaClient | None) -> Tenant:
+def tenant_facts(
+    context: Context, desired: Desired, view: Snapshot, tenant: TenantLines | None, client: EpoptiaClient | None
+) -> Tenant:
     """What the planner needs to know of the tenant beyond the state."""
     return Tenant(
         existing=existing_in_tenant(desired, view, tenant, context.profile) if tenant is not None else {},
@@ -201,9 +237,11 @@ class Planned:
 
 def unmanaged_wanted(desired: Desired, snapshot: Snapshot) -> Callable[[WireLine], bool]:
     """Lines the manifests want that the state does not know (what ``existing_in_tenant`` looks at)."""
+
     def wanted(line: WireLine) -> bool:
         addr = address(Kind.WORK_ORDER_LINE, line.line_id)
         return addr not in snapshot and addr in desired
+
     return wanted
 
 
@@ -223,8 +261,12 @@ def _touched_lines(plan: Plan, snapshot: Snapshot) -> dict[str, int] | None:
         elif action.kind is Kind.WORK_ORDER_LINE and action.verb is not Verb.FORGET:
             lines.add(action.address)
         elif action.kind is Kind.WORK_ORDER and action.verb is not Verb.FORGET:
-            lines |= {addr for addr, row in snapshot.rows.items() if row[1] == action.id  # [1]: the parent
-                      and addr.startswith(Kind.WORK_ORDER_LINE.value)}
+            lines |= {
+                addr
+                for addr, row in snapshot.rows.items()
+                if row[1] == action.id  # [1]: the parent
+                and addr.startswith(Kind.WORK_ORDER_LINE.value)
+            }
     if creates and not any(addr.startswith(Kind.WORK_ORDER_LINE.value) for addr in snapshot.rows):
         return None
     pages = {}
@@ -246,8 +288,15 @@ def _creates_first_lines(desired: Desired, snapshot: Snapshot, request: PlanRequ
     return any(addr.startswith(line) for addr in desired.rows)
 
 
-def plan_against_tenant(context: Context, desired: Desired, snapshot: Snapshot, client: EpoptiaClient,
-                        hooks: Hooks, request: PlanRequest, scope: RefreshScope) -> Planned:
+def plan_against_tenant(
+    context: Context,
+    desired: Desired,
+    snapshot: Snapshot,
+    client: EpoptiaClient,
+    hooks: Hooks,
+    request: PlanRequest,
+    scope: RefreshScope,
+) -> Planned:
     """Read what safety needs, then plan.
 
     A targeted refresh plans from the state first, then reads only the pages
@@ -258,29 +307,45 @@ def plan_against_tenant(context: Context, desired: Desired, snapshot: Snapshot, 
     """
     first_lines = _creates_first_lines(desired, snapshot, request)
     if scope is RefreshScope.TARGETED and not request.refresh_only and not first_lines:
-        draft = target_plan(context, desired, snapshot, None, request=request,
-                            tenant=Tenant(unavailable=unavailable(context.profile, context.target_name)))
+        draft = target_plan(
+            context,
+            desired,
+            snapshot,
+            None,
+            request=request,
+            tenant=Tenant(unavailable=unavailable(context.profile, context.target_name)),
+        )
         touched = _touched_lines(draft, snapshot)
         del draft  # at 100,000 lines to create, a plan is hundreds of megabytes: the next one replaces it
         if touched is not None:
             pages = set(touched.values())
-            tenant = read_list(client, pages=pages,
-                               on_page=lambda done, total: hooks.progress(Phase.REFRESH, done, total))
+            tenant = read_list(
+                client, pages=pages, on_page=lambda done, total: hooks.progress(Phase.REFRESH, done, total)
+            )
             matcher = LineMatcher(snapshot, context.profile)
             seen = {addr for line in tenant.by_id.values() if (addr := matcher.line(line)) is not None}
             if touched.keys() <= seen:
                 view, result = refreshed(context, snapshot, tenant)
                 facts = tenant_facts(context, desired, view, None, client)
-                plan = target_plan(context, desired, view, result, request=request, tenant=facts,
-                                   scope=RefreshScope.TARGETED, pages_read=len(pages))
+                plan = target_plan(
+                    context,
+                    desired,
+                    view,
+                    result,
+                    request=request,
+                    tenant=facts,
+                    scope=RefreshScope.TARGETED,
+                    pages_read=len(pages),
+                )
                 return Planned(plan, view, tenant, moved=bool(result.changes))
             hooks.notice("A line this plan touches is not where it was last seen; reading every page.")
     # Of every page, only the lines the state does not know are kept (existing_in_tenant's): the rest is
     # refreshed as it is read.
     tenant, view, result = read_refreshed(context, snapshot, client, hooks, keep=unmanaged_wanted(desired, snapshot))
     facts = tenant_facts(context, desired, view, tenant, client)
-    plan = target_plan(context, desired, view, result, request=request, tenant=facts, scope=RefreshScope.FULL,
-                       pages_read=tenant.pages)
+    plan = target_plan(
+        context, desired, view, result, request=request, tenant=facts, scope=RefreshScope.FULL, pages_read=tenant.pages
+    )
     return Planned(plan, view, tenant, moved=bool(result.changes))
 
 

@@ -27,15 +27,25 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--read-shape", choices=get_args(ReadShape), default="confirmed")
     p.add_argument("--list-ids", choices=get_args(ListIds), default="erp")
     p.add_argument("--results", choices=get_args(WriteAnswers), default="rows")
-    p.add_argument("--disable", action="append", default=[], choices=[op.value for op in Operation],
-                   metavar="OPERATION", help="an operation this tenant lacks (repeatable)")
+    p.add_argument(
+        "--disable",
+        action="append",
+        default=[],
+        choices=[op.value for op in Operation],
+        metavar="OPERATION",
+        help="an operation this tenant lacks (repeatable)",
+    )
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    settings = {"read_shape": args.read_shape, "list_ids": args.list_ids, "results": args.results,
-                "disabled_operations": frozenset(Operation(op) for op in args.disable)}
+    settings = {
+        "read_shape": args.read_shape,
+        "list_ids": args.list_ids,
+        "results": args.results,
+        "disabled_operations": frozenset(Operation(op) for op in args.disable),
+    }
     if args.admin_key:
         settings["admin_key"] = args.admin_key
     try:
@@ -44,8 +54,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bad emulator options: {bad.errors(include_url=False)[0]['msg']}", file=sys.stderr)
         return 2
     try:
-        serve(args.db, args.host, args.port, args.api_key or new_api_key(), options=options,
-              announce=lambda line: print(line, flush=True))
+        serve(
+            args.db,
+            args.host,
+            args.port,
+            args.api_key or new_api_key(),
+            options=options,
+            announce=lambda line: print(line, flush=True),
+        )
     except OSError as error:
         print(f"cannot serve the emulator on {args.host}:{args.port}: {error.strerror}", file=sys.stderr)
         return 1

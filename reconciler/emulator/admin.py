@@ -53,8 +53,11 @@ def admin_router(store: Store, mes: Epoptia, faults: Faults, stats: Stats, optio
         # compare_digest on bytes: header text is Latin-1 and may hold anything a client sends.
         given = request.headers.get(ADMIN_HEADER, "").encode("utf-8", "replace")
         if not secrets.compare_digest(given, expected):
-            raise RequestError(401, f"emulator admin routes need the {ADMIN_HEADER} header with the admin key "
-                                    "the emulator printed when it started")
+            raise RequestError(
+                401,
+                f"emulator admin routes need the {ADMIN_HEADER} header with the admin key "
+                "the emulator printed when it started",
+            )
 
     router = APIRouter(prefix="/_emulator", dependencies=[Depends(admin_only)])
 

@@ -86,8 +86,13 @@ def _page_query(request: Request, page_size: int) -> tuple[int, int]:
     return page, limit
 
 
-def create_app(store: Store, profile: WireProfile = DEFAULT_PROFILE, api_keys: tuple[str, ...] = (),
-               options: EmulatorOptions | None = None, **settings: Any) -> FastAPI:
+def create_app(
+    store: Store,
+    profile: WireProfile = DEFAULT_PROFILE,
+    api_keys: tuple[str, ...] = (),
+    options: EmulatorOptions | None = None,
+    **settings: Any,
+) -> FastAPI:
     """The emulator as an ASGI app over ``store``.
 
     ``options`` (or keyword ``settings``, which are EmulatorOptions fields: read_shape, list_ids,
@@ -100,7 +105,9 @@ def create_app(store: Store, profile: WireProfile = DEFAULT_PROFILE, api_keys: t
             mes.add_key(key)
     faults, stats, view = Faults(), Stats(), LineView(store, options)
     prefix = f"/api/{profile.api_version}/"
-    routes: dict[tuple[str, str], Operation] = {(e.method, e.path): op for op, e in profile.operations.items() if op not in options.disabled_operations}
+    routes: dict[tuple[str, str], Operation] = {
+        (e.method, e.path): op for op, e in profile.operations.items() if op not in options.disabled_operations
+    }
     per_row: dict[Operation, Callable[[Any], dict[str, Any]]] = {
         Operation.UPSERT_LINES: mes.upsert_line,
         Operation.DELETE_LINES: mes.delete,
@@ -117,8 +124,9 @@ def create_app(store: Store, profile: WireProfile = DEFAULT_PROFILE, api_keys: t
 
     @app.exception_handler(CommandNotFound)
     async def unknown_command(request: Request, unknown: CommandNotFound) -> Response:
-        return PlainTextResponse(f"Command `{unknown.command}` for api version {profile.api_version} not found",
-                                 status_code=400)
+        return PlainTextResponse(
+            f"Command `{unknown.command}` for api version {profile.api_version} not found", status_code=400
+        )
 
     async def fault_answer() -> Response | None:
         """Faults that answer before anything is read: a blocked IP, a rate limit, latency, a proxy, an overload."""
@@ -144,7 +152,7 @@ def create_app(store: Store, profile: WireProfile = DEFAULT_PROFILE, api_keys: t
         if operation is not None:
             return operation
         if path.startswith(prefix):
-            raise CommandNotFound(path[len(prefix):])
+            raise CommandNotFound(path[len(prefix) :])
         raise RequestError(404, f"no such API path {path}")
 
     async def body_of(request: Request) -> Any:
@@ -216,7 +224,7 @@ def create_app(store: Store, profile: WireProfile = DEFAULT_PROFILE, api_keys: t
         envelope = profile.endpoint(operation).envelope
         data = body.get(envelope) if isinstance(body, dict) and envelope else body
         if not isinstance(data, list):
-            raise RequestError(400, f"body must be {{\"{envelope}\": [...]}}")
+            raise RequestError(400, f'body must be {{"{envelope}": [...]}}')
         return data
 
     def write_rows(operation: Operation, rows: list[Any]) -> Outcome:

@@ -43,6 +43,9 @@ def validated(model: type[Model], body: Any) -> Model:
         return model.model_validate(body)
     except ValidationError as bad:
         problems = bad.errors(include_url=False, include_input=False, include_context=False)
-        raise RequestError(422, "; ".join(
-            f"{'.'.join(str(part) for part in problem['loc']) or 'body'}: {problem['msg']}" for problem in problems
-        )) from None
+        raise RequestError(
+            422,
+            "; ".join(
+                f"{'.'.join(str(part) for part in problem['loc']) or 'body'}: {problem['msg']}" for problem in problems
+            ),
+        ) from None

@@ -76,8 +76,11 @@ class Route:
     steps: list[dict[str, Any]]
 
     def same_as(self, line: dict[str, Any]) -> bool:
-        return (self.source == line["source"] and _sequence(self.steps) == _sequence(line["steps"])
-                and (self.source == "routing" or self.workflow_id == line["workflow_id"]))
+        return (
+            self.source == line["source"]
+            and _sequence(self.steps) == _sequence(line["steps"])
+            and (self.source == "routing" or self.workflow_id == line["workflow_id"])
+        )
 
 
 @dataclass(frozen=True)
@@ -113,7 +116,9 @@ class Epoptia:
 
     def _seed(self) -> None:
         for name, stations in TEMPLATES.items():
-            steps = [{"workstation": s, "job_task": self.task_name.format(n=i)} for i, s in enumerate(stations, start=1)]
+            steps = [
+                {"workstation": s, "job_task": self.task_name.format(n=i)} for i, s in enumerate(stations, start=1)
+            ]
             self.store.add_workflow(name, True, steps)
             for station in stations:
                 self.store.workstation_id(station)
@@ -162,8 +167,13 @@ class Epoptia:
 
     def _line_answer(self, line: dict[str, Any], result: str, **extra: Any) -> dict[str, Any]:
         wo = self.store.get("workorder", line["workorder_id"]) or {}
-        return {"id": line["id"], "result": result, "epoptia_id": line["epoptia_id"],
-                "workorder_epoptia_id": wo.get("epoptia_id"), **extra}
+        return {
+            "id": line["id"],
+            "result": result,
+            "epoptia_id": line["epoptia_id"],
+            "workorder_epoptia_id": wo.get("epoptia_id"),
+            **extra,
+        }
 
     def upsert_line(self, row: Any) -> dict[str, Any]:
         return rows.answer(row, ("workorderline_id",), self._upsert_line)
@@ -189,8 +199,9 @@ class Epoptia:
         assert product is not None
         fields = {**rows.given(row, LINE_FIELDS), "product_id": product_id}
         route = self._route(row, product, keep_if_left_out=exists)
-        return LineRow(line_id, wo_id, rows.given(wo_row, WORK_ORDER_FIELDS), client_id, product, quantity, status,
-                       route, fields)
+        return LineRow(
+            line_id, wo_id, rows.given(wo_row, WORK_ORDER_FIELDS), client_id, product, quantity, status, route, fields
+        )
 
     def _known(self, kind: str, ref: dict[str, Any]) -> str:
         """The id of the client or product a row names: by its id, or else by its name.
@@ -221,29 +232,42 @@ class Epoptia:
             return Route(0, "routing", rows.routing(row["erp_routing"], self.station_name, self.task_name))
         if not has_workflow and keep_if_left_out:
             return None
-        workflow_id = rows.whole_number(row["workflow_id"], "workflow_id") if has_workflow else product.get("workflow_id")
+        workflow_id = (
+            rows.whole_number(row["workflow_id"], "workflow_id") if has_workflow else product.get("workflow_id")
+        )
         if not workflow_id:
             raise RowError(f"line needs a workflow_id or an erp_routing: product {product['id']!r} has no workflow")
         workflow = self.store.workflow(workflow_id)
         if workflow is None:
             raise RowError(f"unknown workflow_id {workflow_id}")
-        steps = [{"workstation": s["workstation"], "job_task": s["job_task"], "bom": [], "custom_fields": []}
-                 for s in workflow["steps"]]
+        steps = [
+            {"workstation": s["workstation"], "job_task": s["job_task"], "bom": [], "custom_fields": []}
+            for s in workflow["steps"]
+        ]
         return Route(workflow_id, "template", steps)
 
     def _own_workflow(self, line_id: str, route: Route, product: dict[str, Any]) -> int:
         """Rule 3: a routing becomes the line's own workflow, and the product's if it has none yet."""
-        workflow_id = self.store.add_workflow(f"Line {line_id}", False,
-                                              [{"workstation": s["workstation"], "job_task": s["job_task"]}
-                                               for s in route.steps])
+        workflow_id = self.store.add_workflow(
+            f"Line {line_id}",
+            False,
+            [{"workstation": s["workstation"], "job_task": s["job_task"]} for s in route.steps],
+        )
         if not product.get("workflow_id"):
             self.store.put("product", product["id"], {**product, "workflow_id": workflow_id})
         return workflow_id
 
     def _new_steps(self, steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [{**s, "element_id": self.store.next_number(*ELEMENT_IDS),
-                 "workstation_id": self.store.workstation_id(s["workstation"]), "status": NOT_STARTED, "qty_done": 0}
-                for s in steps]
+        return [
+            {
+                **s,
+                "element_id": self.store.next_number(*ELEMENT_IDS),
+                "workstation_id": self.store.workstation_id(s["workstation"]),
+                "status": NOT_STARTED,
+                "qty_done": 0,
+            }
+            for s in steps
+        ]
 
     def _run(self, line: dict[str, Any], route: Route, product: dict[str, Any]) -> None:
         """Put ``line`` on ``route``, with fresh steps."""
@@ -253,9 +277,15 @@ class Epoptia:
     def _create_line(self, parsed: LineRow) -> dict[str, Any]:
         wo = self._work_order_for(parsed, None, [])
         assert parsed.route is not None  # _route always gives one for a new line
-        line = {"id": parsed.line_id, "epoptia_id": self.store.next_number(*LINE_IDS), "workorder_id": wo["id"],
-                "quantity": parsed.quantity, "production_status": parsed.status or "standby",
-                **rows.cleared(LINE_FIELDS), **parsed.fields}
+        line = {
+            "id": parsed.line_id,
+            "epoptia_id": self.store.next_number(*LINE_IDS),
+            "workorder_id": wo["id"],
+            "quantity": parsed.quantity,
+            "production_status": parsed.status or "standby",
+            **rows.cleared(LINE_FIELDS),
+            **parsed.fields,
+        }
         self._run(line, parsed.route, parsed.product)
         self.store.put("line", line["id"], line)
         return self._line_answer(line, "created")
@@ -270,11 +300,19 @@ class Epoptia:
         if started:
             # Rule 1: after the start, client, quantity and workflow do not change; an alarm says so.
             if parsed.quantity != existing["quantity"]:
-                alarms.append(self._alarm(line_id, f"Line {line_id} has started in production: change of quantity "
-                                                   f"{existing['quantity']} → {parsed.quantity} was not applied"))
+                alarms.append(
+                    self._alarm(
+                        line_id,
+                        f"Line {line_id} has started in production: change of quantity "
+                        f"{existing['quantity']} → {parsed.quantity} was not applied",
+                    )
+                )
             if not same_route:
-                alarms.append(self._alarm(line_id, f"Line {line_id} has started in production: change of "
-                                                   "workflow/routing was not applied"))
+                alarms.append(
+                    self._alarm(
+                        line_id, f"Line {line_id} has started in production: change of workflow/routing was not applied"
+                    )
+                )
             # The status of a started line belongs to the shop floor, except archiving.
             if parsed.status == "archive":
                 line["production_status"] = "archive"
@@ -286,8 +324,10 @@ class Epoptia:
                 self._run(line, parsed.route, parsed.product)
         if same_route and parsed.route is not None:
             # Rule 2: BOMs and custom fields change at any time, on the steps too.
-            line["steps"] = [{**old, "bom": new["bom"], "custom_fields": new["custom_fields"]}
-                             for old, new in zip(existing["steps"], parsed.route.steps)]
+            line["steps"] = [
+                {**old, "bom": new["bom"], "custom_fields": new["custom_fields"]}
+                for old, new in zip(existing["steps"], parsed.route.steps, strict=False)
+            ]
         self.store.put("line", line_id, line)
         if alarms:
             return self._line_answer(line, "alarm", alarm="; ".join(alarms))
@@ -298,22 +338,36 @@ class Epoptia:
         line_id = parsed.line_id
         if existing is not None and existing["workorder_id"] != parsed.wo_id:
             if _started(existing):
-                alarms.append(self._alarm(line_id, f"Line {line_id} has started in production: move from work order "
-                                                   f"{existing['workorder_id']} to {parsed.wo_id} was not applied"))
+                alarms.append(
+                    self._alarm(
+                        line_id,
+                        f"Line {line_id} has started in production: move from work order "
+                        f"{existing['workorder_id']} to {parsed.wo_id} was not applied",
+                    )
+                )
                 # The row describes the other work order: none of it applies to this one.
                 current = self.store.get("workorder", existing["workorder_id"])
                 assert current is not None, "a stored line's work order is stored"
                 return current
             self._remove_from_work_order(existing)
         wo = self.store.get("workorder", parsed.wo_id) or {
-            "id": parsed.wo_id, "epoptia_id": self.store.next_number(*WORK_ORDER_IDS), "lines": [],
-            "client_id": parsed.client_id, **rows.cleared(WORK_ORDER_FIELDS)}
+            "id": parsed.wo_id,
+            "epoptia_id": self.store.next_number(*WORK_ORDER_IDS),
+            "lines": [],
+            "client_id": parsed.client_id,
+            **rows.cleared(WORK_ORDER_FIELDS),
+        }
         if wo["client_id"] != parsed.client_id:
             running = [x for x in wo["lines"] if (d := self.store.get("line", x)) is not None and _started(d)]
             if running:
-                alarms.append(self._alarm(line_id, f"Work order {wo['id']} is in production (line {running[0]} has "
-                                                   f"started): change of client {wo['client_id']} → {parsed.client_id} "
-                                                   "was not applied"))
+                alarms.append(
+                    self._alarm(
+                        line_id,
+                        f"Work order {wo['id']} is in production (line {running[0]} has "
+                        f"started): change of client {wo['client_id']} → {parsed.client_id} "
+                        "was not applied",
+                    )
+                )
             else:
                 wo["client_id"] = parsed.client_id
         wo.update(parsed.wo_fields)
@@ -344,8 +398,13 @@ class Epoptia:
         if line is None:
             return {"id": line_id, "result": "not_found"}
         if _launched(line):
-            return self._line_answer(line, "alarm", alarm=self._alarm(
-                line_id, f"Line {line_id} has been launched into production and was not deleted; archive it instead"))
+            return self._line_answer(
+                line,
+                "alarm",
+                alarm=self._alarm(
+                    line_id, f"Line {line_id} has been launched into production and was not deleted; archive it instead"
+                ),
+            )
         answer = self._line_answer(line, "deleted")
         self.store.delete("line", line_id)
         self._remove_from_work_order(line)
@@ -359,9 +418,15 @@ class Epoptia:
         lines = [d for x in wo["lines"] if (d := self.store.get("line", x)) is not None]
         launched = [d["id"] for d in lines if _launched(d)]
         if launched:
-            return {**answer, "result": "alarm", "alarm": self._alarm(
-                launched[0], f"Work order {wo_id} has lines launched into production ({', '.join(launched)}) "
-                             "and was not deleted")}
+            return {
+                **answer,
+                "result": "alarm",
+                "alarm": self._alarm(
+                    launched[0],
+                    f"Work order {wo_id} has lines launched into production ({', '.join(launched)}) "
+                    "and was not deleted",
+                ),
+            }
         for d in lines:
             self.store.delete("line", d["id"])
         self.store.delete("workorder", wo_id)
@@ -426,8 +491,12 @@ class Epoptia:
     def login(self, body: Any) -> dict[str, Any]:
         body = body if isinstance(body, dict) else {}
         username, password = body.get("username"), body.get("password")
-        if not isinstance(username, str) or not isinstance(password, str) or not username \
-                or self.store.operator_password(username) != password:
+        if (
+            not isinstance(username, str)
+            or not isinstance(password, str)
+            or not username
+            or self.store.operator_password(username) != password
+        ):
             raise RequestError(401, "operator login failed: wrong username or password")
         token = uuid.uuid4().hex
         self.store.add_session(token, username)
@@ -465,12 +534,18 @@ class Epoptia:
         else:
             self._complete(line, step, station, body.get("quantity"))
         self.store.put("line", line["id"], line)
-        return {"workorderline_id": wire_id(line["id"]), "epoptia_id": line["epoptia_id"],
-                "elementId": step["element_id"], "workstation_id": station, "status": step["status"],
-                "qty_done": step["qty_done"]}
+        return {
+            "workorderline_id": wire_id(line["id"]),
+            "epoptia_id": line["epoptia_id"],
+            "elementId": step["element_id"],
+            "workstation_id": station,
+            "status": step["status"],
+            "qty_done": step["qty_done"],
+        }
 
-    def _named_step(self, body: dict[str, Any], station: int,
-                    operator_token: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _named_step(
+        self, body: dict[str, Any], station: int, operator_token: str | None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         """External software scenario: it names the line, and must be a logged-in operator."""
         if not operator_token or self.store.session(operator_token) is None:
             raise RequestError(401, "an action on a named line needs the Operator-Token of a logged-in operator")
@@ -514,8 +589,10 @@ class Epoptia:
         """
         if not isinstance(body, dict) or body.get("action") != "complete":
             return
-        self.store.add_completion(self.clock.now(), rows.lenient(rows.whole_number, body.get("workstation_id")),
-                                  rows.lenient(rows.number, body.get("quantity")),
-                                  rows.lenient(rows.ident, body.get("workorderline_id")), refusal.message)
-
-
+        self.store.add_completion(
+            self.clock.now(),
+            rows.lenient(rows.whole_number, body.get("workstation_id")),
+            rows.lenient(rows.number, body.get("quantity")),
+            rows.lenient(rows.ident, body.get("workorderline_id")),
+            refusal.message,
+        )

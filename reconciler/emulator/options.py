@@ -46,8 +46,16 @@ class EmulatorOptions(BaseModel):
 
     def argv(self) -> list[str]:
         """Command-line flags of ``python -m reconciler.emulator`` that give these options."""
-        flags = ["--read-shape", self.read_shape, "--list-ids", self.list_ids, "--results", self.results,
-                 "--admin-key", self.admin_key]
+        flags = [
+            "--read-shape",
+            self.read_shape,
+            "--list-ids",
+            self.list_ids,
+            "--results",
+            self.results,
+            "--admin-key",
+            self.admin_key,
+        ]
         for operation in sorted(self.disabled_operations, key=lambda op: op.value):
             flags += ["--disable", operation.value]
         return flags

@@ -141,13 +141,17 @@ def bom(value: Any, field: str = "bom") -> list[dict[str, Any]]:
 
 
 def tags(value: Any, field: str) -> list[dict[str, Any]]:
-    return [{"id": text(t.get("id"), field), "name": text(t.get("name"), field)}
-            for t in (as_object(t, f"{field}[]") for t in as_list(value, field))]
+    return [
+        {"id": text(t.get("id"), field), "name": text(t.get("name"), field)}
+        for t in (as_object(t, f"{field}[]") for t in as_list(value, field))
+    ]
 
 
 def files(value: Any, field: str) -> list[dict[str, Any]]:
-    return [{key: text(f.get(key), f"{field}[].{key}") for key in ("id", "name", "type", "path")}
-            for f in (as_object(f, f"{field}[]") for f in as_list(value, field))]
+    return [
+        {key: text(f.get(key), f"{field}[].{key}") for key in ("id", "name", "type", "path")}
+        for f in (as_object(f, f"{field}[]") for f in as_list(value, field))
+    ]
 
 
 def line_status(value: Any, field: str) -> str:
@@ -192,16 +196,26 @@ LINE_FIELDS: dict[str, tuple[str, Parser]] = {
     "customFields": ("custom_fields", custom_fields),
 }
 WORK_ORDER_FIELDS: dict[str, tuple[str, Parser]] = {
-    "code": ("code", text), "comments": ("comments", text), "files": ("files", files),
+    "code": ("code", text),
+    "comments": ("comments", text),
+    "files": ("files", files),
 }
 CLIENT_FIELDS: dict[str, tuple[str, Parser]] = {
-    "name": ("name", text), "kind": ("kind", client_kind), "email": ("email", text), "city": ("city", text),
-    "phone": ("phone", text), "vat_number": ("vat_number", text), "comments": ("comments", text),
+    "name": ("name", text),
+    "kind": ("kind", client_kind),
+    "email": ("email", text),
+    "city": ("city", text),
+    "phone": ("phone", text),
+    "vat_number": ("vat_number", text),
+    "comments": ("comments", text),
     "vat_rate": ("vat_rate", number),
 }
 PRODUCT_FIELDS: dict[str, tuple[str, Parser]] = {
-    "name": ("name", text), "code": ("code", text), "comments": ("comments", text),
-    "active": ("active", active), "workflow_id": ("workflow_id", workflow_ref),
+    "name": ("name", text),
+    "code": ("code", text),
+    "comments": ("comments", text),
+    "active": ("active", active),
+    "workflow_id": ("workflow_id", workflow_ref),
 }
 
 
@@ -233,12 +247,14 @@ def routing(value: Any, station_name: str, task_name: str) -> list[dict[str, Any
         step = as_object(step, "erp_routing[]")
         tasks = as_list(step.get("job_tasks"), "job_tasks")
         task = text(as_object(tasks[0], "job_tasks[]").get("name"), "job_tasks[].name") if tasks else ""
-        steps.append({
-            "workstation": text(step.get("workstationName"), "workstationName") or None,
-            "job_task": task or None,
-            "bom": bom(step.get("bom"), "erp_routing[].bom"),
-            "custom_fields": custom_fields(step.get("customFields"), "erp_routing[].customFields"),
-        })
+        steps.append(
+            {
+                "workstation": text(step.get("workstationName"), "workstationName") or None,
+                "job_task": task or None,
+                "bom": bom(step.get("bom"), "erp_routing[].bom"),
+                "custom_fields": custom_fields(step.get("customFields"), "erp_routing[].customFields"),
+            }
+        )
     # Rule 5: a workstation that appears more than once needs a different job task each time.
     seen = Counter((s["workstation"], s["job_task"]) for s in steps if s["workstation"])
     for (station, repeated), n in seen.items():

@@ -41,8 +41,11 @@ def bind(host: str, port: int) -> socket.socket:
 def _uvicorn(app: Any, log_level: str) -> uvicorn.Server:
     # A bounded graceful shutdown: an answer held by a fault (hold_ms, latency_ms) must not keep
     # a stopping emulator alive for its whole duration.
-    return uvicorn.Server(uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off",
-                                         timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS))
+    return uvicorn.Server(
+        uvicorn.Config(
+            app, log_level=log_level, access_log=False, lifespan="off", timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS
+        )
+    )
 
 
 class EmulatorServer:
@@ -52,9 +55,18 @@ class EmulatorServer:
     admin_key) say what kind of tenant it plays; ``self.options.admin_key`` opens /_emulator/.
     """
 
-    def __init__(self, db: str | Path = ":memory:", *, api_keys: tuple[str, ...] = (),
-                 profile: WireProfile = DEFAULT_PROFILE, host: str = "127.0.0.1", port: int = 0,
-                 log_level: str = "critical", options: EmulatorOptions | None = None, **settings: Any) -> None:
+    def __init__(
+        self,
+        db: str | Path = ":memory:",
+        *,
+        api_keys: tuple[str, ...] = (),
+        profile: WireProfile = DEFAULT_PROFILE,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        log_level: str = "critical",
+        options: EmulatorOptions | None = None,
+        **settings: Any,
+    ) -> None:
         self.options = resolve(options, settings)
         self.store = Store(db)
         self.app = create_app(self.store, profile, api_keys, self.options)
@@ -72,8 +84,9 @@ class EmulatorServer:
         return self.options.admin_key
 
     def start(self) -> Self:
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True,
-                                       name="epoptia-emulator")
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True, name="epoptia-emulator"
+        )
         self.thread.start()
         deadline = time.monotonic() + 10
         while not self.server.started:
@@ -96,9 +109,17 @@ class EmulatorServer:
         self.stop()
 
 
-def serve(db: str, host: str, port: int, api_key: str, profile: WireProfile = DEFAULT_PROFILE,
-          announce: Callable[[str], Any] = print, *, options: EmulatorOptions | None = None,
-          **settings: Any) -> None:
+def serve(
+    db: str,
+    host: str,
+    port: int,
+    api_key: str,
+    profile: WireProfile = DEFAULT_PROFILE,
+    announce: Callable[[str], Any] = print,
+    *,
+    options: EmulatorOptions | None = None,
+    **settings: Any,
+) -> None:
     """Serve in the foreground until Ctrl-C.
 
     The first line announced is exactly ``Epoptia emulator listening on http://HOST:PORT`` and the
@@ -136,5 +157,7 @@ def _stopped(signum: int, frame: Any) -> None:
 
 def _describe(options: EmulatorOptions) -> str:
     disabled = ", ".join(sorted(op.value for op in options.disabled_operations)) or "none"
-    return (f"read shape {options.read_shape}, list ids {options.list_ids}, write answers {options.results}, "
-            f"disabled operations {disabled}")
+    return (
+        f"read shape {options.read_shape}, list ids {options.list_ids}, write answers {options.results}, "
+        f"disabled operations {disabled}"
+    )

@@ -24,5 +24,8 @@ class Stats:
         self.creates_by_id.clear()
 
     def public(self) -> dict[str, Any]:
-        return {**self.counts, "writes_committed": self.counts["writes_committed"],
-                "creates_by_id": dict(self.creates_by_id)}
+        return {
+            **self.counts,
+            "writes_committed": self.counts["writes_committed"],
+            "creates_by_id": dict(self.creates_by_id),
+        }

@@ -136,10 +136,12 @@ class Store:
 
     # -- workflows
     def add_workflow(self, name: str, template: bool, steps: list[dict[str, Any]]) -> int:
-        return _inserted(self.db.execute(
-            "INSERT INTO workflows (name, template, steps) VALUES (?, ?, ?)",
-            (name, int(template), json.dumps(steps, ensure_ascii=False)),
-        ))
+        return _inserted(
+            self.db.execute(
+                "INSERT INTO workflows (name, template, steps) VALUES (?, ?, ?)",
+                (name, int(template), json.dumps(steps, ensure_ascii=False)),
+            )
+        )
 
     def workflow(self, workflow_id: int) -> dict[str, Any] | None:
         row = self.db.execute("SELECT id, name, template, steps FROM workflows WHERE id = ?", (workflow_id,)).fetchone()
@@ -165,8 +167,9 @@ class Store:
 
     # -- keys
     def add_key(self, key: str, now: float) -> None:
-        self.db.execute("INSERT OR IGNORE INTO api_key_digests (digest, last_used) VALUES (?, ?)",
-                        (_key_digest(key), now))
+        self.db.execute(
+            "INSERT OR IGNORE INTO api_key_digests (digest, last_used) VALUES (?, ?)", (_key_digest(key), now)
+        )
 
     def key_last_used(self, key: str) -> float | None:
         row = self.db.execute("SELECT last_used FROM api_key_digests WHERE digest = ?", (_key_digest(key),)).fetchone()
@@ -201,24 +204,41 @@ class Store:
         )
 
     def running(self, workstation_id: int) -> tuple[str, int] | None:
-        row = self.db.execute("SELECT line, element_id FROM running WHERE workstation_id = ?", (workstation_id,)).fetchone()
+        row = self.db.execute(
+            "SELECT line, element_id FROM running WHERE workstation_id = ?", (workstation_id,)
+        ).fetchone()
         return (row[0], row[1]) if row else None
 
     def clear_running(self, workstation_id: int) -> None:
         self.db.execute("DELETE FROM running WHERE workstation_id = ?", (workstation_id,))
 
     # -- machine reports
-    def add_completion(self, at: float, workstation_id: int | None, quantity: float | None, line: str | None,
-                       refusal: str | None = None) -> None:
-        self.db.execute("INSERT INTO completions (at, workstation_id, quantity, line, refusal) VALUES (?, ?, ?, ?, ?)",
-                        (at, workstation_id, quantity, line, refusal))
+    def add_completion(
+        self,
+        at: float,
+        workstation_id: int | None,
+        quantity: float | None,
+        line: str | None,
+        refusal: str | None = None,
+    ) -> None:
+        self.db.execute(
+            "INSERT INTO completions (at, workstation_id, quantity, line, refusal) VALUES (?, ?, ?, ?, ?)",
+            (at, workstation_id, quantity, line, refusal),
+        )
 
     def completions(self) -> list[dict[str, Any]]:
         return [
-            {"at": at, "workstation_id": ws, "quantity": _whole(quantity), "workorderline_id": line,
-             "accepted": refusal is None, "refusal": refusal}
+            {
+                "at": at,
+                "workstation_id": ws,
+                "quantity": _whole(quantity),
+                "workorderline_id": line,
+                "accepted": refusal is None,
+                "refusal": refusal,
+            }
             for at, ws, quantity, line, refusal in self.db.execute(
-                "SELECT at, workstation_id, quantity, line, refusal FROM completions ORDER BY id")
+                "SELECT at, workstation_id, quantity, line, refusal FROM completions ORDER BY id"
+            )
         ]
 
     def completion_totals(self) -> list[dict[str, Any]]:
@@ -228,7 +248,8 @@ class Store:
             for ws, name, total, n in self.db.execute(
                 "SELECT c.workstation_id, w.name, SUM(c.quantity), COUNT(*) FROM completions c "
                 "JOIN workstations w ON w.id = c.workstation_id WHERE c.refusal IS NULL "
-                "GROUP BY c.workstation_id ORDER BY c.workstation_id")
+                "GROUP BY c.workstation_id ORDER BY c.workstation_id"
+            )
         ]
 
 

@@ -51,8 +51,9 @@ class LineView:
             self._enrich(row, line, wo, client, product)
         return row
 
-    def _confirmed(self, line: dict[str, Any], wo: dict[str, Any], client: dict[str, Any],
-                   product: dict[str, Any]) -> dict[str, Any]:
+    def _confirmed(
+        self, line: dict[str, Any], wo: dict[str, Any], client: dict[str, Any], product: dict[str, Any]
+    ) -> dict[str, Any]:
         return {
             "workorderline_id": self.listed_id(line),
             "description": line["description"],
@@ -82,8 +83,14 @@ class LineView:
             step.update(workstationId=s["workstation_id"], bom=s["bom"], customFields=s["custom_fields"])
         return step
 
-    def _enrich(self, row: dict[str, Any], line: dict[str, Any], wo: dict[str, Any], client: dict[str, Any],
-                product: dict[str, Any]) -> None:
+    def _enrich(
+        self,
+        row: dict[str, Any],
+        line: dict[str, Any],
+        wo: dict[str, Any],
+        client: dict[str, Any],
+        product: dict[str, Any],
+    ) -> None:
         """The fields no live list is known to return: what the emulator stores, for tests that ask."""
         workflow = self.store.workflow(line["workflow_id"]) if line.get("workflow_id") else None
         row.update(

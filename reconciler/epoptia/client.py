@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 
@@ -36,10 +37,17 @@ from .throttle import Halt, Throttle
 
 # Upserts keyed by ERP id, archives and deletes can be sent twice without harm;
 # a workstation 'complete' adds quantity, and a login opens a session, so never.
-IDEMPOTENT = frozenset({
-    Operation.LIST_LINES, Operation.WORKFLOW_TEMPLATES, Operation.UPSERT_LINES, Operation.UPSERT_CLIENTS,
-    Operation.UPSERT_PRODUCTS, Operation.ARCHIVE_LINES, Operation.DELETE_LINES,
-})
+IDEMPOTENT = frozenset(
+    {
+        Operation.LIST_LINES,
+        Operation.WORKFLOW_TEMPLATES,
+        Operation.UPSERT_LINES,
+        Operation.UPSERT_CLIENTS,
+        Operation.UPSERT_PRODUCTS,
+        Operation.ARCHIVE_LINES,
+        Operation.DELETE_LINES,
+    }
+)
 
 
 class EpoptiaClient:
@@ -76,7 +84,7 @@ class EpoptiaClient:
     def close(self) -> None:
         self._http.close()
 
-    def __enter__(self) -> "EpoptiaClient":
+    def __enter__(self) -> EpoptiaClient:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -84,8 +92,14 @@ class EpoptiaClient:
 
     # ------------------------------------------------------------------ the one request path
 
-    def request(self, operation: Operation, body: Any = None, *, params: dict[str, Any] | None = None,
-                operator_token: str | None = None) -> Any:
+    def request(
+        self,
+        operation: Operation,
+        body: Any = None,
+        *,
+        params: dict[str, Any] | None = None,
+        operator_token: str | None = None,
+    ) -> Any:
         endpoint = self.profile.endpoint(operation)
         what = f"{endpoint.method} {endpoint.path}"
         headers = {self.profile.operator_header: operator_token} if operator_token else None
@@ -95,8 +109,13 @@ class EpoptiaClient:
             failure: EpoptiaError
             try:
                 with self.throttle.slot(write=endpoint.method != "GET"):
-                    response = self._http.request(endpoint.method, endpoint.path, params=params,
-                                                  json=body if endpoint.method != "GET" else None, headers=headers)
+                    response = self._http.request(
+                        endpoint.method,
+                        endpoint.path,
+                        params=params,
+                        json=body if endpoint.method != "GET" else None,
+                        headers=headers,
+                    )
                 _untie(response)
             except httpx.TimeoutException:
                 failure = UnreachableError(
@@ -136,7 +155,8 @@ class EpoptiaClient:
                 raise OperatorTokenError(
                     f"Epoptia refused the operator's {'login' if operation is Operation.OPERATOR_LOGIN else 'token'} "
                     f"for {what}: {_excerpt(response)}",
-                    hint="check the operator's username and password" if operation is Operation.OPERATOR_LOGIN
+                    hint="check the operator's username and password"
+                    if operation is Operation.OPERATOR_LOGIN
                     else "log in again with `reconciler operator login`; the API key is not the problem",
                 )
             raise KeyRejectedError(
@@ -152,25 +172,34 @@ class EpoptiaClient:
         try:
             return response.json()
         except ValueError:
-            raise BadResponseError(f"Epoptia answered {what} with something that is not JSON: {_excerpt(response)}") from None
+            raise BadResponseError(
+                f"Epoptia answered {what} with something that is not JSON: {_excerpt(response)}"
+            ) from None
 
     def _command_not_found(self, operation: Operation, what: str, response: httpx.Response) -> CommandNotFoundError:
         endpoint = self.profile.endpoint(operation)
         assumed = endpoint.grade.value != "confirmed"
-        origin = ("its path is our assumed default, not confirmed on a live tenant" if assumed
-                  else "its path is confirmed on live tenants, so check the endpoint and API version")
+        origin = (
+            "its path is our assumed default, not confirmed on a live tenant"
+            if assumed
+            else "its path is confirmed on live tenants, so check the endpoint and API version"
+        )
         return CommandNotFoundError(
             f"Epoptia does not know {what} ({operation.value}): {_excerpt(response)}; nothing was written, and "
             f"{origin}",
-            operation=operation.value, path=endpoint.path,
+            operation=operation.value,
+            path=endpoint.path,
             hint=f"run `reconciler doctor` to see which operations this tenant answers; set the right path under "
             f"`profile: operations: {operation.value}: {{path: ...}}` in reconciler.yaml, or switch it off with "
             "`enabled: false` so the plan blocks what needs it",
         )
 
     def _integrations_page(self) -> str:
-        return f"{self.endpoint}/integrations" if self.endpoint.startswith("https://") else \
-            "https://<subdomain>.epoptia.io/integrations"
+        return (
+            f"{self.endpoint}/integrations"
+            if self.endpoint.startswith("https://")
+            else "https://<subdomain>.epoptia.io/integrations"
+        )
 
     # ------------------------------------------------------------------ operations
 
@@ -178,13 +207,17 @@ class EpoptiaClient:
         """One page of work order lines (1-based), as raw rows, and the number of pages."""
         body = self.request(Operation.LIST_LINES, params={"page": page, "limit": self.profile.page_size})
         if not isinstance(body, dict) or not isinstance(body.get("workorderLines"), list):
-            raise BadResponseError("the list of work order lines has no 'workorderLines' list",
-                                   hint="check the target's endpoint; this is the one call confirmed on live tenants")
+            raise BadResponseError(
+                "the list of work order lines has no 'workorderLines' list",
+                hint="check the target's endpoint; this is the one call confirmed on live tenants",
+            )
         try:
             pages = max(1, int(body.get("numberOfPages") or 1))
         except (TypeError, ValueError):
-            raise BadResponseError(f"the list of work order lines says numberOfPages "
-                                   f"{str(body.get('numberOfPages'))[:40]!r}, which is not a number") from None
+            raise BadResponseError(
+                f"the list of work order lines says numberOfPages "
+                f"{str(body.get('numberOfPages'))[:40]!r}, which is not a number"
+            ) from None
         return body["workorderLines"], pages
 
     def write(self, operation: Operation, rows: list[dict[str, Any]]) -> list[RowResult]:
@@ -211,8 +244,15 @@ class EpoptiaClient:
             raise BadResponseError("the workflow templates answer has no list of workflows")
         return workflows
 
-    def control(self, action: str, workstation_id: int, *, quantity: float | None = None,
-                line_id: str | None = None, operator_token: str | None = None) -> dict[str, Any]:
+    def control(
+        self,
+        action: str,
+        workstation_id: int,
+        *,
+        quantity: float | None = None,
+        line_id: str | None = None,
+        operator_token: str | None = None,
+    ) -> dict[str, Any]:
         body = control_body(action, workstation_id, quantity, line_id)
         return self.request(Operation.WORKSTATION_CONTROL, body, operator_token=operator_token)
 

@@ -9,8 +9,9 @@ them unless told: import and small reads want them).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING
 
 from .reading import Repeats, RowProblem, WireLine, read_rows
 
@@ -42,9 +43,14 @@ class TenantLines:
 LineSink = Callable[[int, WireLine], None]
 
 
-def read_list(client: EpoptiaClient, *, pages: Iterable[int] | None = None,
-              on_page: Callable[[int, int], None] = lambda done, total: None,
-              each: LineSink | None = None, keep: Callable[[WireLine], bool] | None = None) -> TenantLines:
+def read_list(
+    client: EpoptiaClient,
+    *,
+    pages: Iterable[int] | None = None,
+    on_page: Callable[[int, int], None] = lambda done, total: None,
+    each: LineSink | None = None,
+    keep: Callable[[WireLine], bool] | None = None,
+) -> TenantLines:
     """Every page of the list (or only ``pages``), tolerating whatever a tenant returns.
 
     ``on_page(done, total)`` after each page, for progress. ``each`` sees every
@@ -84,5 +90,10 @@ def read_list(client: EpoptiaClient, *, pages: Iterable[int] | None = None,
                 break  # the list got shorter since those pages were seen
             total = read(page)
             on_page(done, len(todo))
-    return TenantLines(by_id=kept, problems=tuple(problems + repeats.problems), pages=total,
-                       complete=pages is None, ids=repeats.ids() if keep is not None else None)
+    return TenantLines(
+        by_id=kept,
+        problems=tuple(problems + repeats.problems),
+        pages=total,
+        complete=pages is None,
+        ids=repeats.ids() if keep is not None else None,
+    )

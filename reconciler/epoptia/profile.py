@@ -66,13 +66,32 @@ class ListIds(str, enum.Enum):
 # What the list of lines carries, in the manifests' terms (EPOPTIA_API.md, "What a real tenant's list looks
 # like"). Fields outside a target's observable set are write-only: the state is their only record, and they
 # never appear in drift, read-back or staleness.
-CONFIRMED_FIELDS = frozenset({
-    "description", "quantity", "target_day", "comments", "custom_fields", "product", "workorder",
-    "routing.workstation", "routing.job_task", "work_order.client",
-})
+CONFIRMED_FIELDS = frozenset(
+    {
+        "description",
+        "quantity",
+        "target_day",
+        "comments",
+        "custom_fields",
+        "product",
+        "workorder",
+        "routing.workstation",
+        "routing.job_task",
+        "work_order.client",
+    }
+)
 ALL_FIELDS = CONFIRMED_FIELDS | {
-    "code", "tags", "files", "bom", "over_under_percentage", "workflow", "routing.bom", "routing.custom_fields",
-    "work_order.code", "work_order.comments", "work_order.files",
+    "code",
+    "tags",
+    "files",
+    "bom",
+    "over_under_percentage",
+    "workflow",
+    "routing.bom",
+    "routing.custom_fields",
+    "work_order.code",
+    "work_order.comments",
+    "work_order.files",
 }
 
 
@@ -117,7 +136,7 @@ class WireProfile(BaseModel):
         """Whether the list of lines returns ``field`` (a name from ALL_FIELDS)."""
         return field in self.observable
 
-    def merged(self, override: dict[str, Any] | None) -> "WireProfile":
+    def merged(self, override: dict[str, Any] | None) -> WireProfile:
         """This profile with a target's overrides applied (operations merge per field)."""
         if not override:
             return self

@@ -125,8 +125,10 @@ def is_unnamed(name: Any, pattern: re.Pattern[str], position: int) -> bool:
 
 
 def bom_in(items: Any) -> list[dict[str, Any]]:
-    return [compact({"item": _text(b.get("item")) or None, "quantity": tidy(b.get("quantity")), "unit": b.get("unit")})
-            for b in _items(items)]
+    return [
+        compact({"item": _text(b.get("item")) or None, "quantity": tidy(b.get("quantity")), "unit": b.get("unit")})
+        for b in _items(items)
+    ]
 
 
 def fields_in(items: Any) -> dict[str, str]:
@@ -134,8 +136,9 @@ def fields_in(items: Any) -> dict[str, str]:
 
 
 def files_in(items: Any) -> list[dict[str, Any]]:
-    return [compact({"name": f.get("name"), "url": f.get("path"), "type": f.get("type") or None})
-            for f in _items(items)]
+    return [
+        compact({"name": f.get("name"), "url": f.get("path"), "type": f.get("type") or None}) for f in _items(items)
+    ]
 
 
 # ----------------------------------------------------------------------------- rows
@@ -157,10 +160,16 @@ def _steps(raw: Any, page: int, line_id: str, problems: list[RowProblem]) -> tup
         except (TypeError, ValueError):
             done = 0.0
         element = step.get("elementId")
-        steps.append(WireStep(workstation=_name(step.get("workstationName")), job_task=_name(step.get("job_tag")),
-                              status=_text(step.get("status")) or NOT_STARTED, qty_done=done, fields=fields,
-                              element_id=element if isinstance(element, int) and not isinstance(element, bool)
-                              else None))
+        steps.append(
+            WireStep(
+                workstation=_name(step.get("workstationName")),
+                job_task=_name(step.get("job_tag")),
+                status=_text(step.get("status")) or NOT_STARTED,
+                qty_done=done,
+                fields=fields,
+                element_id=element if isinstance(element, int) and not isinstance(element, bool) else None,
+            )
+        )
     return tuple(steps)
 
 
@@ -226,14 +235,16 @@ def read_rows(rows: Any, page: int = 0) -> tuple[list[WireLine], list[RowProblem
         status = row.get("production_status", row.get("status"))
         wo = row.get("workorder")
         wo_id = wo.get("id") if isinstance(wo, Mapping) else None
-        lines.append(WireLine(
-            line_id=line_id,
-            work_order_id=None if wo_id in (None, "") else _text(wo_id),
-            status=_text(status).strip().lower(),
-            steps=_steps(row.get("erp_routing"), page, line_id, problems),
-            fields=_fields(row),
-            page=page,
-        ))
+        lines.append(
+            WireLine(
+                line_id=line_id,
+                work_order_id=None if wo_id in (None, "") else _text(wo_id),
+                status=_text(status).strip().lower(),
+                steps=_steps(row.get("erp_routing"), page, line_id, problems),
+                fields=_fields(row),
+                page=page,
+            )
+        )
     return lines, problems
 
 
@@ -271,14 +282,23 @@ class Repeats:
             return order
         if self._data[order] == data:
             return None
-        self.problems.append(RowProblem(line.page, line.line_id,
-                                        f"line {line.line_id} appears on pages {self._page[order]} and {line.page} "
-                                        "with different data; the row with more progress is used"))
+        self.problems.append(
+            RowProblem(
+                line.page,
+                line.line_id,
+                f"line {line.line_id} appears on pages {self._page[order]} and {line.page} "
+                "with different data; the row with more progress is used",
+            )
+        )
         flags = self._flags[order]
         if (launched, started, done) <= (bool(flags & 2), bool(flags & 1), self._done[order]):
             return None
         self._page[order], self._flags[order], self._done[order], self._data[order] = (
-            line.page, launched * 2 + started, done, data)
+            line.page,
+            launched * 2 + started,
+            done,
+            data,
+        )
         return order
 
     def ids(self) -> frozenset[str]:
@@ -375,12 +395,27 @@ def _steps_in(line: WireLine, applied: list[dict[str, Any]], profile: WireProfil
     return steps
 
 
-_SCALARS = ("description", "quantity", "target_day", "comments", "custom_fields", "code", "tags", "files", "bom",
-            "over_under_percentage")
+_SCALARS = (
+    "description",
+    "quantity",
+    "target_day",
+    "comments",
+    "custom_fields",
+    "code",
+    "tags",
+    "files",
+    "bom",
+    "over_under_percentage",
+)
 
 
-def observed_line(line: WireLine, applied: dict[str, Any], profile: WireProfile,
-                  names: Names = NO_NAMES, work_order: str | None = None) -> dict[str, Any]:
+def observed_line(
+    line: WireLine,
+    applied: dict[str, Any],
+    profile: WireProfile,
+    names: Names = NO_NAMES,
+    work_order: str | None = None,
+) -> dict[str, Any]:
     """The canonical payload of a line as Epoptia has it, as far as the list shows it.
 
     ``applied`` is what we last sent: every field the list does not return keeps
@@ -394,8 +429,9 @@ def observed_line(line: WireLine, applied: dict[str, Any], profile: WireProfile,
         if profile.sees(field) and field in line.fields:
             payload[field] = line.fields[field]
     if profile.sees("product"):
-        seen = names.resolve("product", applied.get("product"), line.fields.get("product_id"),
-                             line.fields.get("product_name"))
+        seen = names.resolve(
+            "product", applied.get("product"), line.fields.get("product_id"), line.fields.get("product_name")
+        )
         if seen is not None:
             payload["product"] = seen
     if profile.sees("workorder") and work_order is not None:
@@ -409,13 +445,15 @@ def observed_line(line: WireLine, applied: dict[str, Any], profile: WireProfile,
     return compact(payload)
 
 
-def observed_work_order(line: WireLine, applied: dict[str, Any], profile: WireProfile,
-                        names: Names = NO_NAMES) -> dict[str, Any]:
+def observed_work_order(
+    line: WireLine, applied: dict[str, Any], profile: WireProfile, names: Names = NO_NAMES
+) -> dict[str, Any]:
     """A work order's payload as one of its lines shows it (the list has no work orders of its own)."""
     payload = dict(applied)
     if profile.sees("work_order.client"):
-        seen = names.resolve("client", applied.get("client"), line.fields.get("client_id"),
-                             line.fields.get("client_name"))
+        seen = names.resolve(
+            "client", applied.get("client"), line.fields.get("client_id"), line.fields.get("client_name")
+        )
         if seen is not None:
             payload["client"] = seen
     for field in ("code", "comments", "files"):
@@ -432,9 +470,16 @@ def step_shape(line: WireLine) -> list[tuple[str | None, str | None]]:
 
 def observable_part(payload: dict[str, Any], profile: WireProfile) -> dict[str, Any]:
     """The part of a line's payload the list can show: what a read can confirm or refute."""
-    out: dict[str, Any] = {f: payload.get(f) for f in (*_SCALARS, "product", "workorder", "workflow")
-                           if profile.sees(f)}
+    out: dict[str, Any] = {
+        f: payload.get(f) for f in (*_SCALARS, "product", "workorder", "workflow") if profile.sees(f)
+    }
     steps = (payload.get("routing") or {}).get("steps") or []
-    out["routing"] = [{sub: s.get(sub) for sub in ("workstation", "job_task", "bom", "custom_fields")
-                       if profile.sees(f"routing.{sub}")} for s in steps]
+    out["routing"] = [
+        {
+            sub: s.get(sub)
+            for sub in ("workstation", "job_task", "bom", "custom_fields")
+            if profile.sees(f"routing.{sub}")
+        }
+        for s in steps
+    ]
     return out

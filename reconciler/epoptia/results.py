@@ -29,8 +29,14 @@ class RowOutcome(str, enum.Enum):
         return self in _SUCCEEDED
 
 
-_SUCCEEDED = {RowOutcome.CREATED, RowOutcome.UPDATED, RowOutcome.UNCHANGED, RowOutcome.DELETED,
-              RowOutcome.ARCHIVED, RowOutcome.SENT}
+_SUCCEEDED = {
+    RowOutcome.CREATED,
+    RowOutcome.UPDATED,
+    RowOutcome.UNCHANGED,
+    RowOutcome.DELETED,
+    RowOutcome.ARCHIVED,
+    RowOutcome.SENT,
+}
 
 
 class RowResult(NamedTuple):
@@ -50,5 +56,6 @@ def parse_row(raw: Any) -> RowResult:
     if outcome is RowOutcome.UNKNOWN and not reason:
         reason = f"result {raw.get('result')!r}"
     epoptia_id = raw.get("epoptia_id")
-    return RowResult(outcome, None if reason is None else str(reason)[:500],
-                     None if epoptia_id is None else str(epoptia_id))
+    return RowResult(
+        outcome, None if reason is None else str(reason)[:500], None if epoptia_id is None else str(epoptia_id)
+    )

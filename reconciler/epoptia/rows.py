@@ -17,8 +17,15 @@ def _text(value: Any) -> str:
 
 
 # Assumed field names for clients and products: the public docs list their attributes from the web UI only.
-_CLIENT_FIELDS = {"type": "kind", "email": "email", "city": "city", "phone": "phone", "vat_number": "vat_number",
-                  "vat_rate": "vat_rate", "comments": "comments"}
+_CLIENT_FIELDS = {
+    "type": "kind",
+    "email": "email",
+    "city": "city",
+    "phone": "phone",
+    "vat_number": "vat_number",
+    "vat_rate": "vat_rate",
+    "comments": "comments",
+}
 _PRODUCT_FIELDS = {"code": "code", "active": "active", "comments": "comments"}
 
 
@@ -39,8 +46,9 @@ def client_row(erp_id: str, p: dict[str, Any], previous: dict[str, Any] | None =
     return {"id": erp_id, "name": p["name"], **_owned(p, _CLIENT_FIELDS, previous)}
 
 
-def product_row(erp_id: str, p: dict[str, Any], workflows: WorkflowIndex | None,
-                previous: dict[str, Any] | None = None) -> dict[str, Any]:
+def product_row(
+    erp_id: str, p: dict[str, Any], workflows: WorkflowIndex | None, previous: dict[str, Any] | None = None
+) -> dict[str, Any]:
     row = {"id": erp_id, "name": p["name"], **_owned(p, _PRODUCT_FIELDS, previous)}
     if p.get("workflow"):
         if workflows is None:
@@ -78,8 +86,9 @@ _WORK_ORDER_FIELDS: dict[str, tuple[str, Any, Any]] = {
 }
 
 
-def _owned_fields(payload: dict[str, Any], previous: dict[str, Any] | None,
-                  fields: dict[str, tuple[str, Any, Any]]) -> dict[str, Any]:
+def _owned_fields(
+    payload: dict[str, Any], previous: dict[str, Any] | None, fields: dict[str, tuple[str, Any, Any]]
+) -> dict[str, Any]:
     """The fields a manifest sets, and "nothing" for those it stopped setting; a field nobody set is left
     out, so Epoptia keeps what someone typed there (its docs: any field may be left out)."""
     row = {}
@@ -91,10 +100,20 @@ def _owned_fields(payload: dict[str, Any], previous: dict[str, Any] | None,
     return row
 
 
-def line_row(line_id: str, line: dict[str, Any], wo_id: str, wo: dict[str, Any], *, archived: bool,
-             workflows: WorkflowIndex | None, client_name: str | None = None, product_name: str | None = None,
-             send_route: bool = True, previous: dict[str, Any] | None = None,
-             previous_wo: dict[str, Any] | None = None) -> dict[str, Any]:
+def line_row(
+    line_id: str,
+    line: dict[str, Any],
+    wo_id: str,
+    wo: dict[str, Any],
+    *,
+    archived: bool,
+    workflows: WorkflowIndex | None,
+    client_name: str | None = None,
+    product_name: str | None = None,
+    send_route: bool = True,
+    previous: dict[str, Any] | None = None,
+    previous_wo: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """One line of the upsert body, carrying its work order, as in Epoptia's own example.
 
     Only owned fields travel: what the manifests set, and "nothing" where they
@@ -129,9 +148,12 @@ def line_row(line_id: str, line: dict[str, Any], wo_id: str, wo: dict[str, Any],
         row["workflow_id"] = workflows.resolve(line["workflow"], f"WorkOrderLine/{line_id}")
     elif line.get("routing"):
         row["erp_routing"] = [
-            {"workstationName": _text(s.get("workstation")),
-             "job_tasks": [{"name": s["job_task"]}] if s.get("job_task") else [],
-             "bom": s.get("bom", []), "customFields": _custom_fields(s.get("custom_fields"))}
+            {
+                "workstationName": _text(s.get("workstation")),
+                "job_tasks": [{"name": s["job_task"]}] if s.get("job_task") else [],
+                "bom": s.get("bom", []),
+                "customFields": _custom_fields(s.get("custom_fields")),
+            }
             for s in line["routing"]["steps"]
         ]
     return row

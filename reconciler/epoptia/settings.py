@@ -5,7 +5,8 @@ Light on purpose: reconciler.yaml is validated with these before any HTTP code i
 
 from __future__ import annotations
 
-from typing import Annotated, Iterator
+from collections.abc import Iterator
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -34,4 +35,4 @@ class RetryPolicy(_Value):
 
     def delays(self) -> Iterator[float]:
         for n in range(self.attempts - 1):
-            yield self.backoff * (2 ** n)
+            yield self.backoff * (2**n)

@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from filelock import FileLock
 
@@ -50,8 +51,7 @@ class Halt:
             return {"at": "unknown", "status": "?", "request": "?", "reason": "unreadable halt file"}
 
     def set(self, status: int, request: str, reason: str) -> None:
-        info = {"at": timestamp(), "status": status,
-                "request": request, "reason": reason, "pid": os.getpid()}
+        info = {"at": timestamp(), "status": status, "request": request, "reason": reason, "pid": os.getpid()}
         try:
             atomic_write(self.path, json.dumps(info, indent=2).encode())
         except OSError as error:
@@ -59,7 +59,8 @@ class Halt:
                 f"Epoptia answered HTTP {status} to {request} ({reason}); the halt file {self.path} could not be "
                 f"written ({error.strerror}), so other processes are not stopped",
                 hint="stop every job that talks to this target until you know Epoptia is not blocking this address; "
-                "fix the disk or permissions of the halt folder") from None
+                "fix the disk or permissions of the halt folder",
+            ) from None
 
     def clear(self) -> bool:
         try:

@@ -17,11 +17,15 @@ class WorkflowIndex:
 
     def resolve(self, name: str, used_by: str) -> int:
         if name in self.ambiguous:
-            raise MappingError(f"workflow {name!r} (used by {used_by}) is ambiguous: Epoptia has several templates "
-                               "with that name", hint="rename one of them in Epoptia so each name is unique")
+            raise MappingError(
+                f"workflow {name!r} (used by {used_by}) is ambiguous: Epoptia has several templates with that name",
+                hint="rename one of them in Epoptia so each name is unique",
+            )
         if name not in self.by_name:
             known = ", ".join(sorted(self.by_name)) or "none"
-            raise MappingError(f"workflow {name!r} (used by {used_by}) is not a workflow template in Epoptia"
-                               f"{did_you_mean(name, self.by_name)}",
-                               hint=f"templates there: {known}; check the spelling, or create it in Epoptia first")
+            raise MappingError(
+                f"workflow {name!r} (used by {used_by}) is not a workflow template in Epoptia"
+                f"{did_you_mean(name, self.by_name)}",
+                hint=f"templates there: {known}; check the spelling, or create it in Epoptia first",
+            )
         return self.by_name[name]

@@ -35,8 +35,15 @@ from .errors import GitOpsError, StateConflictError
 from .git import Git
 
 DEFAULT_BRANCH = "reconciler-state"
-_MOVED = ("[rejected]", "non-fast-forward", "fetch first", "cannot lock ref", "failed to update ref",
-          "incorrect old value", "stale info")
+_MOVED = (
+    "[rejected]",
+    "non-fast-forward",
+    "fetch first",
+    "cannot lock ref",
+    "failed to update ref",
+    "incorrect old value",
+    "stale info",
+)
 Changes = dict[str, bytes | None]  # path -> new content, or None to delete
 
 
@@ -78,15 +85,17 @@ class StateBranch:
 
     def fetch(self) -> str | None:
         """The branch's tip on the remote, fetched; None when the branch does not exist yet."""
-        result = self.git.attempt("fetch", "--no-tags", "--quiet", self.remote,
-                                  f"+refs/heads/{self.name}:{self.local_ref}")
+        result = self.git.attempt(
+            "fetch", "--no-tags", "--quiet", self.remote, f"+refs/heads/{self.name}:{self.local_ref}"
+        )
         if result.returncode != 0:
             if "couldn't find remote ref" in result.stderr:
                 self.git.attempt("update-ref", "-d", self.local_ref)
                 return None
-            raise GitOpsError(f"cannot fetch the state branch {self.name!r} from {self.remote}: "
-                              f"{result.stderr.strip()}",
-                              hint="the job needs `permissions: contents: read` (and write to record anything)")
+            raise GitOpsError(
+                f"cannot fetch the state branch {self.name!r} from {self.remote}: {result.stderr.strip()}",
+                hint="the job needs `permissions: contents: read` (and write to record anything)",
+            )
         return self.git.run("rev-parse", self.local_ref).strip()
 
     def read(self, tip: str | None, path: str) -> bytes | None:
@@ -127,9 +136,11 @@ class StateBranch:
         # Someone else pushed first (or at the same moment: the remote could not lock the ref): try again.
         if any(sign in text for sign in _MOVED):
             return False
-        raise GitOpsError(f"the remote refused the push to {ref or self.name!r}: {text.strip()[-400:]}",
-                          hint=f"the job needs `permissions: contents: write`, and no rule on the branch "
-                          f"{self.name!r} may stop GitHub Actions from pushing to it (protect `main`, not this branch)")
+        raise GitOpsError(
+            f"the remote refused the push to {ref or self.name!r}: {text.strip()[-400:]}",
+            hint=f"the job needs `permissions: contents: write`, and no rule on the branch "
+            f"{self.name!r} may stop GitHub Actions from pushing to it (protect `main`, not this branch)",
+        )
 
     def update(self, build: Callable[[str | None], Changes | None], message: str, attempts: int = 30) -> str | None:
         """Fetch, build the changes on the tip, commit, push; again on a newer tip when someone pushed first.
@@ -148,8 +159,10 @@ class StateBranch:
                 self.git.attempt("update-ref", self.local_ref, commit)
                 return commit
             time.sleep(random.uniform(0.05, 0.3) * (1 + min(attempt, 5)))
-        raise GitOpsError(f"could not write the state branch {self.name!r}: it moved {attempts} times in a row",
-                          hint="run the job again")
+        raise GitOpsError(
+            f"could not write the state branch {self.name!r}: it moved {attempts} times in a row",
+            hint="run the job again",
+        )
 
 
 def merge_states(base: bytes | None, ours: bytes, theirs: bytes | None, *, where: str) -> bytes:
@@ -163,8 +176,10 @@ def merge_states(base: bytes | None, ours: bytes, theirs: bytes | None, *, where
     mine, other = State.model_validate_json(ours), State.model_validate_json(theirs)
     origin = State.model_validate_json(base) if base else State()
     if mine.lineage and other.lineage and mine.lineage != other.lineage:
-        raise StateConflictError(f"{where}: the state on the branch has another lineage ({other.lineage}) than "
-                                 f"the one this job wrote ({mine.lineage})")
+        raise StateConflictError(
+            f"{where}: the state on the branch has another lineage ({other.lineage}) than "
+            f"the one this job wrote ({mine.lineage})"
+        )
     resources = dict(other.resources)
     conflicts = []
     for addr in set(mine.resources) | set(origin.resources):
@@ -178,8 +193,15 @@ def merge_states(base: bytes | None, ours: bytes, theirs: bytes | None, *, where
         else:
             resources[addr] = now
     if conflicts:
-        raise StateConflictError(f"{where}: another run changed {', '.join(sorted(conflicts)[:5])} "
-                                 f"({len(conflicts)} resource(s)) while this one did too")
-    merged = other.model_copy(update={"resources": resources, "serial": max(mine.serial, other.serial) + 1,
-                                      "lineage": other.lineage or mine.lineage})
+        raise StateConflictError(
+            f"{where}: another run changed {', '.join(sorted(conflicts)[:5])} "
+            f"({len(conflicts)} resource(s)) while this one did too"
+        )
+    merged = other.model_copy(
+        update={
+            "resources": resources,
+            "serial": max(mine.serial, other.serial) + 1,
+            "lineage": other.lineage or mine.lineage,
+        }
+    )
     return serialise(merged)

@@ -11,8 +11,9 @@ PLAN_MARKER = MARKER  # the plan of the pull request, updated on every push
 APPLY_MARKER = "<!-- epoptia-reconciler-apply -->"  # what the apply on merge did with it
 
 
-def comment_body(markdown: str, *, sha: str | None = None, run_url: str | None = None,
-                 marker: str = PLAN_MARKER) -> str:
+def comment_body(
+    markdown: str, *, sha: str | None = None, run_url: str | None = None, marker: str = PLAN_MARKER
+) -> str:
     body = markdown if marker in markdown else f"{marker}\n{markdown}"
     footer = []
     if sha:

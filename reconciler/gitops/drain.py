@@ -123,8 +123,16 @@ class DrainOutcome:
 
 
 class Drain:
-    def __init__(self, context: Context, git: Git, branch: StateBranch, queue: TenantQueue, hooks: Hooks,
-                 github: GitHub | None, notice: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        context: Context,
+        git: Git,
+        branch: StateBranch,
+        queue: TenantQueue,
+        hooks: Hooks,
+        github: GitHub | None,
+        notice: Callable[[str], None],
+    ) -> None:
         self.git, self.branch, self.queue, self.hooks, self.github = git, branch, queue, hooks, github
         self.notice = notice
         self.target = context.target_name
@@ -166,8 +174,9 @@ class Drain:
             except GitOpsError as error:
                 self.notice(f"Warning: {error.message}")
                 pulls = []
-            merged = ([p for p in pulls if p.get("merge_commit_sha") == commit]
-                      or [p for p in pulls if p.get("merged_at")])
+            merged = [p for p in pulls if p.get("merge_commit_sha") == commit] or [
+                p for p in pulls if p.get("merged_at")
+            ]
             if merged:
                 pr, head = int(merged[0]["number"]), (merged[0].get("head") or {}).get("sha")
         if pr is None:
@@ -208,8 +217,10 @@ class Drain:
                 found = [a for a in found if (a.get("workflow_run") or {}).get("head_sha") == merge.head]
             if not found:
                 head = f" for its last commit {merge.head[:12]}" if merge.head else ""
-                return None, (f"no plan of #{merge.pr} was saved{head} (artifact {name}: the plan job did not finish, "
-                              "or the artifact expired)")
+                return None, (
+                    f"no plan of #{merge.pr} was saved{head} (artifact {name}: the plan job did not finish, "
+                    "or the artifact expired)"
+                )
             raw = self.github.artifact_file(int(found[0]["id"]), PLAN_FILE)
         except GitOpsError as error:
             return None, f"the reviewed plan could not be fetched: {error}"
@@ -231,15 +242,18 @@ class Drain:
         window = context.window_check()
         if window is not None and not window.allowed and not request.ignore_window:
             return Step(merge, Status.WINDOW, window.message)
-        wanted = PlanRequest(selection=request.selection, allow_mass_delete=request.allow_mass_delete,
-                             refresh=request.refresh)
+        wanted = PlanRequest(
+            selection=request.selection, allow_mass_delete=request.allow_mass_delete, refresh=request.refresh
+        )
         fresh = plan_target(context, wanted, self.hooks).plan
         if context.halt.read() is not None:
-            return Step(merge, Status.HALTED, "Epoptia answered 403 or 429 while planning; requests are halted",
-                        fresh=fresh)
+            return Step(
+                merge, Status.HALTED, "Epoptia answered 403 or 429 while planning; requests are halted", fresh=fresh
+            )
         if not fresh.refreshed and request.refresh is not RefreshScope.NONE:
-            return Step(merge, Status.FAILED, "Epoptia could not be read, so nothing was planned against it",
-                        fresh=fresh)
+            return Step(
+                merge, Status.FAILED, "Epoptia could not be read, so nothing was planned against it", fresh=fresh
+            )
         if not fresh.actions:
             return Step(merge, Status.NOTHING, fresh=fresh)
         digest = plan_digest(fresh)
@@ -253,16 +267,31 @@ class Drain:
                 return Step(merge, Status.UNREVIEWED, why, fresh=fresh, digest=digest)
             comparison = compare(reviewed, fresh)
             if not comparison.identical:
-                return Step(merge, Status.DIFFERENT, "the plan on main is not the plan reviewed in the pull request",
-                            fresh=fresh, reviewed=reviewed, comparison=comparison, digest=digest)
+                return Step(
+                    merge,
+                    Status.DIFFERENT,
+                    "the plan on main is not the plan reviewed in the pull request",
+                    fresh=fresh,
+                    reviewed=reviewed,
+                    comparison=comparison,
+                    digest=digest,
+                )
             to_apply = reviewed
         approved = to_apply is fresh
-        common: dict[str, Any] = dict(fresh=fresh, reviewed=reviewed, comparison=comparison, digest=digest,
-                                      approved=approved)
+        common: dict[str, Any] = dict(
+            fresh=fresh, reviewed=reviewed, comparison=comparison, digest=digest, approved=approved
+        )
         try:
-            outcome = apply_target(context, ApplyRequest(saved_plan=to_apply, auto_approve=True,
-                                                         skip_blocked=request.skip_blocked,
-                                                         ignore_window=request.ignore_window), self.hooks)
+            outcome = apply_target(
+                context,
+                ApplyRequest(
+                    saved_plan=to_apply,
+                    auto_approve=True,
+                    skip_blocked=request.skip_blocked,
+                    ignore_window=request.ignore_window,
+                ),
+                self.hooks,
+            )
         except StalePlanError as error:
             return Step(merge, Status.STALE, str(error.message), **common)
         except HaltedError as error:
@@ -273,10 +302,18 @@ class Drain:
                 return Step(merge, Status.WINDOW, window.message, **common)
             return Step(merge, Status.FAILED, str(error), **common)
         report = outcome.report
-        if outcome.status is ApplyStatus.APPLIED and report is not None and not (
-                report.complete or (request.skip_blocked and report.only_blocked_left)):
-            return Step(merge, Status.FAILED, "the apply did not finish; what was done is recorded in the state",
-                        report=report, **common)
+        if (
+            outcome.status is ApplyStatus.APPLIED
+            and report is not None
+            and not (report.complete or (request.skip_blocked and report.only_blocked_left))
+        ):
+            return Step(
+                merge,
+                Status.FAILED,
+                "the apply did not finish; what was done is recorded in the state",
+                report=report,
+                **common,
+            )
         return Step(merge, Status.APPLIED, report=report, **common)
 
     # ------------------------------------------------------------------ the walk
@@ -291,8 +328,10 @@ class Drain:
         held_before = _held(self.branch.read(tip, self.files.pending), head)
         if held_before is not None and not request.approve:
             # Planning it again would hold it again (and spend requests): it waits for a person.
-            self.notice(f"Still held for a person: {held_before['commit'][:12]} ({held_before['status']}); "
-                        "approve its plan or change the manifests.")
+            self.notice(
+                f"Still held for a person: {held_before['commit'][:12]} ({held_before['status']}); "
+                "approve its plan or change the manifests."
+            )
             return DrainOutcome(self.target, (), applied, still_held=held_before)
         held = self.queue.acquire("apply")
         steps: list[Step] = []
@@ -318,21 +357,32 @@ class Drain:
                     applied = merge.commit
                     self._record(held, carried, merge, step)
                     continue
-                steps += [Step(later, Status.WAITING, f"behind {merge.commit[:12]}") for later in merges[index + 1:]]
+                steps += [Step(later, Status.WAITING, f"behind {merge.commit[:12]}") for later in merges[index + 1 :]]
                 break
             return DrainOutcome(self.target, tuple(steps), applied)
         finally:
-            self.queue.record(held, carried, self._message(steps),
-                              extra={self.files.pending: _pending(steps, head)}, release=True)
+            self.queue.record(
+                held, carried, self._message(steps), extra={self.files.pending: _pending(steps, head)}, release=True
+            )
 
     def _record(self, held: Held, carried: dict[str, bytes | None], merge: Merge, step: Step) -> None:
-        record = {"commit": merge.commit, "pr": merge.pr, "title": merge.title, "at": timestamp(),
-                  "digest": step.digest, "approved": step.approved}
+        record = {
+            "commit": merge.commit,
+            "pr": merge.pr,
+            "title": merge.title,
+            "at": timestamp(),
+            "digest": step.digest,
+            "approved": step.approved,
+        }
         applied = (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
         origin = f"#{merge.pr}" if merge.pr else f"commit {merge.commit[:12]}"
         verb = "applying" if step.status is Status.APPLIED else "checking"
-        self.queue.record(held, carried, f"reconciler: state of {self.target!r} after {verb} {origin}\n\n"
-                          f"Applied for: {merge.title}\n", extra={self.files.applied: applied})
+        self.queue.record(
+            held,
+            carried,
+            f"reconciler: state of {self.target!r} after {verb} {origin}\n\nApplied for: {merge.title}\n",
+            extra={self.files.applied: applied},
+        )
 
     def _message(self, steps: list[Step]) -> str:
         waiting = [s for s in steps if s.status not in (Status.APPLIED, Status.NOTHING)]
@@ -373,7 +423,16 @@ def _pending(steps: list[Step], head: str | None = None) -> bytes | None:
     waiting = [s for s in steps if s.status not in (Status.APPLIED, Status.NOTHING)]
     if not waiting:
         return None
-    rows = [{"commit": s.merge.commit, "pr": s.merge.pr, "title": s.merge.title, "status": s.status.value,
-             "why": s.message, "digest": s.digest} for s in waiting]
+    rows = [
+        {
+            "commit": s.merge.commit,
+            "pr": s.merge.pr,
+            "title": s.merge.title,
+            "status": s.status.value,
+            "why": s.message,
+            "digest": s.digest,
+        }
+        for s in waiting
+    ]
     record = {"updated": timestamp(), "head": head, "merges": rows}
     return (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode("utf-8")

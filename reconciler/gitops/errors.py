@@ -1,9 +1,9 @@
 """The errors of the CI side.
 
-    ReconcilerError
-    └── GitOpsError             GitHub or git refused what a workflow step asked
-        ├── QueueBusyError      another job held the tenant's queue for longer than this one would wait
-        └── StateConflictError  two runs changed one resource of the state (only when a lease was broken)
+ReconcilerError
+└── GitOpsError             GitHub or git refused what a workflow step asked
+    ├── QueueBusyError      another job held the tenant's queue for longer than this one would wait
+    └── StateConflictError  two runs changed one resource of the state (only when a lease was broken)
 """
 
 from __future__ import annotations

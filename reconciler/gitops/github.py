@@ -19,7 +19,7 @@ from .errors import GitOpsError
 
 _NEEDS = {
     "comment": "the job needs `permissions: pull-requests: write`; a pull request from a fork never gets it "
-               "(its plan goes to the job summary instead)",
+    "(its plan goes to the job summary instead)",
     "read": "the job needs `permissions: contents: read` and `pull-requests: read`",
     "artifact": "the job needs `permissions: actions: read` to read the plan saved by the pull request's run",
 }
@@ -36,9 +36,14 @@ class GitHub:
         self.repository = repository
         self._transport = transport
         self._http = httpx.Client(
-            base_url=api_url.rstrip("/"), transport=transport, timeout=30,
-            headers={"Authorization": f"Bearer {token}", "Accept": "application/vnd.github+json",
-                     "X-GitHub-Api-Version": "2022-11-28"},
+            base_url=api_url.rstrip("/"),
+            transport=transport,
+            timeout=30,
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Accept": "application/vnd.github+json",
+                "X-GitHub-Api-Version": "2022-11-28",
+            },
         )
 
     @classmethod
@@ -51,8 +56,11 @@ class GitHub:
 
     def _check(self, response: httpx.Response, what: str, need: str) -> httpx.Response:
         if response.status_code >= 300:
-            raise GitHubRefused(f"GitHub refused {what}: HTTP {response.status_code} {response.text[:200]}",
-                                status=response.status_code, hint=_NEEDS[need])
+            raise GitHubRefused(
+                f"GitHub refused {what}: HTTP {response.status_code} {response.text[:200]}",
+                status=response.status_code,
+                hint=_NEEDS[need],
+            )
         return response
 
     def _get(self, path: str, what: str, need: str, **params: Any) -> Any:
@@ -67,14 +75,22 @@ class GitHub:
             comments = self._get(f"/issues/{pr}/comments", "listing comments", "comment", per_page=100, page=page)
             for comment in comments:
                 if marker in (comment.get("body") or ""):
-                    self._check(self._http.patch(f"/repos/{self.repository}/issues/comments/{comment['id']}",
-                                                 json={"body": body}), "updating a comment", "comment")
+                    self._check(
+                        self._http.patch(
+                            f"/repos/{self.repository}/issues/comments/{comment['id']}", json={"body": body}
+                        ),
+                        "updating a comment",
+                        "comment",
+                    )
                     return "updated"
             if len(comments) < 100:
                 break
             page += 1
-        self._check(self._http.post(f"/repos/{self.repository}/issues/{pr}/comments", json={"body": body}),
-                    "creating a comment", "comment")
+        self._check(
+            self._http.post(f"/repos/{self.repository}/issues/{pr}/comments", json={"body": body}),
+            "creating a comment",
+            "comment",
+        )
         return "created"
 
     # ------------------------------------------------------------------ pull requests
@@ -93,8 +109,9 @@ class GitHub:
         found: list[dict[str, Any]] = []
         page = 1
         while True:
-            body = self._get("/actions/artifacts", f"the artifacts named {name}", "artifact",
-                             name=name, per_page=100, page=page)
+            body = self._get(
+                "/actions/artifacts", f"the artifacts named {name}", "artifact", name=name, per_page=100, page=page
+            )
             batch = body.get("artifacts") or []
             found += [a for a in batch if not a.get("expired")]
             if len(batch) < 100:

@@ -89,9 +89,17 @@ class Held:
 
 
 class TenantQueue:
-    def __init__(self, branch: StateBranch, files: TargetFiles, target: str, *, lease_minutes: float = 120,
-                 wait_minutes: float = 60, poll_seconds: float = 15,
-                 notice: Callable[[str], None] = lambda message: None) -> None:
+    def __init__(
+        self,
+        branch: StateBranch,
+        files: TargetFiles,
+        target: str,
+        *,
+        lease_minutes: float = 120,
+        wait_minutes: float = 60,
+        poll_seconds: float = 15,
+        notice: Callable[[str], None] = lambda message: None,
+    ) -> None:
         self.branch, self.files, self.target = branch, files, target
         self.lease_minutes, self.wait_minutes, self.poll_seconds = lease_minutes, wait_minutes, poll_seconds
         self.notice = notice
@@ -119,7 +127,8 @@ class TenantQueue:
                     raise QueueBusyError(
                         f"the queue of target {self.target!r} is held by {other.describe()}",
                         hint="wait for that job; if it died, break its lease with "
-                        f"`reconciler ci lease break {other.id}`")
+                        f"`reconciler ci lease break {other.id}`",
+                    )
                 if told != other.id or time.monotonic() - last_told > 60:
                     self.notice(f"Queue: waiting for {other.describe()}")
                     told, last_told = other.id, time.monotonic()
@@ -127,18 +136,33 @@ class TenantQueue:
                 continue
             if other is not None:
                 self.notice(f"Queue: the lease of {other.describe()} expired; taking the queue")
-            mine = Lease(id=uuid.uuid4().hex[:12], job=job, target=self.target, holder=holder(),
-                         acquired=timestamp(now), expires=timestamp(now + timedelta(minutes=self.lease_minutes)))
-            commit = self.branch.commit(tip, {self.files.lease: mine.to_bytes()},
-                                        f"reconciler: {job} of {self.target!r} takes the tenant's queue\n\n"
-                                        f"{mine.holder}\n")
+            mine = Lease(
+                id=uuid.uuid4().hex[:12],
+                job=job,
+                target=self.target,
+                holder=holder(),
+                acquired=timestamp(now),
+                expires=timestamp(now + timedelta(minutes=self.lease_minutes)),
+            )
+            commit = self.branch.commit(
+                tip,
+                {self.files.lease: mine.to_bytes()},
+                f"reconciler: {job} of {self.target!r} takes the tenant's queue\n\n{mine.holder}\n",
+            )
             if commit is not None and self.branch.push(commit):
                 self.branch.git.attempt("update-ref", self.branch.local_ref, commit)
                 self.notice(f"Queue: holding the queue of {self.target!r} (lease {mine.id})")
                 return Held(mine, commit, self.read_carried(commit))
 
-    def record(self, held: Held, local: dict[str, bytes | None], message: str, *, extra: Changes | None = None,
-               release: bool = False) -> None:
+    def record(
+        self,
+        held: Held,
+        local: dict[str, bytes | None],
+        message: str,
+        *,
+        extra: Changes | None = None,
+        release: bool = False,
+    ) -> None:
         """Write what this job changed (and ``extra``) to the branch; with ``release``, give the queue back."""
         wrote: dict[str, bytes | None] = {}
 
@@ -175,15 +199,17 @@ class TenantQueue:
             return merge_states(held.base.get("state"), ours, theirs, where=self.path("state"))
         except (StateConflictError, ValueError) as error:
             rescue = f"{self.branch.name}-rescue-{held.lease.id}"
-            commit = self.branch.commit(tip, {self.path("state"): ours},
-                                        f"reconciler: the state this job wrote, kept apart ({held.lease.id})\n")
+            commit = self.branch.commit(
+                tip, {self.path("state"): ours}, f"reconciler: the state this job wrote, kept apart ({held.lease.id})\n"
+            )
             if commit is not None:
                 self.branch.push(commit, ref=rescue)
             message = error.message if isinstance(error, StateConflictError) else str(error)
             raise StateConflictError(
                 f"the state on {self.branch.name!r} changed while this job held the queue: {message}",
                 hint=f"nothing was overwritten; the state this job wrote is on branch {rescue!r}: compare the two "
-                "and keep the right one (this happens only when a lease expired or was broken)") from None
+                "and keep the right one (this happens only when a lease expired or was broken)",
+            ) from None
 
     def break_lease(self, lease_id: str) -> Lease:
         broken: list[Lease] = []
@@ -193,8 +219,10 @@ class TenantQueue:
             if there is None:
                 raise GitOpsError(f"the queue of target {self.target!r} is not held")
             if there.id != lease_id:
-                raise GitOpsError(f"lease {lease_id!r} is not the one holding the queue ({there.id})",
-                                  hint="copy the id from `reconciler ci lease show`")
+                raise GitOpsError(
+                    f"lease {lease_id!r} is not the one holding the queue ({there.id})",
+                    hint="copy the id from `reconciler ci lease show`",
+                )
             broken[:] = [there]
             return {self.files.lease: None}
 

@@ -117,8 +117,11 @@ def approve_lines(step: Step, target: str, main: str = "main") -> list[str]:
         f"(or, from a checkout of `{main}`: `reconciler ci apply --target {target} --approve {step.digest}{local}`).",
     ]
     if blocked:
-        lines += ["", "The plan has blocked actions: approving it applies the rest and leaves them undone; "
-                  "to resolve them, change the manifests in a new pull request instead."]
+        lines += [
+            "",
+            "The plan has blocked actions: approving it applies the rest and leaves them undone; "
+            "to resolve them, change the manifests in a new pull request instead.",
+        ]
     return lines
 
 
@@ -144,8 +147,11 @@ def step_markdown(step: Step, target: str, *, main: str = "main", plan_limit: in
     if step.status is Status.WINDOW:
         lines += ["", "The scheduled apply job applies it when a window opens, under the same review rule."]
     if step.status is Status.HALTED:
-        lines += ["", "Once Epoptia confirms the address is not blocked, clear the halt (for every job) with "
-                  "`gh workflow run epoptia-halt-clear.yml`, or `reconciler ci run -- halt clear` from a checkout."]
+        lines += [
+            "",
+            "Once Epoptia confirms the address is not blocked, clear the halt (for every job) with "
+            "`gh workflow run epoptia-halt-clear.yml`, or `reconciler ci run -- halt clear` from a checkout.",
+        ]
     if step.comparison is not None and not step.comparison.identical:
         lines += ["", "**What differs from the reviewed plan:**", "", *difference_lines(step.comparison)]
     if step.status in (Status.DIFFERENT, Status.STALE, Status.UNREVIEWED):
@@ -164,13 +170,16 @@ def summary_markdown(outcome: DrainOutcome, *, main: str = "main") -> str:
     if outcome.still_held is not None:
         held = outcome.still_held
         pr = f" (#{held.get('pr')})" if held.get("pr") else ""
-        lines.append(f"Still held for a person: merge `{str(held.get('commit'))[:12]}`{pr}, {held.get('status')}: "
-                     f"{held.get('why')}. Approve its plan (digest `{held.get('digest')}`) or change the manifests; "
-                     "the reasons are on the pull request.")
+        lines.append(
+            f"Still held for a person: merge `{str(held.get('commit'))[:12]}`{pr}, {held.get('status')}: "
+            f"{held.get('why')}. Approve its plan (digest `{held.get('digest')}`) or change the manifests; "
+            "the reasons are on the pull request."
+        )
         return "\n".join(lines) + "\n"
     if not outcome.steps:
-        lines.append(f"Nothing pending: `{main}` is applied" + (f" (at `{outcome.applied[:12]}`)." if outcome.applied
-                                                                 else "."))
+        lines.append(
+            f"Nothing pending: `{main}` is applied" + (f" (at `{outcome.applied[:12]}`)." if outcome.applied else ".")
+        )
         return "\n".join(lines) + "\n"
     lines += ["| merge | pull request | outcome |", "|---|---|---|"]
     for step in outcome.steps:

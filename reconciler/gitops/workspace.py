@@ -54,8 +54,9 @@ def change_words(held: Held, local: dict[str, bytes | None], job: str) -> str:
     return "; ".join(words) or "queue released"
 
 
-def run_in_queue(queue: TenantQueue, paths: dict[str, Path], job: str, command: Callable[[], int], *,
-                 read_only: bool = False) -> int:
+def run_in_queue(
+    queue: TenantQueue, paths: dict[str, Path], job: str, command: Callable[[], int], *, read_only: bool = False
+) -> int:
     """Run ``command`` holding the tenant's queue, on the state branch's files, and record what it changed.
 
     ``read_only`` (a plan from a fork, with no key and a read-only token) takes
@@ -73,5 +74,6 @@ def run_in_queue(queue: TenantQueue, paths: dict[str, Path], job: str, command: 
         return code
     finally:
         local = read_local(paths)
-        queue.record(held, local, f"reconciler: {job} of {queue.target!r}: {change_words(held, local, job)}\n",
-                     release=True)
+        queue.record(
+            held, local, f"reconciler: {job} of {queue.target!r}: {change_words(held, local, job)}\n", release=True
+        )

@@ -81,8 +81,13 @@ class Payloads:
 
     __slots__ = ("__weakref__", "_fallback", "_items", "_recent", "_source")
 
-    def __init__(self, source: Any = None, items: list[dict[str, Any]] | None = None,
-                 recent: Recent | None = None, fallback: Callable[[], list[dict[str, Any]]] | None = None) -> None:
+    def __init__(
+        self,
+        source: Any = None,
+        items: list[dict[str, Any]] | None = None,
+        recent: Recent | None = None,
+        fallback: Callable[[], list[dict[str, Any]]] | None = None,
+    ) -> None:
         self._source = source  # orjson bytes, or a callable returning them
         self._items = items
         self._recent = recent
@@ -131,8 +136,12 @@ class ParseCache:
         self.recent = Recent()  # the files whose decoded entries and payloads are held
         if self._db is not None:
             try:
-                self._rows = {name: Row(size, stamp, key, entries) for name, size, stamp, key, entries
-                              in self._db.execute("SELECT name, size, stamp, key, entries FROM files")}
+                self._rows = {
+                    name: Row(size, stamp, key, entries)
+                    for name, size, stamp, key, entries in self._db.execute(
+                        "SELECT name, size, stamp, key, entries FROM files"
+                    )
+                }
                 self._db.execute("BEGIN")  # one transaction per run: committed by save(), dropped by a crash
             except sqlite3.Error:
                 self._db, self._rows = None, {}
@@ -151,8 +160,7 @@ class ParseCache:
         if row is None or row.key != key:
             return False
         self._seen.add(name)
-        self._write("UPDATE files SET size = ?, stamp = ? WHERE name = ?",
-                    (info.st_size, _stable_stamp(info), name))
+        self._write("UPDATE files SET size = ?, stamp = ? WHERE name = ?", (info.st_size, _stable_stamp(info), name))
         return True
 
     def entries(self, name: str, reparse: Callable[[], list[Any]] | None = None) -> list[Any]:
@@ -169,8 +177,12 @@ class ParseCache:
             remove_cache(self.path)  # rebuilt by the next run
         return reparse()
 
-    def payloads(self, name: str, reparse: Callable[[], list[dict[str, Any]]] | None = None,
-                 items: list[dict[str, Any]] | None = None) -> Payloads:
+    def payloads(
+        self,
+        name: str,
+        reparse: Callable[[], list[dict[str, Any]]] | None = None,
+        items: list[dict[str, Any]] | None = None,
+    ) -> Payloads:
         """The file's cached payloads, read when first needed (``items``: already decoded); ``reparse``
         gives them from the file itself should the cached ones be damaged."""
 
@@ -204,8 +216,10 @@ class ParseCache:
         self._seen.add(name)
         encoded = orjson.dumps(entries)
         self._rows[name] = Row(info.st_size, _stable_stamp(info), key, encoded)
-        return self._write("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)",
-                           (name, info.st_size, _stable_stamp(info), key, encoded, payloads))
+        return self._write(
+            "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)",
+            (name, info.st_size, _stable_stamp(info), key, encoded, payloads),
+        )
 
     # The assembled index of what the manifests want, keyed by the content keys of all files.
     def desired(self, key: str) -> bytes | None:

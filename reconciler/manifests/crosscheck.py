@@ -44,8 +44,15 @@ class FileParts:
 
     __slots__ = ("__weakref__", "_entries", "_load_entries", "_recent", "key", "name", "payloads")
 
-    def __init__(self, name: str, key: str, payloads: Payloads, entries: list[Any] | None = None,
-                 load_entries: Callable[[], list[Any]] | None = None, recent: Recent | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        key: str,
+        payloads: Payloads,
+        entries: list[Any] | None = None,
+        load_entries: Callable[[], list[Any]] | None = None,
+        recent: Recent | None = None,
+    ) -> None:
         self.name, self.key, self.payloads = name, key, payloads
         self._entries, self._load_entries, self._recent = entries, load_entries, recent
 
@@ -66,8 +73,9 @@ class FileParts:
 Pending = tuple[Source, str, bool]
 
 
-def full_check(files: list[FileParts], *, assume: frozenset[str] = frozenset(), references: bool = True
-               ) -> tuple[dict[str, IndexRow], dict[str, RoutingRow], list[Pending]]:
+def full_check(
+    files: list[FileParts], *, assume: frozenset[str] = frozenset(), references: bool = True
+) -> tuple[dict[str, IndexRow], dict[str, RoutingRow], list[Pending]]:
     """The index of every file's entries, and the problems found (without positions yet).
 
     ``assume``: addresses of items that are declared but failed validation, and
@@ -100,8 +108,14 @@ def full_check(files: list[FileParts], *, assume: frozenset[str] = frozenset(), 
     return index, routings, pending
 
 
-def _indexed(file: str, position: int, entry: Any, known: set[str] | Mapping[str, Any],
-             routings: Mapping[str, RoutingRow], pending: list[Pending]) -> IndexRow | None:
+def _indexed(
+    file: str,
+    position: int,
+    entry: Any,
+    known: set[str] | Mapping[str, Any],
+    routings: Mapping[str, RoutingRow],
+    pending: list[Pending],
+) -> IndexRow | None:
     """One entry's index row, its references checked; None (and a problem) if one dangles."""
     digest = entry[2]
     ok = True
@@ -120,23 +134,29 @@ def _indexed(file: str, position: int, entry: Any, known: set[str] | Mapping[str
         else:
             names = {a.partition("/")[2]: None for a in known if a.startswith(ref_kind + "/")}
         ok = False
-        pending.append((
-            Source(file, entry[6], tuple(ref_path)),
-            f"{KIND_NOUNS[_KINDS[entry[0]]]} {entry[1]!r} refers to {KIND_NOUNS[_KINDS[ref_kind]]} {ref_id!r}, "
-            f"which no manifest declares{did_you_mean(ref_id, names)}",
-            False,
-        ))
+        pending.append(
+            (
+                Source(file, entry[6], tuple(ref_path)),
+                f"{KIND_NOUNS[_KINDS[entry[0]]]} {entry[1]!r} refers to {KIND_NOUNS[_KINDS[ref_kind]]} {ref_id!r}, "
+                f"which no manifest declares{did_you_mean(ref_id, names)}",
+                False,
+            )
+        )
     return [entry[0], entry[1], digest, entry[3], entry[4], file, position] if ok else None
 
 
 def _duplicate(file: str, entry: Any, first: str) -> Pending:
     noun = KIND_NOUNS[_KINDS[entry[0]]]
-    return (Source(file, entry[6], (*entry[7], "id")),
-            f"duplicate {noun} id {entry[1]!r}; it is already declared at {first} (ids are unique per kind)", False)
+    return (
+        Source(file, entry[6], (*entry[7], "id")),
+        f"duplicate {noun} id {entry[1]!r}; it is already declared at {first} (ids are unique per kind)",
+        False,
+    )
 
 
-def update_check(previous: dict[str, Any], files: list[FileParts]
-                 ) -> tuple[dict[str, IndexRow], dict[str, RoutingRow], list[Pending]] | None:
+def update_check(
+    previous: dict[str, Any], files: list[FileParts]
+) -> tuple[dict[str, IndexRow], dict[str, RoutingRow], list[Pending]] | None:
     """The previous index, brought up to date from the files that changed; None when a full check is needed.
 
     Possible when the changed, added and removed files hold only work orders,
@@ -204,20 +224,33 @@ class LazyResources(Mapping[str, DesiredResource]):
         return len(self._rows)
 
 
-def _with_routing(base: Callable[[], dict[str, Any]], routing: Callable[[], dict[str, Any]], name: str) -> dict[str, Any]:
+def _with_routing(
+    base: Callable[[], dict[str, Any]], routing: Callable[[], dict[str, Any]], name: str
+) -> dict[str, Any]:
     return {**base(), "routing": {"name": name, "steps": routing()["steps"]}}
 
 
-def resource_builders(index: dict[str, IndexRow], routings: dict[str, RoutingRow], files: dict[str, FileParts]
-                      ) -> tuple[Callable[[str], DesiredResource], Callable[[str], DesiredResource]]:
+def resource_builders(
+    index: dict[str, IndexRow], routings: dict[str, RoutingRow], files: dict[str, FileParts]
+) -> tuple[Callable[[str], DesiredResource], Callable[[str], DesiredResource]]:
     """Builders of full resources (by address) and of routings (by id), for the lazy mappings."""
 
     def routing(rid: str) -> DesiredResource:
         digest, file, position = routings[rid]
         parts = files[file]
         entry = parts.entries[position]
-        return DesiredResource(Kind.ROUTING, rid, digest, False, None, (), file, entry[6], tuple(entry[7]),
-                               partial(parts.payloads.get, position))
+        return DesiredResource(
+            Kind.ROUTING,
+            rid,
+            digest,
+            False,
+            None,
+            (),
+            file,
+            entry[6],
+            tuple(entry[7]),
+            partial(parts.payloads.get, position),
+        )
 
     def resource(addr: str) -> DesiredResource:
         kind, erp_id, digest, archived, parent, file, position = index[addr]
@@ -228,8 +261,9 @@ def resource_builders(index: dict[str, IndexRow], routings: dict[str, RoutingRow
         for ref_kind, ref_id, _ in references:
             if ref_kind == _ROUTING:
                 load = partial(_with_routing, load, routing(ref_id).load, ref_id)
-        return DesiredResource(_KINDS[kind], erp_id, digest, archived, parent, references, file, entry[6],
-                               tuple(entry[7]), load)
+        return DesiredResource(
+            _KINDS[kind], erp_id, digest, archived, parent, references, file, entry[6], tuple(entry[7]), load
+        )
 
     return resource, routing
 
@@ -246,7 +280,11 @@ def locate(pending: list[Pending], paths: dict[str, Path]) -> list[SourceError]:
     places: dict[int, tuple[int, int]] = {}
     for file, problems in by_file.items():
         found = Locator(paths[file].read_text(encoding="utf-8")).positions(
-            [(source.document, source.path, at_key) for source, _, at_key in problems])
-        places.update((id(problem), place) for problem, place in zip(problems, found))
-    return [SourceError(source.file, *places[id(problem)], message)
-            for problem in pending for source, message, _ in (problem,)]
+            [(source.document, source.path, at_key) for source, _, at_key in problems]
+        )
+        places.update((id(problem), place) for problem, place in zip(problems, found, strict=True))
+    return [
+        SourceError(source.file, *places[id(problem)], message)
+        for problem in pending
+        for source, message, _ in (problem,)
+    ]

@@ -12,10 +12,11 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, NamedTuple
+from typing import Any, NamedTuple
 
 import orjson
 from pydantic import ValidationError
@@ -63,8 +64,16 @@ class FileResult:
     invalid: list[str] = field(default_factory=list)
     unparsed: bool = False
 
-    def add(self, kind: Kind, erp_id: str, payload: dict[str, Any], archived: bool, parent: str | None,
-            references: tuple, source: Source) -> None:
+    def add(
+        self,
+        kind: Kind,
+        erp_id: str,
+        payload: dict[str, Any],
+        archived: bool,
+        parent: str | None,
+        references: tuple,
+        source: Source,
+    ) -> None:
         self.entries.append(
             (kind.value, erp_id, digest(payload), archived, parent, references, source.document, source.path)
         )
@@ -109,12 +118,14 @@ def _validate_document(result: FileResult, file: str, index: int, doc: Any) -> N
     model = MODELS[kind]
     for prefix, data in entries:
         if not isinstance(data, dict):
-            result.pending.append((index, prefix, f"each item must be a mapping describing one {KIND_NOUNS[kind]}", False))
+            result.pending.append(
+                (index, prefix, f"each item must be a mapping describing one {KIND_NOUNS[kind]}", False)
+            )
             continue
         if prefix:
             if data.get("kind", kind.value) != kind.value:
                 result.pending.append(
-                    (index, prefix + ("kind",), f"item of kind {data['kind']!r} inside a {kind.value} list", False)
+                    (index, (*prefix, "kind"), f"item of kind {data['kind']!r} inside a {kind.value} list", False)
                 )
                 continue
             data = {**data, "kind": kind.value}
@@ -132,17 +143,25 @@ def _validate_document(result: FileResult, file: str, index: int, doc: Any) -> N
 def _collect(result: FileResult, kind: Kind, resource: Any, source: Source) -> None:
     if kind is Kind.WORK_ORDER:
         wo: WorkOrder = resource
-        result.add(kind, wo.id, wo.payload(), False, None,
-                   ((Kind.CLIENT.value, wo.client, source.path + ("client",)),), source)
+        result.add(
+            kind, wo.id, wo.payload(), False, None, ((Kind.CLIENT.value, wo.client, (*source.path, "client")),), source
+        )
         for i, line in enumerate(wo.lines):
-            path = source.path + ("lines", i)
+            path = (*source.path, "lines", i)
             refs: list[tuple[str, str, tuple[str | int, ...]]] = [
-                (Kind.PRODUCT.value, line.product, path + ("product",))
+                (Kind.PRODUCT.value, line.product, (*path, "product"))
             ]
             if isinstance(line.routing, str):
-                refs.append((Kind.ROUTING.value, line.routing, path + ("routing",)))
-            result.add(Kind.WORK_ORDER_LINE, line.id, line.payload(wo.id), line.archived, wo.id, tuple(refs),
-                       Source(source.file, source.document, path))
+                refs.append((Kind.ROUTING.value, line.routing, (*path, "routing")))
+            result.add(
+                Kind.WORK_ORDER_LINE,
+                line.id,
+                line.payload(wo.id),
+                line.archived,
+                wo.id,
+                tuple(refs),
+                Source(source.file, source.document, path),
+            )
         return
     result.add(kind, resource.id, resource.payload(), False, None, (), source)
 
@@ -162,7 +181,7 @@ def parse_text(file: str, text: str) -> FileResult:
         _validate_document(result, file, index, doc)
     if result.pending:
         places = Locator(text).positions([(index, path, at_key) for index, path, _, at_key in result.pending])
-        for (_, _, message, _), (line, column) in zip(result.pending, places):
+        for (_, _, message, _), (line, column) in zip(result.pending, places, strict=True):
             result.problems.append(SourceError(file, line, column, message))
         result.pending.clear()
     return result
@@ -183,8 +202,9 @@ def parse_path(path: str, file: str) -> FileResult:
         text = content.decode("utf-8")
     except UnicodeDecodeError as error:
         line, column = _line_of_offset(content, error.start)
-        return FileResult(problems=[SourceError(file, line, column, "file is not valid UTF-8; save it as UTF-8")],
-                          unparsed=True)
+        return FileResult(
+            problems=[SourceError(file, line, column, "file is not valid UTF-8; save it as UTF-8")], unparsed=True
+        )
     return parse_text(file, text)
 
 
@@ -204,9 +224,7 @@ def _parse_batch(batch: list[tuple[str, str]]) -> list[FileResult]:
 PARALLEL_PARSE_BYTES = 2_000_000
 
 
-def parse_files(
-    misses: list[tuple[int, str, str, str]], parallel: bool
-) -> Iterator[tuple[int, str, str, FileResult]]:
+def parse_files(misses: list[tuple[int, str, str, str]], parallel: bool) -> Iterator[tuple[int, str, str, FileResult]]:
     """Parse the files the cache did not have; on a cold run of a big repository, on every core.
 
     The C parser holds the GIL, so threads would not help; worker processes are
@@ -220,9 +238,11 @@ def parse_files(
             yield slot, file, key, parse_path(path, file)
         return
     size = max(1, len(misses) // (workers * 8))
-    batches = [misses[i:i + size] for i in range(0, len(misses), size)]
+    batches = [misses[i : i + size] for i in range(0, len(misses), size)]
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        for batch, results in zip(batches, pool.map(_parse_batch, [[(p, f) for _, p, f, _ in b] for b in batches])):
-            for (slot, _, file, key), result in zip(batch, results):
+        for batch, results in zip(
+            batches, pool.map(_parse_batch, [[(p, f) for _, p, f, _ in b] for b in batches]), strict=True
+        ):
+            for (slot, _, file, key), result in zip(batch, results, strict=True):
                 yield slot, file, key, result

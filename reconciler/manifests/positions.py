@@ -38,7 +38,7 @@ _UNKNOWN = (1, 1)
 class _Frame:
     """An open mapping or sequence: its path, and where the next node goes."""
 
-    __slots__ = ("is_map", "path", "key", "expect_key", "index")
+    __slots__ = ("expect_key", "index", "is_map", "key", "path")
 
     def __init__(self, is_map: bool, path: Path | None) -> None:
         self.is_map = is_map
@@ -48,8 +48,9 @@ class _Frame:
         self.index = 0
 
 
-def _marks(text: str, wanted: dict[int, set[Path]], keys: dict[int, set[Path]]
-           ) -> tuple[dict[tuple[int, Path], tuple[int, int]], dict[tuple[int, Path], tuple[int, int]]]:
+def _marks(
+    text: str, wanted: dict[int, set[Path]], keys: dict[int, set[Path]]
+) -> tuple[dict[tuple[int, Path], tuple[int, int]], dict[tuple[int, Path], tuple[int, int]]]:
     """One pass over the events: the marks of the asked nodes (and of asked keys), first occurrence wins."""
     nodes: dict[tuple[int, Path], tuple[int, int]] = {}
     key_marks: dict[tuple[int, Path], tuple[int, int]] = {}
@@ -87,7 +88,7 @@ def _marks(text: str, wanted: dict[int, set[Path]], keys: dict[int, set[Path]]
                     # A key: kept as its text, as the composed node's value was compared.
                     if isinstance(event, ScalarEvent):
                         frame.key = event.value
-                        asked = frame.path + (event.value,)
+                        asked = (*frame.path, event.value)
                         if asked in keys.get(document, ()) and (document, asked) not in key_marks:
                             key_marks[(document, asked)] = _mark(event)
                         frame.expect_key = False
@@ -98,9 +99,9 @@ def _marks(text: str, wanted: dict[int, set[Path]], keys: dict[int, set[Path]]
                     path = None  # a mapping or a list as a key
                     frame.key = None
                 elif frame.is_map:
-                    path = frame.path + (frame.key,) if frame.key is not None else None
+                    path = (*frame.path, frame.key) if frame.key is not None else None
                 else:
-                    path = frame.path + (frame.index,)
+                    path = (*frame.path, frame.index)
             if path is not None and path in wanted.get(document, ()) and (document, path) not in nodes:
                 nodes[(document, path)] = _mark(event)
             if cls is MappingStartEvent or cls is SequenceStartEvent:
@@ -149,8 +150,14 @@ class Locator:
         for document, path, at_key in queries:
             found = key_marks.get((document, tuple(path))) if at_key and path else None
             if found is None:
-                found = next((nodes[(document, tuple(path[:n]))] for n in range(len(path), -1, -1)
-                              if (document, tuple(path[:n])) in nodes), _UNKNOWN)
+                found = next(
+                    (
+                        nodes[(document, tuple(path[:n]))]
+                        for n in range(len(path), -1, -1)
+                        if (document, tuple(path[:n])) in nodes
+                    ),
+                    _UNKNOWN,
+                )
             out.append(found)
         return out
 

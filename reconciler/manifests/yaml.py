@@ -132,8 +132,9 @@ class YamlError(Exception):
     name of the ``Limits`` field that was exceeded, or None.
     """
 
-    def __init__(self, problem: str, line: int, column: int, *, context: str | None = None,
-                 limit: str | None = None) -> None:
+    def __init__(
+        self, problem: str, line: int, column: int, *, context: str | None = None, limit: str | None = None
+    ) -> None:
         super().__init__(problem, line, column)
         self.problem = problem
         self.line = line
@@ -171,9 +172,10 @@ def load_all(text: str, *, limits: Limits = Limits()) -> list[Any]:
         head = text[: limits.max_bytes].encode("utf-8", "replace")[: limits.max_bytes]
         line, column = _position(head.decode("utf-8", "ignore"))
         raise YamlError(
-            f"file is larger than {limits.max_bytes:,} bytes (limit max_bytes); "
-            "split it into several manifest files",
-            line, column, limit="max_bytes",
+            f"file is larger than {limits.max_bytes:,} bytes (limit max_bytes); split it into several manifest files",
+            line,
+            column,
+            limit="max_bytes",
         )
     try:
         return _build(data, limits)
@@ -301,7 +303,7 @@ def _to_bool(text: str) -> bool:
 
 def _scalar(tag: str, text: str, limits: Limits) -> Any:
     """The value of a scalar node with a known tag; raises _Bad for what cannot be built."""
-    if tag == _STR or tag == _TIMESTAMP:
+    if tag in (_STR, _TIMESTAMP):
         return text
     if tag == _INT:
         return _to_int(text, limits)
@@ -315,7 +317,7 @@ def _scalar(tag: str, text: str, limits: Limits) -> Any:
         return _MERGE
     if tag == _VALUE_TAG:
         return _Special(text, _VALUE_TAG)
-    if tag == _SEQ or tag == _MAP:
+    if tag in (_SEQ, _MAP):
         raise _Bad(f"expected a {'sequence' if tag == _SEQ else 'mapping'} node, but found scalar")
     raise _Bad(_tag_problem(tag))
 
@@ -327,7 +329,7 @@ def _tag_problem(tag: str) -> str:
 
 
 def _short_tag(tag: str) -> str:
-    return "!!" + tag[len(_T):] if tag.startswith(_T) else tag
+    return "!!" + tag[len(_T) :] if tag.startswith(_T) else tag
 
 
 def _cache_for(limits: Limits) -> dict[str, Any]:
@@ -349,14 +351,14 @@ _CACHE_TEXT = 100  # longer texts are rarely repeated
 
 def _plain(value: str, ev: Any, errors: list[YamlError], limits: Limits, cache: dict[str, Any]) -> Any:
     """A plain scalar not in the cache: resolved, built, cached when it is an ordinary value."""
-    if value.isdigit() and value.isascii():
-        tag = _INT  # the common case, and the only pattern plain digits match
-    else:
-        tag = _resolve_tag(value)
+    # Plain digits are the common case, and match only the int pattern.
+    tag = _INT if value.isdigit() and value.isascii() else _resolve_tag(value)
     try:
         if tag == _INT and _LEADING_ZERO.match(value):
-            raise _Bad(f"the number {value} has a leading zero, which YAML drops ({value} would be read as "
-                       f"{int(value.replace('_', ''))}); quote it ('{value}') if it is an id or a code")
+            raise _Bad(
+                f"the number {value} has a leading zero, which YAML drops ({value} would be read as "
+                f"{int(value.replace('_', ''))}); quote it ('{value}') if it is an id or a code"
+            )
         obj = _scalar(tag, value, limits)
     except _Bad as bad:
         errors.append(bad.at(*_mark(ev)))
@@ -534,7 +536,8 @@ def _build(data: bytes, limits: Limits) -> list[Any]:
                 raise _limit(
                     f"nesting deeper than {max_depth} levels (limit max_depth); manifests need about 8: "
                     "check the indentation and the brackets here",
-                    ev, "max_depth",
+                    ev,
+                    "max_depth",
                 )
             if cls is MappingStartEvent:
                 cur = {}
@@ -556,8 +559,7 @@ def _build(data: bytes, limits: Limits) -> list[Any]:
                 raise YamlError("found undefined alias", line, column)
             if entry is _OPEN:
                 line, column = _mark(ev)
-                raise YamlError(f"alias *{ev.anchor} is inside the node it names, which would never end",
-                                line, column)
+                raise YamlError(f"alias *{ev.anchor} is inside the node it names, which would never end", line, column)
             obj, size = entry
             aliases += 1
             expanded += size
@@ -565,12 +567,16 @@ def _build(data: bytes, limits: Limits) -> list[Any]:
             if aliases > limits.max_aliases:
                 raise _limit(
                     f"more than {limits.max_aliases:,} aliases in one file (limit max_aliases); "
-                    "write the values out or split the file", ev, "max_aliases",
+                    "write the values out or split the file",
+                    ev,
+                    "max_aliases",
                 )
             if expanded > limits.max_alias_nodes:
                 raise _limit(
                     f"aliases expand to more than {limits.max_alias_nodes:,} nodes (limit max_alias_nodes); "
-                    "this looks like an alias bomb: aliases of aliases multiply", ev, "max_alias_nodes",
+                    "this looks like an alias bomb: aliases of aliases multiply",
+                    ev,
+                    "max_alias_nodes",
                 )
             where = ev if obj.__class__ is dict or obj.__class__ is list else None
         elif cls is DocumentStartEvent:
@@ -625,7 +631,7 @@ def _check_anchor(anchors: dict[str, Any], anchor: str, ev: Any) -> None:
 
 def _collection_tag_problem(tag: str, kind: str) -> str:
     """ruamel's words for a collection under a tag it cannot take (kind: "mapping" or "sequence")."""
-    if tag == _SEQ or tag == _MAP:
+    if tag in (_SEQ, _MAP):
         return f"expected a {'sequence' if tag == _SEQ else 'mapping'} node, but found {kind}"
     if tag in (_STR, _INT, _FLOAT, _BOOL, _NULL, _TIMESTAMP):
         return f"expected a scalar node, but found {kind}"
@@ -707,7 +713,7 @@ def _compose(data: bytes, doc_index: int) -> _Node:
             node = stack.pop()
             if node.kind == "mapping":
                 items = iter(node.value)
-                node.value = list(zip(items, items))
+                node.value = list(zip(items, items, strict=False))  # pairs of one iterator
         stack[-1].value.append(node)
 
 
@@ -724,7 +730,7 @@ def _replay(root: _Node, limits: Limits) -> None:
         if id(node) in built:
             return built[id(node)]
         tag = node.tag
-        if tag == _SEQ or tag == _MAP:
+        if tag in (_SEQ, _MAP):
             value: Any = [] if tag == _SEQ else {}
             built[id(node)] = value
             if deep:
@@ -785,8 +791,9 @@ def _replay(root: _Node, limits: Limits) -> None:
                     submerge = []
                     for sub in value_node.value:
                         if sub.kind != "mapping":
-                            raise _Found(sub, f"expected a mapping for merging, but found {sub.kind}",
-                                         context=_IN_MAPPING)
+                            raise _Found(
+                                sub, f"expected a mapping for merging, but found {sub.kind}", context=_IN_MAPPING
+                            )
                         flatten(sub)
                         submerge.append(sub.value)
                     for value in reversed(submerge):

@@ -5,8 +5,8 @@ from .planner import Selection, make_plan
 
 __all__ = [
     "Action",
-    "Blocked",
     "BlockReason",
+    "Blocked",
     "Drift",
     "DriftCause",
     "FieldChange",

@@ -211,16 +211,21 @@ class Plan(_Value):
         body = self.model_dump(mode="json")
         # The summary is derived, but written out for readers of the JSON; it is
         # dropped again on reading so it can never disagree with the actions.
-        return json.dumps({"format_version": body.pop("format_version"), "summary": summary, **body},
-                          indent=indent, ensure_ascii=False)
+        return json.dumps(
+            {"format_version": body.pop("format_version"), "summary": summary, **body},
+            indent=indent,
+            ensure_ascii=False,
+        )
 
     @classmethod
-    def from_json(cls, text: str | bytes, source: str = "plan file") -> "Plan":
+    def from_json(cls, text: str | bytes, source: str = "plan file") -> Plan:
         try:
             data = json.loads(text)
         except (ValueError, RecursionError) as error:
-            raise PlanError(f"{source} is not a plan: invalid JSON ({str(error)[:200]})",
-                            hint="save a plan with `reconciler plan --out FILE`") from None
+            raise PlanError(
+                f"{source} is not a plan: invalid JSON ({str(error)[:200]})",
+                hint="save a plan with `reconciler plan --out FILE`",
+            ) from None
         if not isinstance(data, dict) or data.get("format_version") != PLAN_FORMAT_VERSION:
             version = data.get("format_version") if isinstance(data, dict) else None
             raise PlanError(

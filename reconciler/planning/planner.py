@@ -9,9 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from ..clock import timestamp
 from ..errors import PlanError
@@ -60,10 +60,12 @@ class Selection:
                         f"{option} {pattern} matches no resource in the manifests or the state"
                         f"{did_you_mean(pattern, [a for a, _ in candidates])}",
                         hint="addresses are Kind/id, e.g. WorkOrder/WO-26-0412 or WorkOrderLine/131319; "
-                        "globs such as 'WorkOrder/WO-26-*' are allowed")
+                        "globs such as 'WorkOrder/WO-26-*' are allowed",
+                    )
         excluded = {a for a, parent in candidates if self._matches(self.exclude, a, parent)}
         chosen = {
-            a for a, parent in candidates
+            a
+            for a, parent in candidates
             if a not in excluded and (not self.only or self._matches(self.only, a, parent))
         }
         if self.only:
@@ -158,8 +160,9 @@ class _Planner:
                     self._children.setdefault(row[1], []).append(addr)
         return self._children.get(work_order, [])
 
-    def running(self, kind: Kind, erp_id: str, have: ResourceState, *, launched: bool = False
-                ) -> list[tuple[str, ResourceState]]:
+    def running(
+        self, kind: Kind, erp_id: str, have: ResourceState, *, launched: bool = False
+    ) -> list[tuple[str, ResourceState]]:
         """The lines whose production has started (or, for a deletion, been launched) that ``have`` stands for."""
         if kind is Kind.WORK_ORDER_LINE:
             return [(erp_id, have)] if (have.launched if launched else have.started) else []
@@ -175,16 +178,26 @@ class _Planner:
             return out
         return []
 
-    def emit(self, verb: Verb, res: DesiredResource | None, kind: Kind, erp_id: str,
-             have: ResourceState | None, **fields: Any) -> None:
+    def emit(
+        self,
+        verb: Verb,
+        res: DesiredResource | None,
+        kind: Kind,
+        erp_id: str,
+        have: ResourceState | None,
+        **fields: Any,
+    ) -> None:
         parent = res.parent if res is not None else (have.parent if have is not None else None)
         observed = have.observed if have is not None else None
         blocked = fields.get("blocked")
         why_not = self.tenant.unavailable.get((kind, verb))
         if blocked is None and why_not is not None:
-            fields["blocked"] = Blocked(reason=BlockReason.OPERATION_UNAVAILABLE, message=why_not,
-                                        advice="run `reconciler doctor`; set the operation's path in reconciler.yaml "
-                                        "once the tenant answers it")
+            fields["blocked"] = Blocked(
+                reason=BlockReason.OPERATION_UNAVAILABLE,
+                message=why_not,
+                advice="run `reconciler doctor`; set the operation's path in reconciler.yaml "
+                "once the tenant answers it",
+            )
         self.actions.append(
             Action(
                 verb=verb,
@@ -209,8 +222,9 @@ class _Planner:
         payload = res.payload if res is not None else (entry.payload if entry is not None else {})
         return payload.get("name") or str(erp_id)
 
-    def label(self, kind: Kind, erp_id: str, parent: str | None, res: DesiredResource | None,
-              have: ResourceState | None) -> Label | None:
+    def label(
+        self, kind: Kind, erp_id: str, parent: str | None, res: DesiredResource | None, have: ResourceState | None
+    ) -> Label | None:
         if kind not in (Kind.WORK_ORDER_LINE, Kind.WORK_ORDER):
             return None
         payload = res.payload if res is not None else (have.payload if have is not None else {})
@@ -218,8 +232,11 @@ class _Planner:
             return Label(work_order=erp_id, client=self._name(Kind.CLIENT, payload.get("client")))
         wo_addr = address(Kind.WORK_ORDER, parent) if parent else None
         wo = self.desired.resources[wo_addr] if wo_addr and wo_addr in self.desired else None
-        wo_payload = wo.payload if wo is not None else (
-            self.state[wo_addr].payload if wo_addr is not None and wo_addr in self.state else {})
+        wo_payload = (
+            wo.payload
+            if wo is not None
+            else (self.state[wo_addr].payload if wo_addr is not None and wo_addr in self.state else {})
+        )
         steps = (payload.get("routing") or {}).get("steps") or []
         return Label(
             work_order=parent,
@@ -230,32 +247,56 @@ class _Planner:
             workstations=tuple(s.get("workstation") or "?" for s in steps),
         )
 
-
     def want(self, addr: str, want: DesiredResource) -> None:
         entry = self.state.entry(addr)
         if entry is None:
             existing = self.tenant.existing.get(addr)
             if existing is not None and not self.adopt:
-                self.emit(Verb.CREATE, want, want.kind, want.id, None, payload=want.payload, digest=want.digest,
-                          blocked=Blocked(reason=BlockReason.EXISTS_UNMANAGED,
-                                          message=f"{want.kind.value} {want.id} already exists in Epoptia, but the "
-                                          "state does not know it (a lost or new state file)",
-                                          advice="adopt what exists with `reconciler plan --adopt` / "
-                                          "`reconciler apply --adopt` (started lines keep their started-order "
-                                          "rules), or `reconciler import` into a new folder"))
+                self.emit(
+                    Verb.CREATE,
+                    want,
+                    want.kind,
+                    want.id,
+                    None,
+                    payload=want.payload,
+                    digest=want.digest,
+                    blocked=Blocked(
+                        reason=BlockReason.EXISTS_UNMANAGED,
+                        message=f"{want.kind.value} {want.id} already exists in Epoptia, but the "
+                        "state does not know it (a lost or new state file)",
+                        advice="adopt what exists with `reconciler plan --adopt` / "
+                        "`reconciler apply --adopt` (started lines keep their started-order "
+                        "rules), or `reconciler import` into a new folder",
+                    ),
+                )
                 return
             if existing is None:
                 refused = self.check_sendable(want, None)  # rule 5: Epoptia would refuse the routing as written
-                self.emit(Verb.CREATE, want, want.kind, want.id, None, payload=want.payload, digest=want.digest,
-                          blocked=refused)
+                self.emit(
+                    Verb.CREATE,
+                    want,
+                    want.kind,
+                    want.id,
+                    None,
+                    payload=want.payload,
+                    digest=want.digest,
+                    blocked=refused,
+                )
                 if want.archived and refused is None:
                     self.emit(Verb.ARCHIVE, want, want.kind, want.id, None)
                 return
             # Adopted: recorded as Epoptia has it, then planned against that under the started-order rules.
             have = existing
             same = not field_changes(have.payload, want.payload)
-            self.emit(Verb.ADOPT, want, want.kind, want.id, None, payload=have.payload,
-                      digest=want.digest if same else have.digest)
+            self.emit(
+                Verb.ADOPT,
+                want,
+                want.kind,
+                want.id,
+                None,
+                payload=have.payload,
+                digest=want.digest if same else have.digest,
+            )
             if same:
                 return
         elif entry.archived and want.archived:
@@ -268,7 +309,11 @@ class _Planner:
         if have.archived and not want.archived:
             message, advice = restore_blocked(want.id)
             self.emit(
-                Verb.UPDATE, want, want.kind, want.id, have,
+                Verb.UPDATE,
+                want,
+                want.kind,
+                want.id,
+                have,
                 changes=(FieldChange(path="archived", before=True, after=False),),
                 blocked=Blocked(reason=BlockReason.ARCHIVED_RESTORE, message=message, advice=advice),
             )
@@ -300,20 +345,26 @@ class _Planner:
         names = self.tenant.workflows() if changed and self.tenant.workflows is not None else None
         if name is not None and changed and names is not None:
             if name in names.ambiguous:
-                self.unknown_workflows.append(f"{want.address}: workflow {name!r} is ambiguous: Epoptia has "
-                                              "several templates with that name; rename one of them in Epoptia")
+                self.unknown_workflows.append(
+                    f"{want.address}: workflow {name!r} is ambiguous: Epoptia has "
+                    "several templates with that name; rename one of them in Epoptia"
+                )
             elif name not in names.known:
-                self.unknown_workflows.append(f"{want.address}: workflow {name!r} is not a workflow template in "
-                                              f"Epoptia{did_you_mean(name, names.known)}")
+                self.unknown_workflows.append(
+                    f"{want.address}: workflow {name!r} is not a workflow template in "
+                    f"Epoptia{did_you_mean(name, names.known)}"
+                )
         steps = (payload.get("routing") or {}).get("steps") or []
         keys = [(s.get("workstation"), s.get("job_task")) for s in steps if s.get("workstation")]
         repeated = Counter(keys) if len(set(keys)) != len(keys) else {}  # counted only when something repeats
         twice = sorted({ws for (ws, _), n in repeated.items() if n > 1})
         if twice:
-            return Blocked(reason=BlockReason.REPEATED_WORKSTATION,
-                           message=f"workstation {twice[0]!r} appears more than once in this routing without a "
-                           "distinct job task, which Epoptia refuses (rule 5)",
-                           advice="give each occurrence its own job_task before the routing is sent")
+            return Blocked(
+                reason=BlockReason.REPEATED_WORKSTATION,
+                message=f"workstation {twice[0]!r} appears more than once in this routing without a "
+                "distinct job task, which Epoptia refuses (rule 5)",
+                advice="give each occurrence its own job_task before the routing is sent",
+            )
         return None
 
     def update(self, want: DesiredResource, have: ResourceState) -> bool:
@@ -323,8 +374,10 @@ class _Planner:
             return False
         routing = None
         if any(_top_field(c.path) == "routing" and c.path != "routing.name" for c in changes):
-            routing = RoutingChange(before=tuple((have.payload.get("routing") or {}).get("steps") or ()),
-                                    after=tuple((want.payload.get("routing") or {}).get("steps") or ()))
+            routing = RoutingChange(
+                before=tuple((have.payload.get("routing") or {}).get("steps") or ()),
+                after=tuple((want.payload.get("routing") or {}).get("steps") or ()),
+            )
         started = self.running(want.kind, want.id, have)
         refused: dict[str, list[FieldChange]] = {}
         for change in changes:
@@ -337,13 +390,17 @@ class _Planner:
         allowed: list[FieldChange] = []
         for change in changes:
             top = _top_field(change.path)
-            (refused[top] if top in refused else allowed).append(change)
+            refused.get(top, allowed).append(change)
         routing_changes = any(_top_field(c.path) == "routing" for c in allowed)
-        rule5 = self.check_sendable(want, have) if routing_changes or any(
-            _top_field(c.path) == "workflow" for c in allowed) else None
+        rule5 = (
+            self.check_sendable(want, have)
+            if routing_changes or any(_top_field(c.path) == "workflow" for c in allowed)
+            else None
+        )
         if rule5 is not None:
-            self.emit(Verb.UPDATE, want, want.kind, want.id, have, changes=tuple(changes), blocked=rule5,
-                      routing=routing)
+            self.emit(
+                Verb.UPDATE, want, want.kind, want.id, have, changes=tuple(changes), blocked=rule5, routing=routing
+            )
             return True
         if allowed:
             # Send the desired payload, but with refused fields as they were applied,
@@ -352,15 +409,28 @@ class _Planner:
             # A partial update records the digest of what it sent, so the refused
             # fields still differ from the manifests on the next plan.
             recorded = digest(payload) if refused else want.digest
-            self.emit(Verb.UPDATE, want, want.kind, want.id, have, changes=tuple(allowed), payload=payload,
-                      digest=recorded, routing=routing if "routing" not in refused else None)
+            self.emit(
+                Verb.UPDATE,
+                want,
+                want.kind,
+                want.id,
+                have,
+                changes=tuple(allowed),
+                payload=payload,
+                digest=recorded,
+                routing=routing if "routing" not in refused else None,
+            )
         for top, field_changes_ in refused.items():
             rule = rule_for(want.kind, top)
             message, advice = change_blocked(
                 rule, want.kind, want.id, have.payload.get(top), want.payload.get(top), started
             )
             self.emit(
-                Verb.UPDATE, want, want.kind, want.id, have,
+                Verb.UPDATE,
+                want,
+                want.kind,
+                want.id,
+                have,
                 changes=tuple(field_changes_),
                 blocked=Blocked(reason=rule.reason, message=message, advice=advice),
                 routing=routing if top == "routing" else None,
@@ -379,7 +449,11 @@ class _Planner:
         if launched:
             message, advice = delete_blocked(kind, erp_id, launched)
             self.emit(
-                Verb.DELETE, None, kind, erp_id, have,
+                Verb.DELETE,
+                None,
+                kind,
+                erp_id,
+                have,
                 blocked=Blocked(reason=BlockReason.STARTED_DELETE, message=message, advice=advice),
             )
             return
@@ -410,20 +484,36 @@ def make_plan(
     """
     if isinstance(state, State):
         state = state.snapshot()
-    if (not selection.only and not selection.exclude and not tenant.existing and desired.fingerprint is not None
-            and desired.fingerprint == state.fingerprint):
+    if (
+        not selection.only
+        and not selection.exclude
+        and not tenant.existing
+        and desired.fingerprint is not None
+        and desired.fingerprint == state.fingerprint
+    ):
         # Every address, digest and archived flag is the same on both sides: nothing to plan, nothing to read.
-        return Plan(target=target, lineage=state.lineage, serial=state.serial, created_at=timestamp(now),
-                    unchanged=len(desired), refresh=refresh, pages_read=pages_read,
-                    unverified=desired.unreadable if refresh is RefreshScope.FULL else len(desired),
-                    drift=drift, window=window)
+        return Plan(
+            target=target,
+            lineage=state.lineage,
+            serial=state.serial,
+            created_at=timestamp(now),
+            unchanged=len(desired),
+            refresh=refresh,
+            pages_read=pages_read,
+            unverified=desired.unreadable if refresh is RefreshScope.FULL else len(desired),
+            drift=drift,
+            window=window,
+        )
     planner = _Planner(desired, state, tenant, adopt)
     selected = selection.resolve(desired, state)
     wanted, have = desired.rows, state.rows  # plain rows: digest and archived by position, nothing built
     # The common case first, at C speed: what is unchanged is told from the two indexes alone,
     # without reading a payload or building a resource on either side.
-    looked_at = [addr for addr, want in wanted.items()
-                 if (entry := have.get(addr)) is None or entry[0] != want[2] or entry[2] != want[3]]
+    looked_at = [
+        addr
+        for addr, want in wanted.items()
+        if (entry := have.get(addr)) is None or entry[0] != want[2] or entry[2] != want[3]
+    ]
     if selected is not None:
         looked_at = [addr for addr in looked_at if addr in selected]
         planner.count_unchanged([addr for addr in wanted if addr in selected], looked_at)
@@ -435,8 +525,10 @@ def make_plan(
         if selected is None or addr in selected:
             planner.gone(addr)
     if planner.unknown_workflows:
-        raise PlanError("\n".join(planner.unknown_workflows),
-                        hint="workflows are named as in Epoptia; `reconciler workflows` lists the templates")
+        raise PlanError(
+            "\n".join(planner.unknown_workflows),
+            hint="workflows are named as in Epoptia; `reconciler workflows` lists the templates",
+        )
 
     deletes = [a for a in planner.actions if a.verb is Verb.DELETE and a.blocked is None]
     limit = max_deletions
@@ -475,14 +567,22 @@ def _carried(actions: list[Action]) -> list[Action]:
     every line is blocked (a started line refused a move into it, say) has nothing to travel
     on. It waits, blocked, with its lines, instead of being planned and failing the apply.
     """
-    carriers = {(a.payload or {}).get("workorder") for a in actions
-                if a.kind is Kind.WORK_ORDER_LINE and a.blocked is None and a.verb in (Verb.CREATE, Verb.UPDATE)}
+    carriers = {
+        (a.payload or {}).get("workorder")
+        for a in actions
+        if a.kind is Kind.WORK_ORDER_LINE and a.blocked is None and a.verb in (Verb.CREATE, Verb.UPDATE)
+    }
     out = []
     for a in actions:
         if a.kind is Kind.WORK_ORDER and a.verb is Verb.CREATE and a.blocked is None and a.id not in carriers:
-            a = a.model_copy(update={"blocked": Blocked(
-                reason=BlockReason.NO_LINE_TO_CARRY,
-                message=f"work order {a.id} reaches Epoptia only with one of its lines, and none of them can be sent",
-                advice="unblock one of its lines, or give it a new line")})
+            a = a.model_copy(
+                update={
+                    "blocked": Blocked(
+                        reason=BlockReason.NO_LINE_TO_CARRY,
+                        message=f"work order {a.id} reaches Epoptia only with one of its lines, and none of them can be sent",
+                        advice="unblock one of its lines, or give it a new line",
+                    )
+                }
+            )
         out.append(a)
     return out

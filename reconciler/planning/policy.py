@@ -102,9 +102,9 @@ def rule_for(kind: Kind, path: str) -> Rule:
     shape = _POSITION.sub("[]", path)
     best: tuple[int, Rule] | None = None
     for (rule_kind, key), rule in POLICY.items():
-        if rule_kind is kind and (shape == key or shape.startswith((key + ".", key + "["))):
-            if best is None or len(key) > best[0]:
-                best = (len(key), rule)
+        matches = rule_kind is kind and (shape == key or shape.startswith((key + ".", key + "[")))
+        if matches and (best is None or len(key) > best[0]):
+            best = (len(key), rule)
     # Clients and products have no production life of their own.
     return best[1] if best is not None else _ANY_ASSUMED
 
@@ -135,8 +135,9 @@ def _quoted(value: object) -> str:
     return "nothing" if value is None else repr(value)
 
 
-def change_blocked(rule: Rule, kind: Kind, erp_id: str, before: object, after: object,
-                   started_lines: list[tuple[str, ResourceState]]) -> tuple[str, str]:
+def change_blocked(
+    rule: Rule, kind: Kind, erp_id: str, before: object, after: object, started_lines: list[tuple[str, ResourceState]]
+) -> tuple[str, str]:
     """Message and advice for a field change refused because production has started."""
     first_id, first = started_lines[0]
     progress = progress_phrase(first_id, first)

@@ -136,7 +136,10 @@ def compare(reviewed: Plan, fresh: Plan) -> Comparison:
 
 def _effect(action: Action) -> dict[str, Any]:
     return {
-        "verb": action.verb.value, "kind": action.kind.value, "id": action.id, "parent": action.parent,
+        "verb": action.verb.value,
+        "kind": action.kind.value,
+        "id": action.id,
+        "parent": action.parent,
         "changes": [[c.path, c.before, c.after] for c in action.changes],
         "payload": action.payload,
         "blocked": action.blocked.reason.value if action.blocked else None,
@@ -146,7 +149,12 @@ def _effect(action: Action) -> dict[str, Any]:
 def plan_digest(plan: Plan) -> str:
     """A short name for what ``plan`` would do: equal for two plans exactly when ``compare`` finds them identical
     (up to the lineage, which the digest always includes)."""
-    body = {"target": plan.target, "lineage": plan.lineage, "only": list(plan.only), "exclude": list(plan.exclude),
-            "actions": sorted((_effect(a) for a in plan.actions), key=lambda e: (e["kind"], e["id"], e["verb"]))}
+    body = {
+        "target": plan.target,
+        "lineage": plan.lineage,
+        "only": list(plan.only),
+        "exclude": list(plan.exclude),
+        "actions": sorted((_effect(a) for a in plan.actions), key=lambda e: (e["kind"], e["id"], e["verb"])),
+    }
     text = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]

@@ -17,13 +17,21 @@ Modules, each with one job:
 
 from .config import Policy, RelayConfig
 from .sender import (
-           EpoptiaSender,
-           MappingDirectory,
-           SendAnswer,
-           Sender,
-           StepReading,
-           WorkstationDirectory,
+    EpoptiaSender,
+    MappingDirectory,
+    SendAnswer,
+    Sender,
+    StepReading,
+    WorkstationDirectory,
 )
 
-__all__ = ["EpoptiaSender", "MappingDirectory", "Policy", "RelayConfig", "SendAnswer", "Sender", "StepReading",
-           "WorkstationDirectory"]
+__all__ = [
+    "EpoptiaSender",
+    "MappingDirectory",
+    "Policy",
+    "RelayConfig",
+    "SendAnswer",
+    "Sender",
+    "StepReading",
+    "WorkstationDirectory",
+]

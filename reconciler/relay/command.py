@@ -36,17 +36,38 @@ def directory_for(context: Any, config: RelayConfig) -> WorkstationDirectory:
 
 @click.command("relay")
 @click.option("--target", "-t", help="Target from reconciler.yaml (default: its default_target).")
-@click.option("--input", "inputs", multiple=True, type=click.Choice(["stdin", "mqtt"]),
-              help="Where counts come from (repeatable). Default: mqtt when relay.mqtt is configured, else stdin.")
+@click.option(
+    "--input",
+    "inputs",
+    multiple=True,
+    type=click.Choice(["stdin", "mqtt"]),
+    help="Where counts come from (repeatable). Default: mqtt when relay.mqtt is configured, else stdin.",
+)
 @click.option("--ack", is_flag=True, help="Write `ok N` on stdout once input lines up to N are safe in the spool.")
-@click.option("--status", "show_status", is_flag=True, help="Show the spool: pending sums, last sends, errors; then exit.")
+@click.option(
+    "--status", "show_status", is_flag=True, help="Show the spool: pending sums, last sends, errors; then exit."
+)
 @click.option("--json", "as_json", is_flag=True, help="With --status: print JSON.")
-@click.option("--resolve", metavar="BATCH:applied|resend",
-              help="Settle a batch the relay could not: it arrived in Epoptia (applied) or must be sent again (resend).")
-@click.option("--clock-file", type=click.Path(dir_okay=False, path_type=Path), hidden=True,
-              help="Tests: read the time from this file instead of the system clock.")
-def relay_command(target: str | None, inputs: tuple[str, ...], ack: bool, show_status: bool, as_json: bool,
-                  resolve: str | None, clock_file: Path | None) -> None:
+@click.option(
+    "--resolve",
+    metavar="BATCH:applied|resend",
+    help="Settle a batch the relay could not: it arrived in Epoptia (applied) or must be sent again (resend).",
+)
+@click.option(
+    "--clock-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    hidden=True,
+    help="Tests: read the time from this file instead of the system clock.",
+)
+def relay_command(
+    target: str | None,
+    inputs: tuple[str, ...],
+    ack: bool,
+    show_status: bool,
+    as_json: bool,
+    resolve: str | None,
+    clock_file: Path | None,
+) -> None:
     """Relay a machine's piece counts to Epoptia as sums, per workstation, without losing or doubling one.
 
     Counts come one per line on standard input (JSON or `workstation,quantity` CSV) or from an MQTT
@@ -66,8 +87,10 @@ def relay_command(target: str | None, inputs: tuple[str, ...], ack: bool, show_s
     clock: Clock = FileClock(clock_file) if clock_file else SystemClock()
     chosen = inputs or (("mqtt",) if config.mqtt else ("stdin",))
     if "mqtt" in chosen and config.mqtt is None:
-        raise ReconcilerError(f"target {context.target_name!r} has no relay.mqtt settings",
-                              hint="add relay: {mqtt: {host: ..., topics: [...]}} to the target in reconciler.yaml")
+        raise ReconcilerError(
+            f"target {context.target_name!r} has no relay.mqtt settings",
+            hint="add relay: {mqtt: {host: ..., topics: [...]}} to the target in reconciler.yaml",
+        )
     log = JsonLog(clock.now)
     directory = directory_for(context, config)
 
@@ -78,29 +101,47 @@ def relay_command(target: str | None, inputs: tuple[str, ...], ack: bool, show_s
         if "stdin" in chosen:
             sources.append(StdinSource(sys.stdin.fileno(), deliveries, config.fields, sys.stdout if ack else None))
         if "mqtt" in chosen and config.mqtt is not None:  # checked above: mqtt is chosen only when configured
-            sources.append(MqttSource(config.mqtt, config.mqtt.client_id or f"reconciler-relay-{context.target_name}",
-                                      deliveries, log))
+            sources.append(
+                MqttSource(
+                    config.mqtt, config.mqtt.client_id or f"reconciler-relay-{context.target_name}", deliveries, log
+                )
+            )
         return sources
 
     from .runner import run
 
     with context.connect() as client:
-        run(spool_path=path, config=config, sender=EpoptiaSender(client), directory=directory, clock=clock,
-            halt=context.halt, timeout=context.target.timeout, log=log, make_sources=make_sources)
+        run(
+            spool_path=path,
+            config=config,
+            sender=EpoptiaSender(client),
+            directory=directory,
+            clock=clock,
+            halt=context.halt,
+            timeout=context.target.timeout,
+            log=log,
+            make_sources=make_sources,
+        )
 
 
 def _resolve(path: Path, spec: str) -> None:
     number, _, verdict = spec.partition(":")
     if not number.isdigit() or verdict not in ("applied", "resend"):
-        raise ReconcilerError(f"--resolve {spec!r}: expected BATCH:applied or BATCH:resend", hint="e.g. --resolve 12:applied")
+        raise ReconcilerError(
+            f"--resolve {spec!r}: expected BATCH:applied or BATCH:resend", hint="e.g. --resolve 12:applied"
+        )
     spool = Spool(path)
     try:
         import time
 
         batch = spool.resolve(int(number), verdict == "applied", time.time())
     except LookupError as error:
-        raise ReconcilerError(str(error), hint="`reconciler station relay --status` lists the unknown batches") from None
+        raise ReconcilerError(
+            str(error), hint="`reconciler station relay --status` lists the unknown batches"
+        ) from None
     finally:
         spool.close()
-    click.echo(f"Batch {batch.id} ({batch.quantity:g} at workstation {batch.ws}): "
-               + ("recorded as arrived." if verdict == "applied" else "back to pending; it goes with the next send."))
+    click.echo(
+        f"Batch {batch.id} ({batch.quantity:g} at workstation {batch.ws}): "
+        + ("recorded as arrived." if verdict == "applied" else "back to pending; it goes with the next send.")
+    )

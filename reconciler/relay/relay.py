@@ -65,8 +65,9 @@ class Intake:
             except UnknownWorkstation as error:
                 rejected.append((item.source, item.raw, error.message))
                 continue
-            counts.append(Count(ws, item.event.quantity, item.event.kind if item.event.flushes else None,
-                                item.event.key))
+            counts.append(
+                Count(ws, item.event.quantity, item.event.kind if item.event.flushes else None, item.event.key)
+            )
         now = self.clock.now()
         repeats = self.spool.absorb(counts, rejected, now)
         self.absorbed += len(counts) - repeats
@@ -77,9 +78,19 @@ class Intake:
 
 
 class Relay:
-    def __init__(self, spool: Spool, sender: Sender, config: RelayConfig, *, clock: Clock, halt: HaltLike,
-                 log: Log, timeout: float, directory: WorkstationDirectory | None = None,
-                 wall: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        spool: Spool,
+        sender: Sender,
+        config: RelayConfig,
+        *,
+        clock: Clock,
+        halt: HaltLike,
+        log: Log,
+        timeout: float,
+        directory: WorkstationDirectory | None = None,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
         self.spool, self.sender, self.config = spool, sender, config
         self.clock, self.halt, self.log, self.timeout, self.wall = clock, halt, log, timeout, wall
         self.directory = directory
@@ -92,8 +103,13 @@ class Relay:
     def recover(self) -> None:
         """A batch left `inflight` by a crash is settled by a read, never resent blindly."""
         for batch in self.spool.recover():
-            self.log("recovering", batch=batch.id, workstation_id=batch.ws, quantity=batch.quantity,
-                     note="the relay stopped between sending and recording the answer; a read will tell")
+            self.log(
+                "recovering",
+                batch=batch.id,
+                workstation_id=batch.ws,
+                quantity=batch.quantity,
+                note="the relay stopped between sending and recording the answer; a read will tell",
+            )
 
     # ------------------------------------------------------------------ one pass
 
@@ -106,8 +122,12 @@ class Relay:
         halt = self.halt.read()
         if halt is not None:
             if self.halted is None:
-                self.log("halted", status=halt.get("status"), request=halt.get("request"),
-                         note="sending stopped; counting goes on; resumes after `reconciler halt clear`")
+                self.log(
+                    "halted",
+                    status=halt.get("status"),
+                    request=halt.get("request"),
+                    note="sending stopped; counting goes on; resumes after `reconciler halt clear`",
+                )
             self.halted = halt
             return 1.0
         if self.halted is not None:
@@ -118,9 +138,12 @@ class Relay:
         stations = {st.ws: st for st in self.spool.stations()}
         waiting = self.spool.batches(["uncertain"])
         blocked = {b.ws for b in waiting} | {b.ws for b in self.spool.batches(["inflight"])}
-        settle_now = [b for b in waiting
-                      if self.wall() >= b.attempt_wall + self.timeout + self.config.settle_grace
-                      and (final or now >= stations[b.ws].next_try)]
+        settle_now = [
+            b
+            for b in waiting
+            if self.wall() >= b.attempt_wall + self.timeout + self.config.settle_grace
+            and (final or now >= stations[b.ws].next_try)
+        ]
         dues: list[tuple[Station, str]] = []
         for st in stations.values():
             if st.ws in blocked:
@@ -135,8 +158,11 @@ class Relay:
             if not self._read(settle_now, need_baseline, stations, now):
                 return 1.0
             stations = {st.ws: st for st in self.spool.stations()}
-            dues = [(stations[st.ws], reason) for st, reason in dues
-                    if st.ws not in {b.ws for b in self.spool.batches(["uncertain"])}]
+            dues = [
+                (stations[st.ws], reason)
+                for st, reason in dues
+                if st.ws not in {b.ws for b in self.spool.batches(["uncertain"])}
+            ]
 
         for st, reason in dues:
             if self.halt.read() is not None:
@@ -154,18 +180,25 @@ class Relay:
 
     # ------------------------------------------------------------------ reading
 
-    def _read(self, settle_now: list[Batch], need_baseline: list[int], stations: dict[int, Station],
-              now: float) -> bool:
+    def _read(
+        self, settle_now: list[Batch], need_baseline: list[int], stations: dict[int, Station], now: float
+    ) -> bool:
         try:
             readings = list(self.sender.read_steps())
-        except Exception as error:  # noqa: BLE001 - every failure of a read means: try later
+        except Exception as error:
             halted = isinstance(error, HaltedError)
             for ws in {b.ws for b in settle_now} | set(need_baseline):
                 failures = stations[ws].failures + 1 if ws in stations else 1
-                self.spool.failed_read(ws, now, _message(error), now + backoff(failures, self.config.backoff,
-                                                                             self.config.backoff_max))
-            self.log("read_failed", error=_message(error), settling=[b.id for b in settle_now],
-                     baselines=need_baseline, halted=halted)
+                self.spool.failed_read(
+                    ws, now, _message(error), now + backoff(failures, self.config.backoff, self.config.backoff_max)
+                )
+            self.log(
+                "read_failed",
+                error=_message(error),
+                settling=[b.id for b in settle_now],
+                baselines=need_baseline,
+                halted=halted,
+            )
             return False
         for batch in settle_now:
             self._settle(batch, readings, stations[batch.ws], now)
@@ -174,9 +207,12 @@ class Relay:
             st = stations[ws]
             found, name = steps_at(readings, ws, st.name or self._name(ws), self.spool.snapshot(ws))
             if found is None:
-                self.log("no_baseline", workstation_id=ws,
-                         note="the list of lines does not show this workstation's steps; a send that gets no "
-                              "answer will be reported, not settled (give its name in relay.workstations)")
+                self.log(
+                    "no_baseline",
+                    workstation_id=ws,
+                    note="the list of lines does not show this workstation's steps; a send that gets no "
+                    "answer will be reported, not settled (give its name in relay.workstations)",
+                )
                 continue
             self.spool.set_baseline(ws, found, name)
         return True
@@ -188,7 +224,12 @@ class Relay:
         snapshot = self.spool.snapshot(batch.ws)
         found, name = steps_at(readings, batch.ws, st.name or self._name(batch.ws), snapshot)
         verdict = settle(batch.quantity, found, snapshot if st.baseline else None, st.loose)
-        fields = {"batch": batch.id, "workstation_id": batch.ws, "quantity": batch.quantity, "explanation": verdict.explanation}
+        fields = {
+            "batch": batch.id,
+            "workstation_id": batch.ws,
+            "quantity": batch.quantity,
+            "explanation": verdict.explanation,
+        }
         if verdict.applied is True:
             self.spool.sent(batch, now, line=None, element=None, qty_done=None, note="settled by read: arrived")
             self.log("settled", verdict="arrived", **fields)
@@ -197,9 +238,13 @@ class Relay:
             self.log("settled", verdict="did_not_arrive", **fields)
         else:
             self.spool.unknown(batch, now, verdict.explanation)
-            self.log("unsettled", verdict="unknown", **fields,
-                     hint=f"check workstation {batch.ws} in Epoptia, then run `reconciler station relay --resolve "
-                          f"{batch.id}:applied` if it arrived or `--resolve {batch.id}:resend` if it did not")
+            self.log(
+                "unsettled",
+                verdict="unknown",
+                **fields,
+                hint=f"check workstation {batch.ws} in Epoptia, then run `reconciler station relay --resolve "
+                f"{batch.id}:applied` if it arrived or `--resolve {batch.id}:resend` if it did not",
+            )
         if found is not None:
             self.spool.set_baseline(batch.ws, found, name)
 
@@ -213,25 +258,44 @@ class Relay:
         started = time.monotonic()
         try:
             answer = self.sender.complete(batch.ws, batch.quantity)
-        except Exception as error:  # noqa: BLE001 - classified below; nothing escapes unrecorded
+        except Exception as error:
             self._failed(batch, st, error, now, time.monotonic() - started)
             return
         self.sends += 1
-        self.spool.sent(batch, self.clock.now(), line=answer.line_id, element=answer.element_id,
-                        qty_done=answer.qty_done)
-        self.log("sent", workstation_id=batch.ws, workstation=st.name or self._name(batch.ws),
-                 quantity=batch.quantity, events=batch.events, reason=reason, batch=batch.id, line=answer.line_id,
-                 qty_done=answer.qty_done, ms=round((time.monotonic() - started) * 1000, 1))
+        self.spool.sent(
+            batch, self.clock.now(), line=answer.line_id, element=answer.element_id, qty_done=answer.qty_done
+        )
+        self.log(
+            "sent",
+            workstation_id=batch.ws,
+            workstation=st.name or self._name(batch.ws),
+            quantity=batch.quantity,
+            events=batch.events,
+            reason=reason,
+            batch=batch.id,
+            line=answer.line_id,
+            qty_done=answer.qty_done,
+            ms=round((time.monotonic() - started) * 1000, 1),
+        )
 
     def _failed(self, batch: Batch, st: Station, error: BaseException, now: float, elapsed: float) -> None:
         kind = classify(error)
         retry = now + backoff(st.failures + 1, self.config.backoff, self.config.backoff_max)
-        fields = {"workstation_id": batch.ws, "quantity": batch.quantity, "batch": batch.id, "reason": batch.reason,
-                      "error": _message(error), "ms": round(elapsed * 1000, 1)}
+        fields = {
+            "workstation_id": batch.ws,
+            "quantity": batch.quantity,
+            "batch": batch.id,
+            "reason": batch.reason,
+            "error": _message(error),
+            "ms": round(elapsed * 1000, 1),
+        }
         if kind is Failure.UNCERTAIN:
             self.spool.uncertain(batch, now, _message(error), retry)
-            self.log("send_unanswered", **fields, note="a read will tell whether it arrived; nothing more is sent "
-                                                       "from this workstation until then")
+            self.log(
+                "send_unanswered",
+                **fields,
+                note="a read will tell whether it arrived; nothing more is sent from this workstation until then",
+            )
         elif kind is Failure.HALTED:
             self.spool.void(batch, now, _message(error), next_try=now)
             self.log("send_halted", **fields)

@@ -39,15 +39,27 @@ class Source(Protocol):
         """Let go of the source (after the last acknowledgement)."""
 
 
-def run(*, spool_path: Path, config: RelayConfig, sender: Sender, directory: WorkstationDirectory, clock: Clock,
-        halt: HaltLike, timeout: float, log: Log, make_sources: Callable[[queue.Queue], list[Source]],
-        stop: threading.Event | None = None, wall: Callable[[], float] = time.time) -> dict[str, Any]:
+def run(
+    *,
+    spool_path: Path,
+    config: RelayConfig,
+    sender: Sender,
+    directory: WorkstationDirectory,
+    clock: Clock,
+    halt: HaltLike,
+    timeout: float,
+    log: Log,
+    make_sources: Callable[[queue.Queue], list[Source]],
+    stop: threading.Event | None = None,
+    wall: Callable[[], float] = time.time,
+) -> dict[str, Any]:
     stop = stop or threading.Event()
     deliveries: queue.Queue = queue.Queue(maxsize=BACKLOG)
     intake_spool = Spool(spool_path, synchronous=config.synchronous)
     send_spool = Spool(spool_path, synchronous=config.synchronous)
-    relay = Relay(send_spool, sender, config, clock=clock, halt=halt, log=log, timeout=timeout,
-                  directory=directory, wall=wall)
+    relay = Relay(
+        send_spool, sender, config, clock=clock, halt=halt, log=log, timeout=timeout, directory=directory, wall=wall
+    )
     intake = Intake(intake_spool, directory, clock, log)
     relay.recover()
 
@@ -59,13 +71,13 @@ def run(*, spool_path: Path, config: RelayConfig, sender: Sender, directory: Wor
             wake.clear()
             try:
                 wait = relay.tick()
-            except Exception as error:  # noqa: BLE001 - a bug must not stop the counting; it is logged
+            except Exception as error:
                 log("internal_error", error=f"{type(error).__name__}: {error}")
                 wait = 1.0
             clock.wait(wake, wait)
         try:
             relay.tick(final=True)
-        except BaseException as error:  # noqa: BLE001
+        except BaseException as error:
             failure.append(error)
 
     def on_signal(signum: int, frame: Any) -> None:

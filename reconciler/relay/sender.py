@@ -44,8 +44,11 @@ class SendAnswer:
 
         element = number("elementId")
         line = body.get("workorderline_id")
-        return cls(line_id=None if line is None else str(line),
-                   element_id=None if element is None else int(element), qty_done=number("qty_done"))
+        return cls(
+            line_id=None if line is None else str(line),
+            element_id=None if element is None else int(element),
+            qty_done=number("qty_done"),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,8 +120,13 @@ class EpoptiaSender:
             for step in line.steps:
                 if step.element_id is None:
                     continue
-                yield StepReading(element_id=step.element_id, line_id=line.line_id,
-                                  workstation_name=step.workstation, workstation_id=None, qty_done=step.qty_done)
+                yield StepReading(
+                    element_id=step.element_id,
+                    line_id=line.line_id,
+                    workstation_name=step.workstation,
+                    workstation_id=None,
+                    qty_done=step.qty_done,
+                )
 
 
 class Failure(enum.Enum):

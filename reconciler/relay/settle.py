@@ -45,8 +45,9 @@ class Verdict:
     explanation: str
 
 
-def steps_at(readings: Iterable[StepReading], ws: int, name: str | None,
-             known_elements: Iterable[int] = ()) -> tuple[dict[int, tuple[str, float]] | None, str | None]:
+def steps_at(
+    readings: Iterable[StepReading], ws: int, name: str | None, known_elements: Iterable[int] = ()
+) -> tuple[dict[int, tuple[str, float]] | None, str | None]:
     """The steps of one workstation in a read, and its name; (None, None) when the read cannot show them."""
     readings = list(readings)
     if any(r.workstation_id is not None for r in readings):
@@ -62,11 +63,13 @@ def steps_at(readings: Iterable[StepReading], ws: int, name: str | None,
     return {r.element_id: (r.line_id, r.qty_done) for r in readings if r.workstation_name == name}, name
 
 
-def settle(quantity: float, steps: dict[int, tuple[str, float]] | None, baseline: dict[int, float] | None,
-           loose: float) -> Verdict:
+def settle(
+    quantity: float, steps: dict[int, tuple[str, float]] | None, baseline: dict[int, float] | None, loose: float
+) -> Verdict:
     if steps is None:
-        return Verdict(None, None, "the list of lines does not show this workstation's steps (give its name in "
-                                   "relay.workstations)")
+        return Verdict(
+            None, None, "the list of lines does not show this workstation's steps (give its name in relay.workstations)"
+        )
     if baseline is None:
         return Verdict(None, None, "there is no earlier reading of this workstation to compare with")
     moved = sum(done - baseline.get(element, 0.0) for element, (_, done) in steps.items()) - loose
@@ -74,8 +77,12 @@ def settle(quantity: float, steps: dict[int, tuple[str, float]] | None, baseline
         return Verdict(True, moved, f"the workstation's steps moved by {_n(moved)}: it arrived")
     if abs(moved) <= TOLERANCE:
         return Verdict(False, 0.0, "the workstation's steps did not move: it did not arrive")
-    return Verdict(None, moved, f"the workstation's steps moved by {_n(moved)} since the last known reading, "
-                                f"neither 0 nor {_n(quantity)}: someone else reported there, or a line left the list")
+    return Verdict(
+        None,
+        moved,
+        f"the workstation's steps moved by {_n(moved)} since the last known reading, "
+        f"neither 0 nor {_n(quantity)}: someone else reported there, or a line left the list",
+    )
 
 
 def _n(x: float) -> str:

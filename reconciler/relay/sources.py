@@ -145,8 +145,15 @@ class MqttSource:
         password = os.environ.get(config.password_env) if config.password_env else None
         delay = 1.0
         while True:
-            client = aiomqtt.Client(config.host, config.port, identifier=self.client_id, clean_session=False,
-                                    username=username, password=password, keepalive=config.keepalive)
+            client = aiomqtt.Client(
+                config.host,
+                config.port,
+                identifier=self.client_id,
+                clean_session=False,
+                username=username,
+                password=password,
+                keepalive=config.keepalive,
+            )
             # aiomqtt acknowledges on receipt; paho's manual acks let the PUBACK wait for the spool.
             client._client.manual_ack_set(True)
             try:
@@ -170,8 +177,11 @@ class MqttSource:
         topic = str(message.topic)
         payload = message.payload if isinstance(message.payload, (bytes, bytearray)) else str(message.payload).encode()
         raw = f"{topic} {bytes(payload).decode('utf-8', errors='replace')}"
-        item = _parsed(self.name, raw, lambda: parse_payload(topic, bytes(payload), self.config.fields,
-                                                             self.config.topic_workstation))
+        item = _parsed(
+            self.name,
+            raw,
+            lambda: parse_payload(topic, bytes(payload), self.config.fields, self.config.topic_workstation),
+        )
         ack = None
         if message.qos > 0:
             loop, paho, mid, qos = self.loop, client._client, message.mid, message.qos

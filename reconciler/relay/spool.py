@@ -152,8 +152,9 @@ class Spool:
 
     # ------------------------------------------------------------------ intake
 
-    def absorb(self, counts: Iterable[Count], rejected: Iterable[tuple[str, str, str]], now: float,
-               dedupe: bool = True) -> int:
+    def absorb(
+        self, counts: Iterable[Count], rejected: Iterable[tuple[str, str, str]], now: float, dedupe: bool = True
+    ) -> int:
         """Spool counts (and rejected lines: source, raw, reason) in one transaction; returns repeats dropped.
 
         Returns only once the transaction is committed: the caller acknowledges to the source after it.
@@ -162,8 +163,14 @@ class Spool:
         repeats = 0
         with self._tx() as db:
             for c in counts:
-                if dedupe and c.key is not None and db.execute(
-                        "INSERT OR IGNORE INTO seen (key, at) VALUES (?, ?)", (f"{c.ws}:{c.key}", now)).rowcount == 0:
+                if (
+                    dedupe
+                    and c.key is not None
+                    and db.execute(
+                        "INSERT OR IGNORE INTO seen (key, at) VALUES (?, ?)", (f"{c.ws}:{c.key}", now)
+                    ).rowcount
+                    == 0
+                ):
                     repeats += 1
                     continue
                 entry = sums.setdefault(c.ws, [0.0, 0, None])
@@ -181,8 +188,9 @@ class Spool:
                     (ws, quantity, events, now if quantity > 0 else None, flush, quantity, now),
                 )
             for source, raw, reason in rejected:
-                db.execute("INSERT INTO rejected (at, source, raw, reason) VALUES (?, ?, ?, ?)",
-                           (now, source, raw, reason))
+                db.execute(
+                    "INSERT INTO rejected (at, source, raw, reason) VALUES (?, ?, ?, ?)", (now, source, raw, reason)
+                )
         return repeats
 
     def recover(self) -> list[Batch]:
@@ -190,8 +198,10 @@ class Spool:
         found = self.batches(["inflight"])
         if found:
             with self._tx() as db:
-                db.execute("UPDATE batch SET state = 'uncertain', note = 'the relay stopped before Epoptia answered' "
-                           "WHERE state = 'inflight'")
+                db.execute(
+                    "UPDATE batch SET state = 'uncertain', note = 'the relay stopped before Epoptia answered' "
+                    "WHERE state = 'inflight'"
+                )
         return found
 
     def forget_keys(self, before: float) -> None:
@@ -202,8 +212,12 @@ class Spool:
 
     def stations(self) -> list[Station]:
         rows = self.db.execute(f"SELECT {_STATION_COLS} FROM station ORDER BY ws").fetchall()
-        return [Station(**{**dict(zip(_STATION_FIELDS, r)), "baseline": bool(r[_STATION_FIELDS.index("baseline")])})
-                for r in rows]
+        return [
+            Station(
+                **{**dict(zip(_STATION_FIELDS, r, strict=True)), "baseline": bool(r[_STATION_FIELDS.index("baseline")])}
+            )
+            for r in rows
+        ]
 
     def station(self, ws: int) -> Station | None:
         return next((s for s in self.stations() if s.ws == ws), None)
@@ -229,7 +243,7 @@ class Spool:
 
     def rejected(self, limit: int = 20) -> list[dict[str, Any]]:
         rows = self.db.execute("SELECT id, at, source, raw, reason FROM rejected ORDER BY id DESC LIMIT ?", (limit,))
-        return [dict(zip(("id", "at", "source", "raw", "reason"), r)) for r in rows.fetchall()]
+        return [dict(zip(("id", "at", "source", "raw", "reason"), r, strict=True)) for r in rows.fetchall()]
 
     def size(self) -> int:
         """Bytes on disk: the database and its write-ahead log."""
@@ -254,25 +268,44 @@ class Spool:
             quantity, events, first_at = row
             batch_id = db.execute(
                 "INSERT INTO batch (ws, quantity, events, first_at, reason, state, taken_at, attempt_wall) "
-                "VALUES (?, ?, ?, ?, ?, 'inflight', ?, ?)", (ws, quantity, events, first_at, reason, now, wall),
+                "VALUES (?, ?, ?, ?, ?, 'inflight', ?, ?)",
+                (ws, quantity, events, first_at, reason, now, wall),
             ).lastrowid
             assert batch_id is not None  # set by every INSERT
-            db.execute("UPDATE station SET pending = 0, pending_events = 0, first_at = NULL, flush = NULL, "
-                       "last_take = ? WHERE ws = ?", (now, ws))
+            db.execute(
+                "UPDATE station SET pending = 0, pending_events = 0, first_at = NULL, flush = NULL, "
+                "last_take = ? WHERE ws = ?",
+                (now, ws),
+            )
         return Batch(batch_id, ws, quantity, events, first_at, reason, "inflight", now, wall)
 
-    def sent(self, batch: Batch, now: float, *, line: str | None, element: int | None, qty_done: float | None,
-             note: str | None = None) -> None:
+    def sent(
+        self,
+        batch: Batch,
+        now: float,
+        *,
+        line: str | None,
+        element: int | None,
+        qty_done: float | None,
+        note: str | None = None,
+    ) -> None:
         """Epoptia answered (or a read proved the quantity arrived): the batch is done."""
         with self._tx() as db:
-            db.execute("UPDATE batch SET state = 'sent', settled_at = ?, line = ?, element = ?, qty_done = ?, "
-                       "note = ? WHERE id = ?", (now, line, element, qty_done, note, batch.id))
-            db.execute("UPDATE station SET sent_total = sent_total + ?, last_sent_qty = ?, last_sent_at = ?, "
-                       "failures = 0, next_try = 0, last_error = NULL WHERE ws = ?",
-                       (batch.quantity, batch.quantity, now, batch.ws))
+            db.execute(
+                "UPDATE batch SET state = 'sent', settled_at = ?, line = ?, element = ?, qty_done = ?, "
+                "note = ? WHERE id = ?",
+                (now, line, element, qty_done, note, batch.id),
+            )
+            db.execute(
+                "UPDATE station SET sent_total = sent_total + ?, last_sent_qty = ?, last_sent_at = ?, "
+                "failures = 0, next_try = 0, last_error = NULL WHERE ws = ?",
+                (batch.quantity, batch.quantity, now, batch.ws),
+            )
             if element is not None and qty_done is not None:
-                db.execute("INSERT OR REPLACE INTO step (element, ws, line, qty_done) VALUES (?, ?, ?, ?)",
-                           (element, batch.ws, line, qty_done))
+                db.execute(
+                    "INSERT OR REPLACE INTO step (element, ws, line, qty_done) VALUES (?, ?, ?, ?)",
+                    (element, batch.ws, line, qty_done),
+                )
             else:
                 db.execute("UPDATE station SET loose = loose + ? WHERE ws = ?", (batch.quantity, batch.ws))
 
@@ -291,27 +324,38 @@ class Spool:
         """No answer that tells: the batch waits for a read; the workstation sends nothing else until then."""
         with self._tx() as db:
             db.execute("UPDATE batch SET state = 'uncertain', note = ? WHERE id = ?", (error, batch.id))
-            db.execute("UPDATE station SET failures = failures + 1, next_try = ?, last_error = ?, last_error_at = ? "
-                       "WHERE ws = ?", (next_try, error, now, batch.ws))
+            db.execute(
+                "UPDATE station SET failures = failures + 1, next_try = ?, last_error = ?, last_error_at = ? "
+                "WHERE ws = ?",
+                (next_try, error, now, batch.ws),
+            )
 
     def unknown(self, batch: Batch, now: float, note: str) -> None:
         with self._tx() as db:
-            db.execute("UPDATE batch SET state = 'unknown', settled_at = ?, note = ? WHERE id = ?",
-                       (now, note, batch.id))
-            db.execute("UPDATE station SET failures = 0, next_try = 0, last_error = ?, last_error_at = ? WHERE ws = ?",
-                       (note, now, batch.ws))
+            db.execute(
+                "UPDATE batch SET state = 'unknown', settled_at = ?, note = ? WHERE id = ?", (now, note, batch.id)
+            )
+            db.execute(
+                "UPDATE station SET failures = 0, next_try = 0, last_error = ?, last_error_at = ? WHERE ws = ?",
+                (note, now, batch.ws),
+            )
 
     def failed_read(self, ws: int, now: float, error: str, next_try: float) -> None:
         with self._tx() as db:
-            db.execute("UPDATE station SET failures = failures + 1, next_try = ?, last_error = ?, last_error_at = ? "
-                       "WHERE ws = ?", (next_try, error, now, ws))
+            db.execute(
+                "UPDATE station SET failures = failures + 1, next_try = ?, last_error = ?, last_error_at = ? "
+                "WHERE ws = ?",
+                (next_try, error, now, ws),
+            )
 
     def set_baseline(self, ws: int, steps: dict[int, tuple[str, float]], name: str | None) -> None:
         """What a read showed at the workstation becomes the reference for the next settlement."""
         with self._tx() as db:
             db.execute("DELETE FROM step WHERE ws = ?", (ws,))
-            db.executemany("INSERT OR REPLACE INTO step (element, ws, line, qty_done) VALUES (?, ?, ?, ?)",
-                           [(e, ws, line, done) for e, (line, done) in steps.items()])
+            db.executemany(
+                "INSERT OR REPLACE INTO step (element, ws, line, qty_done) VALUES (?, ?, ?, ?)",
+                [(e, ws, line, done) for e, (line, done) in steps.items()],
+            )
             db.execute("INSERT INTO station (ws) VALUES (?) ON CONFLICT (ws) DO NOTHING", (ws,))
             db.execute("UPDATE station SET baseline = 1, loose = 0, name = COALESCE(?, name) WHERE ws = ?", (name, ws))
 
@@ -322,8 +366,10 @@ class Spool:
             raise LookupError(f"no unknown batch {batch_id}")
         if applied:
             with self._tx() as db:
-                db.execute("UPDATE batch SET state = 'sent', note = COALESCE(note, '') || ' (resolved: applied)' "
-                           "WHERE id = ?", (batch_id,))
+                db.execute(
+                    "UPDATE batch SET state = 'sent', note = COALESCE(note, '') || ' (resolved: applied)' WHERE id = ?",
+                    (batch_id,),
+                )
                 db.execute("UPDATE station SET sent_total = sent_total + ? WHERE ws = ?", (batch.quantity, batch.ws))
         else:
             self.void(batch, now, "resolved by a person: send again", next_try=0)

@@ -10,7 +10,7 @@ from .markdown import render_markdown
 from .text import render_text
 
 
-class Format(str, enum.Enum):  # noqa: UP042 (str values, as click passes them)
+class Format(str, enum.Enum):
     TEXT = "text"
     MARKDOWN = "markdown"
     JSON = "json"

@@ -73,18 +73,25 @@ def summary_notes(plan: Plan) -> list[str]:
 
 def no_changes_line(plan: Plan) -> str:
     if plan.refresh_only:
-        return ("Refresh only: nothing is sent to Epoptia. Applying this plan records what Epoptia has as the "
-                f"state ({plan.unchanged} resources).")
+        return (
+            "Refresh only: nothing is sent to Epoptia. Applying this plan records what Epoptia has as the "
+            f"state ({plan.unchanged} resources)."
+        )
     if not plan.refreshed:
-        return (f"No changes. The state matches the manifests ({plan.unchanged} resources unchanged); "
-                "Epoptia was not read.")
+        return (
+            f"No changes. The state matches the manifests ({plan.unchanged} resources unchanged); Epoptia was not read."
+        )
     if plan.refresh is RefreshScope.TARGETED:
-        return (f"No changes. The manifests match the state ({plan.unchanged} resources unchanged); with nothing "
-                "to change, nothing in Epoptia needed reading. `reconciler drift` compares everything.")
+        return (
+            f"No changes. The manifests match the state ({plan.unchanged} resources unchanged); with nothing "
+            "to change, nothing in Epoptia needed reading. `reconciler drift` compares everything."
+        )
     if plan.unverified:
-        return (f"No changes. Epoptia matches the manifests as far as it can be read ({plan.unchanged} resources "
-                f"unchanged; {plan.unverified} clients and products have no read in Epoptia, so the state vouches "
-                "for them).")
+        return (
+            f"No changes. Epoptia matches the manifests as far as it can be read ({plan.unchanged} resources "
+            f"unchanged; {plan.unverified} clients and products have no read in Epoptia, so the state vouches "
+            "for them)."
+        )
     return f"No changes. Epoptia matches the manifests ({plan.unchanged} resources unchanged)."
 
 
@@ -188,7 +195,7 @@ def _inner(v: Any) -> str:
     if isinstance(v, (int, float)):
         return number(v) if isinstance(v, float) else str(v)
     if isinstance(v, str):
-        plain = v and v == v.strip() and not any(c in v for c in ",:{}[]\"\n") and v not in ("true", "false")
+        plain = v and v == v.strip() and not any(c in v for c in ',:{}[]"\n') and v not in ("true", "false")
         return v if plain else value(v)
     if isinstance(v, dict):
         return "{" + ", ".join(f"{_inner(k)}: {_inner(x)}" for k, x in v.items()) + "}"
@@ -228,8 +235,14 @@ def _routing_path(path: str) -> bool:
     return path == "routing" or path.startswith(("routing.", "routing["))
 
 
-def change_lines(action: Action, routes: RouteChanges | None = None, year: str | None = None,
-                 *, steps: bool = True, shared_at: str = "above") -> Iterator[ChangeLine]:
+def change_lines(
+    action: Action,
+    routes: RouteChanges | None = None,
+    year: str | None = None,
+    *,
+    steps: bool = True,
+    shared_at: str = "above",
+) -> Iterator[ChangeLine]:
     """The fields an action sets or changes, then (for a blocked one) why and what to do.
 
     A routing change is shown as its steps aligned (``steps``), or, when several lines share it
@@ -250,8 +263,11 @@ def change_lines(action: Action, routes: RouteChanges | None = None, year: str |
             yield ChangeLine("-", f"{change.path}: {_field_value(change.path, change.before, year)}")
         else:
             extra = _days_between(change.before, change.after) if change.path == "target_day" else ""
-            yield ChangeLine("~", f"{change.path}: {_field_value(change.path, change.before, year)} -> "
-                             f"{_field_value(change.path, change.after, year)}{extra}")
+            yield ChangeLine(
+                "~",
+                f"{change.path}: {_field_value(change.path, change.before, year)} -> "
+                f"{_field_value(change.path, change.after, year)}{extra}",
+            )
     if action.routing is not None:
         yield from _routing_lines(action, routes, steps=steps, shared_at=shared_at)
     if action.blocked is not None:
@@ -259,8 +275,7 @@ def change_lines(action: Action, routes: RouteChanges | None = None, year: str |
         yield ChangeLine(" ", f"advice: {action.blocked.advice}")
 
 
-def _routing_lines(action: Action, routes: RouteChanges | None, *, steps: bool, shared_at: str
-                   ) -> Iterator[ChangeLine]:
+def _routing_lines(action: Action, routes: RouteChanges | None, *, steps: bool, shared_at: str) -> Iterator[ChangeLine]:
     assert action.routing is not None
     aligned = align(action.routing.before, action.routing.after)
     shared = routes.of(action) if routes is not None else None
@@ -285,8 +300,10 @@ def source_line(plan: Plan) -> str:
     if plan.refresh is RefreshScope.FULL:
         how = f"refreshed from Epoptia (all {plan.pages_read} page(s) of lines)"
     elif plan.refresh is RefreshScope.TARGETED and plan.pages_read:
-        how = (f"refreshed from Epoptia where this plan touches it ({plan.pages_read} page(s) of lines; "
-               "--refresh full reads them all)")
+        how = (
+            f"refreshed from Epoptia where this plan touches it ({plan.pages_read} page(s) of lines; "
+            "--refresh full reads them all)"
+        )
     elif plan.refresh is RefreshScope.TARGETED:
         how = "Epoptia read where this plan touches it: no line, so no page (--refresh full reads them all)"
     else:
@@ -307,8 +324,9 @@ def drift_sections(drift: tuple[Drift, ...]) -> list[tuple[str, list[str]]]:
             owned.append(f"    {c.path}: applied {value(c.before)}, Epoptia has {value(c.after)}")
     sections = []
     if owned:
-        sections.append(("Changed in Epoptia outside the reconciler (this plan puts the manifests' values back):",
-                         owned))
+        sections.append(
+            ("Changed in Epoptia outside the reconciler (this plan puts the manifests' values back):", owned)
+        )
     if progress:
         sections.append(("Production progress since the last refresh (the shop floor's; information only):", progress))
     return sections

@@ -63,7 +63,8 @@ def loads(action: Action) -> tuple[Load | None, Load | None]:
         quantity=_number(changed["quantity"].before) if "quantity" in changed else after.quantity,
         due=changed["target_day"].before if "target_day" in changed else after.due,
         workstations=tuple(s.get("workstation") or "?" for s in action.routing.before)
-        if action.routing is not None else after.workstations,
+        if action.routing is not None
+        else after.workstations,
     )
     if before == after:
         return None, None
@@ -101,8 +102,13 @@ class Glance(NamedTuple):
 
     @property
     def empty(self) -> bool:
-        return not (self.created[0] or any(n for n, _ in self.removed.values()) or self.moves
-                    or self.quantity[0] or self.rerouted)
+        return not (
+            self.created[0]
+            or any(n for n, _ in self.removed.values())
+            or self.moves
+            or self.quantity[0]
+            or self.rerouted
+        )
 
 
 def glance(actions: Iterable[Action]) -> Glance:
@@ -185,14 +191,18 @@ def sentences(g: Glance, year: str | None = None, *, top: int = _TOP) -> list[st
         ranked = sorted(g.moves.items(), key=lambda kv: (-kv[1], str(kv[0])))
         detail = ", ".join(
             f"{week_name(a, year).split(' (')[0]} → {week_name(b, year).split(' (')[0]}"
-            + (f": {n}" if len(ranked) > 1 else "") for (a, b), n in ranked[:top])
+            + (f": {n}" if len(ranked) > 1 else "")
+            for (a, b), n in ranked[:top]
+        )
         if len(ranked) > top:
             detail += f", and {len(ranked) - top} more"
         words = []
         if later:
             only_next = all(b == _next(a) for (a, b), _ in g.moves.items() if a and b and b > a)
-            words.append(f"{_lines(later)} move{'s' if later == 1 else ''} to "
-                         + ("the next week" if only_next else "a later week"))
+            words.append(
+                f"{_lines(later)} move{'s' if later == 1 else ''} to "
+                + ("the next week" if only_next else "a later week")
+            )
         if earlier:
             words.append(f"{_lines(earlier)} move{'s' if earlier == 1 else ''} to an earlier week")
         if other:
@@ -214,8 +224,10 @@ def station_rows(g: Glance, year: str | None = None, *, top: int = _TOP) -> tupl
     merged: dict[tuple[str | None, float], list[str]] = {}
     for (ws, due), pcs in shown:
         merged.setdefault((due, pcs), []).append(ws)
-    rows = [(", ".join(stations), day(due, year) if due else "no due day", _pcs(pcs, sign=True))
-            for (due, pcs), stations in merged.items()]
+    rows = [
+        (", ".join(stations), day(due, year) if due else "no due day", _pcs(pcs, sign=True))
+        for (due, pcs), stations in merged.items()
+    ]
     return rows, max(0, len(ranked) - top)
 
 
@@ -239,8 +251,14 @@ def week_rows(g: Glance, year: str | None = None, *, top: int = 12) -> list[tupl
     rows = []
     for week in sorted(g.weeks, key=lambda w: w or (9999, 99))[:top]:
         lines_in, lines_out, pcs = g.weeks[week]
-        rows.append((week_name(week, year), f"{int(lines_in):,}" if lines_in else "",
-                     f"{int(lines_out):,}" if lines_out else "", _pcs(pcs, sign=True) if pcs else "0 pcs"))
+        rows.append(
+            (
+                week_name(week, year),
+                f"{int(lines_in):,}" if lines_in else "",
+                f"{int(lines_out):,}" if lines_out else "",
+                _pcs(pcs, sign=True) if pcs else "0 pcs",
+            )
+        )
     return rows
 
 

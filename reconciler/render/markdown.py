@@ -180,8 +180,15 @@ class _Comment:
 
         return Section([full, short, lambda: ""], name="production summary")
 
-    def listed(self, name: str, heading: str, intro: str, actions: Sequence[Action],
-               detail: Callable[[Action], str], reason: Callable[[Action], str]) -> Section:
+    def listed(
+        self,
+        name: str,
+        heading: str,
+        intro: str,
+        actions: Sequence[Action],
+        detail: Callable[[Action], str],
+        reason: Callable[[Action], str],
+    ) -> Section:
         """Blocked actions, or deletions and archives: every one named, whatever the budget allows."""
         if not actions:
             return Section([lambda: ""])
@@ -201,8 +208,10 @@ class _Comment:
             out = [head.rstrip("\n"), ""]
             for why, owners in groups.items():
                 out.append(f"- **{_md(why)}** ({sum(len(i) for i in owners.values()):,}):")
-                out += [f"  - {_md(owner) + ': ' if owner else ''}{', '.join(_md(i) for i in ids_)}"
-                        for owner, ids_ in owners.items()]
+                out += [
+                    f"  - {_md(owner) + ': ' if owner else ''}{', '.join(_md(i) for i in ids_)}"
+                    for owner, ids_ in owners.items()
+                ]
             return "\n".join(out)
 
         def tally() -> str:
@@ -220,22 +229,32 @@ class _Comment:
     def blocked(self) -> Section:
         def detail(a: Action) -> str:
             assert a.blocked is not None
-            return (f"{self.line(a)} (`{a.blocked.reason.value}`)<br>{_md(a.blocked.message, code=True)}. "
-                    f"*Advice:* {_md(a.blocked.advice, code=True)}.")
+            return (
+                f"{self.line(a)} (`{a.blocked.reason.value}`)<br>{_md(a.blocked.message, code=True)}. "
+                f"*Advice:* {_md(a.blocked.advice, code=True)}."
+            )
 
         return self.listed(
-            "blocked actions", "#### :no_entry: Blocked",
+            "blocked actions",
+            "#### :no_entry: Blocked",
             "Refused because production has started (or the target cannot do it); the plan fails until the "
             "manifests change as advised, or the rest is applied with `--skip-blocked`.",
-            self.plan.blocked, detail, lambda a: a.blocked.reason.value if a.blocked else "")
+            self.plan.blocked,
+            detail,
+            lambda a: a.blocked.reason.value if a.blocked else "",
+        )
 
     def removals(self) -> Section:
         actions = [a for a in self.plan.runnable if a.verb in (Verb.DELETE, Verb.ARCHIVE)]
         words = {Verb.DELETE: "deleted", Verb.ARCHIVE: "archived"}
         return self.listed(
-            "deletions and archives", "#### :wastebasket: Deleted and archived",
+            "deletions and archives",
+            "#### :wastebasket: Deleted and archived",
             "Deleted lines leave Epoptia; archived lines stay in its history.",
-            actions, lambda a: f"{words[a.verb]}: {self.line(a)}", lambda a: words[a.verb])
+            actions,
+            lambda a: f"{words[a.verb]}: {self.line(a)}",
+            lambda a: words[a.verb],
+        )
 
     def route(self, change: RouteChange) -> Section:
         aligned = align(change.before, change.after)
@@ -243,17 +262,26 @@ class _Comment:
         steps = _code("\n".join(f"{line.sign} {step_text(line)}" for line in aligned), "diff")
 
         def users(detail: bool) -> str:
-            items = [f"- {self.line(a)}" + (" (blocked: keeps its steps)" if a.blocked else "") if detail
-                     else f"{_md(a.id)}" + (" (blocked)" if a.blocked else "") for a in change.actions]
+            items = [
+                f"- {self.line(a)}" + (" (blocked: keeps its steps)" if a.blocked else "")
+                if detail
+                else f"{_md(a.id)}" + (" (blocked)" if a.blocked else "")
+                for a in change.actions
+            ]
             body = "\n".join(items) if detail else ", ".join(items)
-            return (f"<details><summary>The {_plural(len(change.actions), 'line')} it changes</summary>\n\n"
-                    f"{body}\n\n</details>")
+            return (
+                f"<details><summary>The {_plural(len(change.actions), 'line')} it changes</summary>\n\n"
+                f"{body}\n\n</details>"
+            )
 
-        return Section([
-            lambda: "\n\n".join([head, steps, flowchart(change.before, change.after, aligned), users(True)]),
-            lambda: "\n\n".join([head, steps, users(False)]),
-            lambda: f"- {head}",
-        ], name=change.title)
+        return Section(
+            [
+                lambda: "\n\n".join([head, steps, flowchart(change.before, change.after, aligned), users(True)]),
+                lambda: "\n\n".join([head, steps, users(False)]),
+                lambda: f"- {head}",
+            ],
+            name=change.title,
+        )
 
     def group(self, title: str, actions: Sequence[Action]) -> Section:
         tally: dict[str, int] = defaultdict(int)
@@ -268,8 +296,12 @@ class _Comment:
             for a in shown:
                 change = self.routes.of(a)
                 if change is not None and not change.shared:
-                    charts.append(f"Routing of {_md(a.address)}" + (" (blocked)" if a.blocked else "") + ":\n\n"
-                                  + flowchart(change.before, change.after, align(change.before, change.after)))
+                    charts.append(
+                        f"Routing of {_md(a.address)}"
+                        + (" (blocked)" if a.blocked else "")
+                        + ":\n\n"
+                        + flowchart(change.before, change.after, align(change.before, change.after))
+                    )
             rest = len(actions) - upto
             more = [f"_…and {_plural(rest, 'more change')} in this work order, in the full plan._"] if rest else []
             body = "\n\n".join([self.diff(shown, in_group=True), *charts, *more])
@@ -286,8 +318,9 @@ class _Comment:
         for heading, lines in drift_sections(self.plan.drift):
             name = "production progress" if heading.startswith("Production progress") else "changes made in Epoptia"
             count = sum(1 for line in lines if not line.startswith(" "))
-            out.append(Section([partial(_drift_in_full, heading, lines), partial(_drift_counted, heading, count)],
-                               name=name))
+            out.append(
+                Section([partial(_drift_in_full, heading, lines), partial(_drift_counted, heading, count)], name=name)
+            )
         return out
 
     # ---------------------------------------------------------------- the whole
@@ -337,9 +370,17 @@ class _Comment:
             budget -= len(text) - limit + 500  # what the estimate missed (it never should)
         return text
 
-    def _assemble(self, top: str, first: list[Section], routes: list[Section], groups: list[Section],
-                  pairs: list[tuple[str, list[Action]]], drift: list[Section], ordered: list[Section],
-                  source: str) -> str:
+    def _assemble(
+        self,
+        top: str,
+        first: list[Section],
+        routes: list[Section],
+        groups: list[Section],
+        pairs: list[tuple[str, list[Action]]],
+        drift: list[Section],
+        ordered: list[Section],
+        source: str,
+    ) -> str:
         parts = [top]
         hidden = [actions for section, (_, actions) in zip(groups, pairs, strict=True) if not section.text()]
         if any(not s.full and s.text(0) for s in ordered):
@@ -353,9 +394,11 @@ class _Comment:
         parts.append("#### Changes by work order")
         parts += [s.text() for s in groups if s.text()]
         if hidden:
-            parts.append(f"_…and {_plural(len(hidden), 'more work order')} with "
-                         f"{_plural(sum(len(a) for a in hidden), 'change')}, not shown here to stay within GitHub's "
-                         "limit (see the note at the top)._")
+            parts.append(
+                f"_…and {_plural(len(hidden), 'more work order')} with "
+                f"{_plural(sum(len(a) for a in hidden), 'change')}, not shown here to stay within GitHub's "
+                "limit (see the note at the top)._"
+            )
         parts += [s.text() for s in drift if s.text()]
         parts.append(source)
         return "\n\n".join(parts) + "\n"

@@ -25,8 +25,14 @@ _HEADINGS = (
 LISTED = 50
 # What was not attempted (the run stopped before it) is only sampled: the next apply does it.
 SAMPLED = 5
-_DONE_WORDS = {Verb.CREATE: "created", Verb.UPDATE: "updated", Verb.ARCHIVE: "archived", Verb.DELETE: "deleted",
-               Verb.FORGET: "forgotten", Verb.ADOPT: "adopted"}
+_DONE_WORDS = {
+    Verb.CREATE: "created",
+    Verb.UPDATE: "updated",
+    Verb.ARCHIVE: "archived",
+    Verb.DELETE: "deleted",
+    Verb.FORGET: "forgotten",
+    Verb.ADOPT: "adopted",
+}
 
 
 def done_counts(report: ApplyReport, plan: Plan) -> Counter[Verb]:
@@ -43,8 +49,10 @@ def render_report(report: ApplyReport, plan: Plan, continue_command: str) -> str
     done = done_counts(report, plan)
     planned = len(plan.runnable)
     parts = ", ".join(f"{n:,} {_DONE_WORDS[verb]}" for verb, n in done.items())
-    out.append(f"Done: {sum(done.values()):,} of {planned:,} planned change{'s' if planned != 1 else ''}"
-               + (f" ({parts})." if parts else "."))
+    out.append(
+        f"Done: {sum(done.values()):,} of {planned:,} planned change{'s' if planned != 1 else ''}"
+        + (f" ({parts})." if parts else ".")
+    )
     for outcome, heading in _HEADINGS:
         rows = report.having(outcome)
         if not rows:

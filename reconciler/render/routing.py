@@ -192,8 +192,9 @@ class RouteChange(NamedTuple):
         text = f"used by {lines} line{'s' if lines != 1 else ''} of {orders} work order{'s' if orders != 1 else ''}"
         blocked = sum(1 for a in self.actions if a.blocked is not None)
         if blocked:
-            text += (f"; {blocked} of them {'has' if blocked == 1 else 'have'} started and "
-                     + ("keeps its steps (blocked)" if blocked == 1 else "keep their steps (blocked)"))
+            text += f"; {blocked} of them {'has' if blocked == 1 else 'have'} started and " + (
+                "keeps its steps (blocked)" if blocked == 1 else "keep their steps (blocked)"
+            )
         return text
 
 

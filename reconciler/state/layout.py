@@ -36,12 +36,20 @@ _FOOTER = b"  }\n}\n"
 
 
 def serialise(state: State) -> bytes:
-    return b"".join(serialise_entries(state.format_version, state.lineage, state.serial, sorted(state.resources),
-                                      lambda addr: state.resources[addr].model_dump_json().encode()))
+    return b"".join(
+        serialise_entries(
+            state.format_version,
+            state.lineage,
+            state.serial,
+            sorted(state.resources),
+            lambda addr: state.resources[addr].model_dump_json().encode(),
+        )
+    )
 
 
-def serialise_entries(format_version: int, lineage: str | None, serial: int, addresses: Iterable[str],
-                      entry_json: Callable[[str], bytes]) -> Iterator[bytes]:
+def serialise_entries(
+    format_version: int, lineage: str | None, serial: int, addresses: Iterable[str], entry_json: Callable[[str], bytes]
+) -> Iterator[bytes]:
     """The file above in pieces, one entry at a time (``addresses`` sorted; ``entry_json`` gives each
     entry's JSON), so a state of 100,000 lines is written without being held whole."""
     yield (
@@ -62,8 +70,9 @@ def header(raw: bytes) -> tuple[str | None, int] | None:
     return (json.loads(head.group(1)), int(head.group(2))) if head else None
 
 
-def index_lines(source: bytes | BinaryIO, check: Callable[[str, bytes], None] | None = None
-                ) -> tuple[str | None, int, dict[str, IndexEntry], dict[str, tuple[int, int]]] | None:
+def index_lines(
+    source: bytes | BinaryIO, check: Callable[[str, bytes], None] | None = None
+) -> tuple[str | None, int, dict[str, IndexEntry], dict[str, tuple[int, int]]] | None:
     """Index a file in the layout above without parsing its payloads; None if it is not in that layout.
 
     ``source`` is the file's bytes, or the file itself, read line by line (a 100 MB state is then
@@ -93,8 +102,8 @@ def index_lines(source: bytes | BinaryIO, check: Callable[[str, bytes], None] | 
         if addr in index:
             return None  # an address twice: not a file this module wrote; the whole parse names the problem
         parent_raw = match.group(4)
-        parent = None if parent_raw == b"null" else (
-            loads(parent_raw) if b"\\" in parent_raw else parent_raw[1:-1].decode()
+        parent = (
+            None if parent_raw == b"null" else (loads(parent_raw) if b"\\" in parent_raw else parent_raw[1:-1].decode())
         )
         started = match.group(8) == b"true"
         status = match.group(7)

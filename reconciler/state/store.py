@@ -6,18 +6,19 @@ It records a ``lineage`` (fixed when the file is first written) and a
 
 from __future__ import annotations
 
-import getpass
-import functools
-import json
 import errno
+import functools
+import getpass
+import json
 import os
 import socket
 import stat
 import uuid
 import weakref
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import orjson
 from filelock import FileLock, Timeout
@@ -64,13 +65,16 @@ class StateStore:
         except FileNotFoundError:
             return self._with_wal(State().snapshot())
         except OSError as error:
-            raise StateError(f"cannot read state file {self.path}: {error.strerror}",
-                             hint="check the file's permissions") from None
+            raise StateError(
+                f"cannot read state file {self.path}: {error.strerror}", hint="check the file's permissions"
+            ) from None
         try:
             info = os.fstat(fd)
             if stat.S_ISDIR(info.st_mode):  # opens, but cannot be read
-                raise StateError(f"cannot read state file {self.path}: {os.strerror(errno.EISDIR)}",
-                                 hint="check the file's permissions")
+                raise StateError(
+                    f"cannot read state file {self.path}: {os.strerror(errno.EISDIR)}",
+                    hint="check the file's permissions",
+                )
             indexed = self._index(fd, info)
             if indexed is None:
                 # Not in the layout this module writes (edited by hand, or damaged):
@@ -100,8 +104,9 @@ class StateStore:
             except ValidationError as error:
                 raise self._corrupt(error, prefix=("resources", addr)) from None
 
-        snapshot = Snapshot(lineage, serial, index, load, fingerprint=meta["fingerprint"], size=meta["count"],
-                            rows=rows, raw=entry_json)
+        snapshot = Snapshot(
+            lineage, serial, index, load, fingerprint=meta["fingerprint"], size=meta["count"], rows=rows, raw=entry_json
+        )
         weakref.finalize(snapshot, os.close, fd)
         return self._with_wal(snapshot)
 
@@ -135,14 +140,21 @@ class StateStore:
                         fh.seek(0)
                         fast = index_lines(fh)
                     if fast is None:
-                        raise StateError(f"the cached index of state file {self.path} does not match the file",
-                                         hint="run the command again")
+                        raise StateError(
+                            f"the cached index of state file {self.path} does not match the file",
+                            hint="run the command again",
+                        )
                     return {addr: [*entry, *fast[3][addr]] for addr, entry in fast[2].items()}
 
                 rows = functools.cache(decoded)  # bytes in hand; decoded if needed
-                return (meta["lineage"], meta["serial"],
-                        lambda: {addr: IndexEntry(*row[:5]) for addr, row in rows().items()},
-                        lambda addr: rows()[addr][5:7], meta, rows)
+                return (
+                    meta["lineage"],
+                    meta["serial"],
+                    lambda: {addr: IndexEntry(*row[:5]) for addr, row in rows().items()},
+                    lambda addr: rows()[addr][5:7],
+                    meta,
+                    rows,
+                )
             invalid: list[tuple[str, ValidationError]] = []
 
             def check(addr: str, entry: bytes) -> None:  # every entry validated once, when the file is new to us
@@ -163,8 +175,12 @@ class StateStore:
                 addr, error = invalid[0]
                 raise self._corrupt(error, prefix=("resources", addr)) from None
             lineage, serial, index, spans = fast
-            meta = {"lineage": lineage, "serial": serial, "count": len(index),
-                    "fingerprint": fingerprint((a, e.digest, e.archived) for a, e in index.items())}
+            meta = {
+                "lineage": lineage,
+                "serial": serial,
+                "count": len(index),
+                "fingerprint": fingerprint((a, e.digest, e.archived) for a, e in index.items()),
+            }
             put_blob(db, name, key, orjson.dumps({addr: [*entry, *spans[addr]] for addr, entry in index.items()}))
             put_blob(db, name + ":meta", key, orjson.dumps(meta))
             return lineage, serial, index, spans.__getitem__, meta, None
@@ -176,8 +192,9 @@ class StateStore:
         try:
             data = json.loads(raw, object_pairs_hook=_no_duplicate_keys)
         except ValueError as error:
-            raise StateError(f"state file {self.path} is corrupt: {str(error)[:200]}",
-                             hint=self._restore_hint()) from None
+            raise StateError(
+                f"state file {self.path} is corrupt: {str(error)[:200]}", hint=self._restore_hint()
+            ) from None
         try:
             return State.model_validate(data)
         except ValidationError as error:
@@ -199,14 +216,16 @@ class StateStore:
                 f"state file {self.path} (lineage {lineage}) is not the successor of its backup "
                 f"{self.backup_path} (lineage {backup_lineage})",
                 hint="the state file was replaced by another target's; restore the right one from git history, "
-                "or remove the backup if the replacement was intended")
+                "or remove the backup if the replacement was intended",
+            )
         # Equal serials are the moment between keeping the backup and putting the new file in place.
         if backup_serial > serial:
             raise StateError(
                 f"state file {self.path} has serial {serial}, older than its backup's {backup_serial}: "
                 "an older version of the state was put back",
                 hint="an older state would make the next plan undo applied changes; restore the newest one from "
-                "git history, or remove the backup if you really mean to go back")
+                "git history, or remove the backup if you really mean to go back",
+            )
 
     def _corrupt(self, error: ValidationError, prefix: tuple[str, ...] = ()) -> StateError:
         first = error.errors(include_url=False)[0]
@@ -215,9 +234,12 @@ class StateStore:
         return StateError(f"state file {self.path} is corrupt: {detail}", hint=self._restore_hint())
 
     def _restore_hint(self) -> str:
-        return (f"the previous version is kept at {self.backup_path}; inspect it and copy it over {self.path} "
-                "if it is right" if self.backup_path.exists()
-                else "no backup exists; restore the file from git history (git log -- <state file>)")
+        return (
+            f"the previous version is kept at {self.backup_path}; inspect it and copy it over {self.path} "
+            "if it is right"
+            if self.backup_path.exists()
+            else "no backup exists; restore the file from git history (git log -- <state file>)"
+        )
 
     # ------------------------------------------------------------------ the write-ahead file
 
@@ -233,18 +255,24 @@ class StateStore:
         for line in raw.splitlines():
             try:
                 record = orjson.loads(line)
-                changed = {addr: None if entry is None else ResourceState.model_validate(entry)
-                           for addr, entry in record["changes"].items()}
+                changed = {
+                    addr: None if entry is None else ResourceState.model_validate(entry)
+                    for addr, entry in record["changes"].items()
+                }
                 record_serial = int(record["serial"])
             except (ValueError, KeyError, TypeError, AttributeError, ValidationError):
                 break  # a torn last line: what it held is settled by the journal
             problem = next(filter(None, map(address_problem, changed)), None)
             if problem is not None:
-                raise StateError(f"{self.wal_path} is corrupt: {problem}",
-                                 hint=f"remove {self.wal_path} if {self.path} is the state you want")
+                raise StateError(
+                    f"{self.wal_path} is corrupt: {problem}",
+                    hint=f"remove {self.wal_path} if {self.path} is the state you want",
+                )
             if lineage is not None and record.get("lineage") != lineage:
-                raise StateError(f"{self.wal_path} belongs to another state (lineage {record.get('lineage')})",
-                                 hint=f"remove {self.wal_path} if {self.path} is the state you want")
+                raise StateError(
+                    f"{self.wal_path} belongs to another state (lineage {record.get('lineage')})",
+                    hint=f"remove {self.wal_path} if {self.path} is the state you want",
+                )
             if record_serial <= serial:
                 continue  # already folded into the file
             lineage, serial = record.get("lineage"), record_serial
@@ -274,9 +302,7 @@ class StateStore:
 
     def write(self, state: State) -> State:
         """Write ``state`` as the next serial, atomically, keeping the old file as backup; folds the write-ahead file."""
-        new = state.model_copy(
-            update={"lineage": state.lineage or str(uuid.uuid4()), "serial": state.serial + 1}
-        )
+        new = state.model_copy(update={"lineage": state.lineage or str(uuid.uuid4()), "serial": state.serial + 1})
         self._replace(serialise(new))
         return new
 
@@ -316,8 +342,10 @@ class StateStore:
                 "`reconciler force-unlock LOCK_ID` with the id above",
             ) from None
         except OSError as error:
-            raise StateError(f"cannot lock state {self.path}: {error.strerror} ({self.lock_path})",
-                             hint="the state's folder must be writable by whoever runs the reconciler") from None
+            raise StateError(
+                f"cannot lock state {self.path}: {error.strerror} ({self.lock_path})",
+                hint="the state's folder must be writable by whoever runs the reconciler",
+            ) from None
         lock_id = str(uuid.uuid4())
         info = {
             "id": lock_id,
@@ -491,9 +519,11 @@ class WriteAhead:
         return fd
 
     def _error(self, error: OSError) -> StateError:
-        return StateError(f"cannot write {self.path}: {error.strerror}",
-                          hint="the state file is unchanged; free the disk or fix the permissions, "
-                          "then run again (the journal settles the batch in flight)")
+        return StateError(
+            f"cannot write {self.path}: {error.strerror}",
+            hint="the state file is unchanged; free the disk or fix the permissions, "
+            "then run again (the journal settles the batch in flight)",
+        )
 
 
 def _cached_meta(raw: bytes | None) -> dict[str, Any] | None:
@@ -522,4 +552,3 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         twice = sorted({k for k in keys if keys.count(k) > 1})
         raise ValueError(f"{twice[0]!r} appears twice (a resource address or a field must be unique)")
     return dict(pairs)
-

@@ -6,7 +6,8 @@ production facts last observed. Nothing here reads or writes a file.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Literal, NamedTuple
+from collections.abc import Callable
+from typing import Any, Literal, NamedTuple
 
 from pydantic import Field, field_validator
 
@@ -86,7 +87,7 @@ class ResourceState(_Frozen):
         return bool(self.observed and self.observed.launched)
 
     @classmethod
-    def applied(cls, resource: DesiredResource, observed: Observed | None = None) -> "ResourceState":
+    def applied(cls, resource: DesiredResource, observed: Observed | None = None) -> ResourceState:
         """What the state records once ``resource`` has been written to Epoptia."""
         return cls(
             payload=resource.payload,
@@ -129,10 +130,15 @@ class State(_Frozen):
                 raise ValueError(problem)
         return value
 
-    def snapshot(self) -> "Snapshot":
+    def snapshot(self) -> Snapshot:
         index = {addr: IndexEntry.of(res) for addr, res in self.resources.items()}
-        return Snapshot(self.lineage, self.serial, index, self.resources.__getitem__,
-                        fingerprint=fingerprint((a, e.digest, e.archived) for a, e in index.items()))
+        return Snapshot(
+            self.lineage,
+            self.serial,
+            index,
+            self.resources.__getitem__,
+            fingerprint=fingerprint((a, e.digest, e.archived) for a, e in index.items()),
+        )
 
 
 class IndexEntry(NamedTuple):
@@ -145,7 +151,7 @@ class IndexEntry(NamedTuple):
     launched: bool
 
     @classmethod
-    def of(cls, res: "ResourceState") -> "IndexEntry":
+    def of(cls, res: ResourceState) -> IndexEntry:
         return cls(res.digest, res.parent, res.archived, res.started, res.launched)
 
 
@@ -158,9 +164,18 @@ class Snapshot:
     parses 50 MB of JSON and one that reads a few entries.
     """
 
-    def __init__(self, lineage: str | None, serial: int, index: dict[str, IndexEntry] | Callable[[], dict[str, IndexEntry]],
-                 load: Callable[[str], ResourceState], *, fingerprint: str | None = None, size: int | None = None,
-                 rows: Callable[[], dict[str, Any]] | None = None, raw: Callable[[str], bytes] | None = None) -> None:
+    def __init__(
+        self,
+        lineage: str | None,
+        serial: int,
+        index: dict[str, IndexEntry] | Callable[[], dict[str, IndexEntry]],
+        load: Callable[[str], ResourceState],
+        *,
+        fingerprint: str | None = None,
+        size: int | None = None,
+        rows: Callable[[], dict[str, Any]] | None = None,
+        raw: Callable[[str], bytes] | None = None,
+    ) -> None:
         self.lineage = lineage
         self.serial = serial
         self._index = index
@@ -207,7 +222,7 @@ class Snapshot:
         return self._loaded[addr]
 
     def get(self, addr: str) -> ResourceState | None:
-        return self[addr] if addr in self else None
+        return self[addr] if addr in self else None  # noqa: SIM401 (a Snapshot is not a dict: no .get to call)
 
     def peek(self, addr: str) -> ResourceState:
         """One entry, parsed for the caller and not kept: for passes over every resource, which would
@@ -225,7 +240,7 @@ class Snapshot:
             return self._raw(addr)
         return self.peek(addr).model_dump_json().encode()
 
-    def overlay(self, changes: dict[str, ResourceState | None], serial: int | None = None) -> "Snapshot":
+    def overlay(self, changes: dict[str, ResourceState | None], serial: int | None = None) -> Snapshot:
         """This snapshot with some entries replaced (or removed, for None): e.g. what a refresh saw.
 
         Its index is built only if asked for, and its fingerprint and size follow from the changes:
@@ -260,10 +275,9 @@ class Snapshot:
             replaced = changes.get(addr)
             return replaced.model_dump_json().encode() if replaced is not None else self.entry_json(addr)
 
-        return Snapshot(self.lineage, self.serial if serial is None else serial, index, load, raw=raw,
-                        fingerprint=value, size=size)
+        return Snapshot(
+            self.lineage, self.serial if serial is None else serial, index, load, raw=raw, fingerprint=value, size=size
+        )
 
     def to_state(self) -> State:
         return State(lineage=self.lineage, serial=self.serial, resources={addr: self[addr] for addr in self.index})
-
-
