@@ -258,15 +258,15 @@ def _assemble(files: list[FileParts], cache: ParseCache) -> tuple[Any, dict[str,
         return decode, meta["routings"], [], meta
     previous = _cached(cache.last_desired(), "files", "index", "routings")
     outcome = update_check(previous, files) if previous is not None else None
-    index, routings, pending = outcome if outcome is not None else full_check(files)
+    if outcome is not None:
+        index, routings, pending, (went, came) = outcome
+    else:
+        index, routings, pending = full_check(files)
     if pending:
         return index, routings, pending, {}
     if outcome is not None and previous is not None and "fingerprint" in previous:
-        # Updated from the changed files: so is the fingerprint, from the rows that went and came.
-        old = previous["index"]
-        gone = [(a, r[2], r[3]) for a, r in old.items() if index.get(a) != r]
-        came = [(a, r[2], r[3]) for a, r in index.items() if old.get(a) != r]
-        value = update_fingerprint(previous["fingerprint"], gone, came)
+        # Updated from the changed files: so is the fingerprint, from their rows as they were and are.
+        value = update_fingerprint(previous["fingerprint"], went, came)
     else:
         value = fingerprint((addr, row[2], row[3]) for addr, row in index.items())
     meta = {

@@ -48,6 +48,31 @@ def test_unchanged_files_are_never_parsed_twice(sample_repo: Path, counted: list
     assert third.resources["WorkOrderLine/131350"].payload["quantity"] == 1100
 
 
+def test_an_index_updated_from_changed_work_orders_is_the_one_a_fresh_load_builds(
+    sample_repo: Path, counted: list[str], monkeypatch
+) -> None:
+    monkeypatch.chdir(sample_repo)
+    cache = Path(".reconciler/cache")
+    load_manifests(Path("manifests"), cache_dir=cache)
+    edited = Path("manifests/work-orders/2026-12/WO-26-0415.yaml")
+    text = edited.read_text(encoding="utf-8").replace("quantity: 1000", "quantity: 1100")  # a line changed
+    edited.write_text(text.replace("  - id: 131351\n", "  - id: 131359\n"), encoding="utf-8")  # one went, one came
+    Path("manifests/work-orders/2026-12/WO-26-0414.yaml").unlink()  # a work order went
+    added = Path("manifests/work-orders/2026-12/WO-26-0499.yaml")  # and one came
+    added.write_text(
+        "kind: WorkOrder\nid: WO-26-0499\nclient: C-1001\nlines:\n"
+        "  - {id: 139999, product: P-2001, quantity: 5, routing: ΚΟΠΗ-ΒΑΦΗ, archived: true}\n",
+        encoding="utf-8",
+    )
+    counted.clear()
+    updated = load_manifests(Path("manifests"), cache_dir=cache)
+    assert sorted(counted) == [str(edited), str(added)]  # only they were parsed: the index was updated
+    fresh = load_manifests(Path("manifests"), cache_dir=Path("fresh-cache"))
+    assert updated.fingerprint == fresh.fingerprint and updated.fingerprint is not None
+    assert dict(updated.rows()) == dict(fresh.rows()) and _snapshot(updated) == _snapshot(fresh)
+    assert "WorkOrderLine/139999" in updated.resources and "WorkOrderLine/131351" not in updated.resources
+
+
 def test_editing_a_shared_routing_changes_digests_of_cached_lines(sample_repo: Path, counted, monkeypatch) -> None:
     monkeypatch.chdir(sample_repo)
     cache = Path(".reconciler/cache")

@@ -13,10 +13,12 @@ from . import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Obj
 from .options import (
     adopt_option,
     exclude_option,
+    ignore_window_option,
     mass_delete_option,
     only_option,
     read_plan,
     refresh_only_option,
+    refresh_option,
     target_option,
 )
 from .terminal import TerminalHooks
@@ -30,15 +32,8 @@ from .terminal import TerminalHooks
 @only_option
 @exclude_option
 @mass_delete_option
-@click.option("--ignore-window", is_flag=True, help="Apply even outside the target's apply windows.")
-@click.option(
-    "--refresh",
-    "refresh",
-    type=click.Choice(["targeted", "full"]),
-    default="targeted",
-    show_default=True,
-    help="Read the pages that hold what the plan touches, or every page.",
-)
+@ignore_window_option
+@refresh_option("Read the pages that hold what the plan touches, or every page.")
 @adopt_option
 @refresh_only_option
 @click.pass_obj

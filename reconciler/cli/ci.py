@@ -14,7 +14,14 @@ import click
 from ..errors import ConfigError
 from ..planning import RefreshScope, Selection
 from . import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Obj
-from .options import exclude_option, mass_delete_option, only_option, target_option
+from .options import (
+    exclude_option,
+    ignore_window_option,
+    mass_delete_option,
+    only_option,
+    refresh_option,
+    target_option,
+)
 
 
 def _notice(message: str) -> None:
@@ -168,15 +175,8 @@ def ci_run(
 @only_option
 @exclude_option
 @mass_delete_option
-@click.option("--ignore-window", is_flag=True, help="Apply even outside the target's apply windows.")
-@click.option(
-    "--refresh",
-    "refresh",
-    type=click.Choice(["targeted", "full"]),
-    default="targeted",
-    show_default=True,
-    help="How much of Epoptia the plan on main reads first.",
-)
+@ignore_window_option
+@refresh_option("How much of Epoptia the plan on main reads first.")
 @click.option("--main", "main", default="main", show_default=True, help="The branch merges land on.")
 @queue_options
 @click.pass_obj

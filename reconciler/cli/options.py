@@ -38,6 +38,23 @@ adopt_option = click.option(
     is_flag=True,
     help="Take over lines and work orders Epoptia has but the state does not know (a lost or new state file).",
 )
+ignore_window_option = click.option(
+    "--ignore-window", is_flag=True, help="Apply even outside the target's apply windows."
+)
+
+
+def refresh_option(help: str) -> Any:
+    """``--refresh targeted|full``: how much of Epoptia a command reads before it plans."""
+    return click.option(
+        "--refresh",
+        "refresh",
+        type=click.Choice(["targeted", "full"]),
+        default="targeted",
+        show_default=True,
+        help=help,
+    )
+
+
 refresh_only_option = click.option(
     "--refresh-only",
     is_flag=True,

@@ -19,6 +19,7 @@ from .options import (
     only_option,
     read_plan,
     refresh_only_option,
+    refresh_option,
     target_option,
     write_plan,
 )
@@ -52,14 +53,7 @@ def plan_exit_code(plan: Plan, *, detailed_exitcode: bool, skip_blocked: bool) -
 @exclude_option
 @mass_delete_option
 @click.option("--skip-blocked", is_flag=True, help="Do not fail on blocked actions; they will be skipped.")
-@click.option(
-    "--refresh",
-    "refresh",
-    type=click.Choice(["targeted", "full"]),
-    default="targeted",
-    show_default=True,
-    help="Read the pages that hold what the plan touches, or every page (all drift).",
-)
+@refresh_option("Read the pages that hold what the plan touches, or every page (all drift).")
 @click.option("--no-refresh", is_flag=True, help="Plan from the state file alone (where Epoptia is out of reach).")
 @adopt_option
 @refresh_only_option
