@@ -238,14 +238,18 @@ STALL_SAVE = textwrap.dedent("""
     import sys, time
     from pathlib import Path
     from reconciler.state import store
-    original = store.StateStore.append
+    original_add, original_commit = store.WriteAhead.add, store.WriteAhead.commit
     marker = Path(sys.argv.pop(1))
-    def append(self, lineage, serial, changes):
-        if any(addr.startswith("WorkOrderLine/") for addr in changes):
-            marker.write_text("answered")  # the answer is in, the state not yet saved
+    def add(self, entries):
+        if any(addr.startswith("WorkOrderLine/") for addr, _ in entries):
+            self.lines_in_record = True
+        return original_add(self, entries)
+    def commit(self):
+        if getattr(self, "lines_in_record", False):
+            marker.write_text("answered")  # the answer is in, the save of the lines not yet committed
             time.sleep(600)
-        return original(self, lineage, serial, changes)
-    store.StateStore.append = append
+        return original_commit(self)
+    store.WriteAhead.add, store.WriteAhead.commit = add, commit
     from reconciler.cli import main
     main()
 """)
