@@ -199,6 +199,20 @@ def test_a_wrong_and_an_expired_key(tmp_path: Path, tenant: Tenant) -> None:
         c.lines_page(1)
 
 
+def test_a_line_action_without_an_operator_says_it_may_need_one_not_only_the_key(
+    tmp_path: Path, tenant: Tenant
+) -> None:
+    c = client(tmp_path, tenant)
+    with pytest.raises(KeyRejectedError) as caught:
+        c.control("start", 1, line_id="131319")  # an action on a named line is an operator's
+    assert "needs the Operator-Token of a logged-in operator" in str(caught.value)
+    assert "either this action needs a logged-in operator, or the API key in $ACME_KEY" in str(caught.value)
+    assert "reconciler operator login" in caught.value.hint and "--token" in caught.value.hint
+    with pytest.raises(KeyRejectedError) as caught:
+        client(tmp_path, tenant, key="not-the-key").lines_page(1)
+    assert "operator" not in str(caught.value) + (caught.value.hint or "")  # a read never needs one
+
+
 def test_an_operation_the_tenant_lacks_says_nothing_was_written(tmp_path: Path) -> None:
     with EmulatorServer(api_keys=(KEY,), disabled_operations=frozenset({Operation.ARCHIVE_LINES})) as server:
         tenant = Tenant(server)

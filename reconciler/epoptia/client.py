@@ -159,6 +159,16 @@ class EpoptiaClient:
                     if operation is Operation.OPERATOR_LOGIN
                     else "log in again with `reconciler operator login`; the API key is not the problem",
                 )
+            if operation is Operation.WORKSTATION_CONTROL:
+                # Sent without an operator's token: Epoptia may want one for this action (an action on a
+                # line by id is an operator's), so the key is not surely the problem.
+                raise KeyRejectedError(
+                    f"Epoptia refused {what} ({_excerpt(response)}): either this action needs a logged-in "
+                    f"operator, or the API key in ${self.key_env} is wrong or expired",
+                    hint="log an operator in with `reconciler operator login` and pass its token with --token "
+                    f"(or $EPOPTIA_OPERATOR_TOKEN); if `reconciler doctor` also fails, make a new key at "
+                    f"{self._integrations_page()} and put it in ${self.key_env}",
+                )
             raise KeyRejectedError(
                 f"Epoptia refused the API key in ${self.key_env} ({_excerpt(response)}): it is wrong, or it expired "
                 "(keys unused for 60 days expire)",
