@@ -240,6 +240,63 @@ def test_a_record_written_after_a_torn_one_starts_a_line_of_its_own(store: State
     assert set(store.snapshot().index) == {"WorkOrderLine/1", "WorkOrderLine/2", "WorkOrderLine/4"}
 
 
+@pytest.mark.parametrize("chunk", [1 << 20, 7, 1], ids=["one read", "small chunks", "byte by byte"])
+def test_a_torn_tail_is_cut_at_the_last_newline_however_long(
+    store: StateStore, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    from reconciler.state import store as store_module
+
+    monkeypatch.setattr(store_module, "_TAIL_CHUNK", chunk)
+    base = store.write(state(WorkOrderLine_1=line(1)))
+    store.append(base.lineage, base.serial, {"WorkOrderLine/2": line(2)})
+    store.append(base.lineage, 2, {"WorkOrderLine/3": line(3)})
+    whole = store.wal_path.read_bytes()
+    with open(store.wal_path, "ab") as fh:  # a torn record longer than a chunk, with no newline in it
+        fh.write(
+            orjson.dumps({"lineage": base.lineage, "serial": 4, "changes": {"WorkOrderLine/9": line(9).model_dump()}})[
+                :-5
+            ]
+        )
+    store.append(base.lineage, 3, {"WorkOrderLine/4": line(4)})
+    assert store.wal_path.read_bytes().startswith(whole)
+    assert [orjson.loads(x)["serial"] for x in store.wal_path.read_bytes().splitlines()] == [2, 3, 4]
+    assert set(store.snapshot().index) == {f"WorkOrderLine/{n}" for n in (1, 2, 3, 4)}
+
+
+def test_a_write_ahead_file_holding_only_a_torn_record_is_started_again(
+    store: StateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reconciler.state import store as store_module
+
+    monkeypatch.setattr(store_module, "_TAIL_CHUNK", 1)
+    base = store.write(state(WorkOrderLine_1=line(1)))
+    store.wal_path.write_bytes(b'{"lineage": "' + base.lineage.encode() + b'", "serial": 2, "chan')
+    store.append(base.lineage, base.serial, {"WorkOrderLine/2": line(2)})
+    assert store.wal_path.read_bytes().startswith(b'{"lineage":') and store.wal_path.read_bytes().count(b"\n") == 1
+    assert set(store.snapshot().index) == {"WorkOrderLine/1", "WorkOrderLine/2"}
+
+
+def test_the_write_ahead_file_makes_its_folder_and_never_follows_a_link(tmp_path: Path) -> None:
+    nested = StateStore(tmp_path / "a" / "b" / "t.json")
+    assert nested.append(None, 0, {"Client/C-1": line(1, parent=None)})[1] == 1
+    assert nested.snapshot().serial == 1
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not the reconciler's\n")
+    linked = StateStore(tmp_path / "c" / "t.json")
+    linked.path.parent.mkdir()
+    linked.wal_path.symlink_to(outside)
+    with pytest.raises(StateError, match=r"cannot write .*t\.json\.wal"):
+        linked.append(None, 0, {"Client/C-1": line(1, parent=None)})
+    assert outside.read_text() == "not the reconciler's\n"
+    assert oct(os.stat(nested.wal_path).st_mode & 0o777) == oct(0o644 & ~_umask())
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def test_a_write_ahead_write_that_fails_leaves_only_whole_committed_records(
     store: StateStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:

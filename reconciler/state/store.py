@@ -397,6 +397,9 @@ class StateStore:
                 pass
 
 
+_TAIL_CHUNK = 1 << 20  # how much of a torn write-ahead file is read at a time, looking for its last newline
+
+
 class WriteAhead:
     """The write-ahead file of one run: each save is one record (one JSON line, the next serial), written
     entry by entry as the run goes and fsynced when the save is committed.
@@ -507,12 +510,13 @@ class WriteAhead:
             # A record a crash left torn (no newline after it) was never committed: cut it off, so
             # that the record written now starts on a line of its own.
             keep = end
-            while keep > 0:
-                start = max(0, keep - (1 << 20))
+            while keep > 0:  # back to the last newline, a chunk at a time
+                start = max(0, keep - _TAIL_CHUNK)
                 cut = os.pread(fd, keep - start, start).rfind(b"\n")
-                keep = start + cut + 1 if cut >= 0 else start
                 if cut >= 0:
+                    keep = start + cut + 1
                     break
+                keep = start
             os.ftruncate(fd, keep)
             end = keep
         self._write_fd, self._end = fd, end
