@@ -155,19 +155,24 @@ SIMPLE = [
 ]
 
 
-@settings(
-    max_examples=8,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-@given(
+# What both runs draw: two factories (before and after an edit), which lines start, how many pieces
+# are reported done, and the seed of the faults.
+examples = given(
     first=factory(),
     second=factory(),
     started=st.sets(st.sampled_from(LINE_IDS)),
     done=st.sampled_from([0, 3]),
     seed=st.integers(0, 1000),
 )
+
+
+@settings(
+    max_examples=8,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@examples
 # A started line whose step BOM changes: rule 2 lets it through, and the routing it rides on must not alarm.
 @example(
     first=SIMPLE,
@@ -249,13 +254,7 @@ def run_example(emulator: EmulatorProcess, first, second, started, done, seed) -
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-@given(
-    first=factory(),
-    second=factory(),
-    started=st.sets(st.sampled_from(LINE_IDS)),
-    done=st.sampled_from([0, 3]),
-    seed=st.integers(0, 1000),
-)
+@examples
 def test_apply_converges_and_epoptia_never_alarms_long(
     emulator: EmulatorProcess, first, second, started, done, seed
 ) -> None:
