@@ -168,8 +168,9 @@ def _load(root: Path, paths: list[str], cache: ParseCache) -> Desired:
             unparsed = unparsed or result.unparsed
             continue
         blob = serialise_payloads(result.payloads) if result.blob is None else result.blob
+        encoded = orjson.dumps(result.entries) if result.entries_blob is None else result.entries_blob
         # Once in the cache, a file's payloads are read from there again if let go; else its bytes are kept.
-        stored = cache.put(file, key, stats[file], result.entries, blob)
+        stored = cache.put(file, key, stats[file], encoded, blob)
         items = result.payloads or None
         path = miss_paths[file]
         payloads = (
@@ -181,7 +182,7 @@ def _load(root: Path, paths: list[str], cache: ParseCache) -> Desired:
             file,
             key,
             payloads,
-            entries=result.entries,
+            entries=result.entries if result.entries_blob is None else None,  # else decoded when first used
             load_entries=partial(cache.entries, file, partial(_reparse, path, file, "entries")),
             recent=cache.recent,
         )

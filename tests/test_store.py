@@ -4,6 +4,7 @@ the backup's lineage and serial, the write-ahead file, locks, and the errors a p
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -61,11 +62,13 @@ def test_serialise_and_index_agree_on_every_kind_of_entry() -> None:
         b'{\n  "format_version": 1,\n  "lineage": "0f0e0d0c-0000-4000-8000-000000000001",\n'
         b'  "serial": 12,\n  "resources": {\n    "Client/C-1": {"digest":"drift:'
     )
-    assert raw.endswith(b"}\n  }\n}\n") and "Πελάτης".encode() in raw
+    sealed_part, _, checksum = raw.rpartition(b'  },\n  "checksum": "sha256:')
+    assert sealed_part.endswith(b"}\n") and "Πελάτης".encode() in raw
+    assert checksum == hashlib.sha256(sealed_part).hexdigest().encode() + b'"\n}\n'
     assert State.model_validate_json(raw) == s
     assert header(raw) == ("0f0e0d0c-0000-4000-8000-000000000001", 12)
-    lineage, serial, index, spans = index_lines(raw)
-    assert (lineage, serial) == ("0f0e0d0c-0000-4000-8000-000000000001", 12)
+    lineage, serial, index, spans, sealed = index_lines(raw)
+    assert (lineage, serial, sealed) == ("0f0e0d0c-0000-4000-8000-000000000001", 12, True)
     assert list(index) == sorted(s.resources)
     assert index["WorkOrderLine/1"] == ("0" * 31 + "1", "WO-1", False, False, False)
     assert index["WorkOrderLine/2"][3:] == (False, True)  # released: launched, not started
@@ -79,14 +82,57 @@ def test_serialise_and_index_agree_on_every_kind_of_entry() -> None:
 
 def test_an_empty_state_and_files_that_are_not_in_the_layout() -> None:
     empty = serialise(State())
-    assert empty == b'{\n  "format_version": 1,\n  "lineage": null,\n  "serial": 0,\n  "resources": {\n  }\n}\n'
-    assert index_lines(empty) == (None, 0, {}, {})
+    opened = b'{\n  "format_version": 1,\n  "lineage": null,\n  "serial": 0,\n  "resources": {\n'
+    assert empty == opened + f'  }},\n  "checksum": "sha256:{hashlib.sha256(opened).hexdigest()}"\n}}\n'.encode()
+    assert index_lines(empty) == (None, 0, {}, {}, True)
+    assert index_lines(opened + b"  }\n}\n") == (None, 0, {}, {}, False)  # written before checksums
     assert header(b"{}") is None and index_lines(b"{}") is None
     raw = serialise(state(WorkOrderLine_1=line(1), WorkOrderLine_2=line(2)))
-    assert index_lines(raw[:-1]) is None  # no footer
+    assert index_lines(raw[:-1]) is None  # no end
+    assert index_lines(raw + b"\n") is None  # something after the end
     assert index_lines(raw.replace(b'"digest":"', b'"digest": "', 1)) is None  # an entry not as written
+    assert index_lines(raw.replace(b',"epoptia_id":null}', b',"epoptia_id":null', 1)) is None  # not closed
+    assert index_lines(raw.replace(b"null},\n", b"null}\n", 1)) is None  # no comma between entries
+    assert index_lines(raw.replace(b"null}\n  }", b"null},\n  }", 1)) is None  # a comma after the last
+    assert index_lines(raw.replace(b'"checksum": "sha256:', b'"checksum": "md5:', 1)) is None
     twice = raw.replace(b'"WorkOrderLine/2"', b'"WorkOrderLine/1"')
     assert index_lines(twice) is None
+
+
+def test_the_checksum_seals_the_bytes_written_and_nothing_else() -> None:
+    raw = serialise(state(WorkOrderLine_1=line(1), WorkOrderLine_2=line(2)))
+    assert index_lines(raw).sealed
+    # Any change before the checksum breaks the seal, however small, and so does a change of the checksum;
+    # the file is still indexed (a hand edit is allowed; its entries are then validated).
+    for edited in (
+        raw.replace(b'"quantity":2', b'"quantity":3'),
+        raw.replace(b'"serial": 0', b'"serial": 1'),
+        raw[:-5] + (b"1" if raw[-5:-4] == b"0" else b"0") + raw[-4:],  # the checksum's last digit
+    ):
+        assert edited != raw
+        indexed = index_lines(edited)
+        assert indexed is not None and not indexed.sealed
+    assert State.model_validate_json(raw) == state(WorkOrderLine_1=line(1), WorkOrderLine_2=line(2))
+
+
+def test_an_entry_is_validated_when_the_seal_is_broken_and_only_then(store: StateStore, tmp_path: Path) -> None:
+    store.write(state(WorkOrderLine_1=line(1), WorkOrderLine_2=line(2)))
+    raw = store.path.read_bytes()
+    # A payload that is not an object: within the layout, so only validating the entry finds it.
+    bad = raw.replace(b'"payload":{"quantity":2,"comments":"' + "σχόλιο 2".encode() + b'"}', b'"payload":[2]')
+    assert bad != raw
+    store.path.write_bytes(bad)
+    with pytest.raises(StateError) as caught:
+        StateStore(store.path).snapshot()
+    assert "is corrupt: " in str(caught.value) and "at resources.WorkOrderLine/2.payload" in str(caught.value)
+    # The same bytes with the checksum they would have if this module had written them: trusted, not read.
+    sealed_part = bad.rpartition(b"  },\n")[0]
+    checksum = hashlib.sha256(sealed_part).hexdigest()
+    store.path.write_bytes(sealed_part + f'  }},\n  "checksum": "sha256:{checksum}"\n}}\n'.encode())
+    snapshot = StateStore(store.path).snapshot()
+    assert len(snapshot) == 2
+    with pytest.raises(StateError, match=r"at resources\.WorkOrderLine/2\.payload"):
+        snapshot["WorkOrderLine/2"]  # named when read all the same
 
 
 # ----------------------------------------------------------------------------- reading

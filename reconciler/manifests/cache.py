@@ -210,11 +210,10 @@ class ParseCache:
         """The error for a value of this cache that cannot be what was written; the cache file is removed."""
         return CacheDamaged(self.path)
 
-    def put(self, name: str, key: str, info: os.stat_result, entries: list[Any], payloads: bytes) -> bool:
-        """Record a file just parsed; True when its row reached the database (its payloads can be read from
-        there). Its entries are kept for ``entries`` either way, as the bytes the cache holds."""
+    def put(self, name: str, key: str, info: os.stat_result, encoded: bytes, payloads: bytes) -> bool:
+        """Record a file just parsed (its entries and payloads, serialised); True when its row reached the
+        database (its payloads can be read from there). Its entries are kept for ``entries`` either way."""
         self._seen.add(name)
-        encoded = orjson.dumps(entries)
         self._rows[name] = Row(info.st_size, _stable_stamp(info), key, encoded)
         return self._write(
             "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)",

@@ -57,8 +57,10 @@ class FileResult:
     problems: list[SourceError] = field(default_factory=list)
     # Problems found without a position yet: (document index, path, message, point at key?)
     pending: list[tuple[int, tuple[str | int, ...], str, bool]] = field(default_factory=list)
-    # Set by parse workers, which serialise the payloads themselves (the cache needs them so).
+    # Set by parse workers, which serialise entries and payloads themselves: the cache needs them so,
+    # and bytes cross from a worker for less than the objects would.
     blob: bytes | None = None
+    entries_blob: bytes | None = None
     # Addresses of items that failed validation but say who they are, and whether the file parsed at
     # all: other files' references to them are not reported as well (one broken item, one error).
     invalid: list[str] = field(default_factory=list)
@@ -214,8 +216,8 @@ def _parse_batch(batch: list[tuple[str, str]]) -> list[FileResult]:
     for path, file in batch:
         result = parse_path(path, file)
         if not result.problems:
-            result.blob = orjson.dumps(result.payloads)
-            result.payloads = []
+            result.blob, result.entries_blob = orjson.dumps(result.payloads), orjson.dumps(result.entries)
+            result.payloads, result.entries = [], []
         results.append(result)
     return results
 

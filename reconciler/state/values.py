@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Literal, NamedTuple
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from ..frozen import FrozenValue
 from ..resources import DesiredResource, Kind, digest, fingerprint, update_fingerprint
@@ -120,6 +120,14 @@ class State(_Frozen):
     lineage: str | None = None
     serial: int = 0
     resources: dict[str, ResourceState] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _without_checksum(cls, data: Any) -> Any:
+        # The file's checksum is a fact of its bytes (see layout), not of the state it holds.
+        if isinstance(data, dict) and isinstance(data.get("checksum"), str):
+            return {key: value for key, value in data.items() if key != "checksum"}
+        return data
 
     @field_validator("resources")
     @classmethod
