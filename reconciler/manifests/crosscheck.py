@@ -109,8 +109,7 @@ def full_check(
     known: set[str] = set(first_seen) | assume
     if named <= known and all(rid in routings for _, rid in routed):
         for addr, rid in routed:
-            row = index[addr]
-            row[2] = combine_digests(row[2], routings[rid][0])
+            index[addr][2] = combine_digests(index[addr][2], routings[rid][0])
         return index, routings, pending
     # A reference dangles: each entry again, to name every one that does, where it is.
     index = {}

@@ -84,7 +84,9 @@ def serialise_entries(
         key = json.dumps(addr, ensure_ascii=False).encode()
         yield sealed((b"" if first else b",\n") + b"    " + key + b": " + entry_json(addr))
         first = False
-    yield sealed(b"" if first else b"\n") + _CLOSE_SEALED + f'  "checksum": "sha256:{seal.hexdigest()}"\n'.encode() + _END
+    yield (
+        sealed(b"" if first else b"\n") + _CLOSE_SEALED + f'  "checksum": "sha256:{seal.hexdigest()}"\n'.encode() + _END
+    )
 
 
 def header(raw: bytes) -> tuple[str | None, int] | None:
@@ -98,7 +100,7 @@ class Indexed(NamedTuple):
 
     lineage: str | None
     serial: int
-    index: dict[str, IndexEntry]
+    resources: dict[str, IndexEntry]
     spans: dict[str, tuple[int, int]]  # where each entry's JSON is in the file: (start, end)
     sealed: bool  # the checksum matches: the bytes are what this module wrote
 
@@ -123,7 +125,7 @@ def index_lines(source: bytes | BinaryIO) -> Indexed | None:
     more = True  # the line before ended with a comma: another entry must follow
     while True:
         line = fh.readline()
-        if line == _CLOSE or line == _CLOSE_SEALED:
+        if line in (_CLOSE, _CLOSE_SEALED):
             found = _CHECKSUM.fullmatch(fh.readline()) if line == _CLOSE_SEALED else None
             if (line == _CLOSE_SEALED and found is None) or fh.readline() != _END or fh.read(1):
                 return None  # the end must end the file

@@ -144,7 +144,7 @@ class StateStore:
                             f"the cached index of state file {self.path} does not match the file",
                             hint="run the command again",
                         )
-                    return {addr: [*entry, *fast.spans[addr]] for addr, entry in fast.index.items()}
+                    return {addr: [*entry, *fast.spans[addr]] for addr, entry in fast.resources.items()}
 
                 rows = functools.cache(decoded)  # bytes in hand; decoded if needed
                 return (
