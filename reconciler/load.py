@@ -128,7 +128,7 @@ def load_manifests(root: Path, cache_dir: Path | None = None, inside: Path | Non
 def _load(root: Path, paths: list[str], cache: ParseCache) -> Desired:
     problems: list[SourceError] = []
     files: list[FileParts] = []
-    misses: list[tuple[int, str, str, str]] = []  # (slot, path, display name, cache key)
+    misses: list[tuple[int, str, str]] = []  # (slot, path, display name)
     stats: dict[str, os.stat_result] = {}
     root_text, root_shown = str(root), display(root)
     names = [os.path.join(root_shown, p[len(root_text) + 1 :]) for p in paths]
@@ -137,21 +137,24 @@ def _load(root: Path, paths: list[str], cache: ParseCache) -> Desired:
         try:
             info = os.stat(path)
             key = cache.by_stat(file, info)
-            if key is None:
+            # A file the cache has a row for is compared by content (touched is not changed); one it has
+            # none for is a miss, read once, by its parse, which also gives its key.
+            if key is None and cache.knows(file):
                 with open(path, "rb") as fh:
-                    content = fh.read()
-                key = content_key(file, content)
+                    key = content_key(file, fh.read())
                 if not cache.by_content(file, key, info):
-                    stats[file] = info
-                    misses.append((len(files), path, file, key))
-                    miss_bytes += len(content)
+                    key = None
+            if key is None:
+                stats[file] = info
+                misses.append((len(files), path, file))
+                miss_bytes += info.st_size
         except OSError as error:
             problems.append(SourceError(file, 1, 1, f"cannot read file: {error.strerror}"))
             continue
         files.append(
             FileParts(
                 file,
-                key,
+                key or "",  # a miss: replaced once parsed
                 cache.payloads(file, partial(_reparse, path, file, "payloads")),
                 load_entries=partial(cache.entries, file, partial(_reparse, path, file, "entries")),
                 recent=cache.recent,
@@ -160,8 +163,8 @@ def _load(root: Path, paths: list[str], cache: ParseCache) -> Desired:
 
     invalid: set[str] = set()
     unparsed = False
-    miss_paths = {file: path for _, path, file, _ in misses}
-    for slot, file, key, result in parse_files(misses, parallel=miss_bytes >= PARALLEL_PARSE_BYTES):
+    miss_paths = {file: path for _, path, file in misses}
+    for slot, file, result in parse_files(misses, parallel=miss_bytes >= PARALLEL_PARSE_BYTES):
         if result.problems:
             problems.extend(result.problems)
             invalid.update(result.invalid)
@@ -170,6 +173,7 @@ def _load(root: Path, paths: list[str], cache: ParseCache) -> Desired:
         blob = serialise_payloads(result.payloads) if result.blob is None else result.blob
         encoded = orjson.dumps(result.entries) if result.entries_blob is None else result.entries_blob
         # Once in the cache, a file's payloads are read from there again if let go; else its bytes are kept.
+        key = result.key
         stored = cache.put(file, key, stats[file], encoded, blob)
         items = result.payloads or None
         path = miss_paths[file]

@@ -49,7 +49,7 @@ def test_an_entry_holding_drift_keeps_the_fast_index(tmp_path: Path) -> None:
     written = store.write(_state(2).model_copy(update={"resources": resources}))
     indexed = index_lines(store.path.read_bytes())
     assert indexed is not None
-    assert indexed[2]["WorkOrderLine/1"].digest == drifted.digest
+    assert indexed.rows["WorkOrderLine/1"][0] == drifted.digest
     assert store.snapshot().to_state() == written
 
 

@@ -67,25 +67,26 @@ def test_serialise_and_index_agree_on_every_kind_of_entry() -> None:
     assert checksum == hashlib.sha256(sealed_part).hexdigest().encode() + b'"\n}\n'
     assert State.model_validate_json(raw) == s
     assert header(raw) == ("0f0e0d0c-0000-4000-8000-000000000001", 12)
-    lineage, serial, index, spans, sealed = index_lines(raw)
+    lineage, serial, rows, sealed = index_lines(raw)
     assert (lineage, serial, sealed) == ("0f0e0d0c-0000-4000-8000-000000000001", 12, True)
-    assert list(index) == sorted(s.resources)
-    assert index["WorkOrderLine/1"] == ("0" * 31 + "1", "WO-1", False, False, False)
-    assert index["WorkOrderLine/2"][3:] == (False, True)  # released: launched, not started
-    assert index["WorkOrderLine/3"][3:] == (True, True)
-    assert index["WorkOrderLine/4"][2:] == (True, False, False)
-    assert index['WorkOrderLine/"Ω\\5'].parent == 'WO-"β\\'
-    assert index["Client/C-1"] == ("drift:" + "a" * 32, None, False, False, False)
-    for addr, (start, end) in spans.items():
-        assert ResourceState.model_validate_json(raw[start:end]) == s.resources[addr]
+    assert list(rows) == sorted(s.resources)
+    # digest, parent, archived, started, launched; then where the entry is
+    assert rows["WorkOrderLine/1"][:5] == ["0" * 31 + "1", "WO-1", False, False, False]
+    assert rows["WorkOrderLine/2"][3:5] == [False, True]  # released: launched, not started
+    assert rows["WorkOrderLine/3"][3:5] == [True, True]
+    assert rows["WorkOrderLine/4"][2:5] == [True, False, False]
+    assert rows['WorkOrderLine/"Ω\\5'][1] == 'WO-"β\\'
+    assert rows["Client/C-1"][:5] == ["drift:" + "a" * 32, None, False, False, False]
+    for addr, row in rows.items():
+        assert ResourceState.model_validate_json(raw[row[5] : row[6]]) == s.resources[addr]
 
 
 def test_an_empty_state_and_files_that_are_not_in_the_layout() -> None:
     empty = serialise(State())
     opened = b'{\n  "format_version": 1,\n  "lineage": null,\n  "serial": 0,\n  "resources": {\n'
     assert empty == opened + f'  }},\n  "checksum": "sha256:{hashlib.sha256(opened).hexdigest()}"\n}}\n'.encode()
-    assert index_lines(empty) == (None, 0, {}, {}, True)
-    assert index_lines(opened + b"  }\n}\n") == (None, 0, {}, {}, False)  # written before checksums
+    assert index_lines(empty) == (None, 0, {}, True)
+    assert index_lines(opened + b"  }\n}\n") == (None, 0, {}, False)  # written before checksums
     assert header(b"{}") is None and index_lines(b"{}") is None
     raw = serialise(state(WorkOrderLine_1=line(1), WorkOrderLine_2=line(2)))
     assert index_lines(raw[:-1]) is None  # no end

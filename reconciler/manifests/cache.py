@@ -154,6 +154,10 @@ class ParseCache:
         self._seen.add(name)
         return row.key
 
+    def knows(self, name: str) -> bool:
+        """Whether the cache has a row for this file (whatever its content now)."""
+        return name in self._rows
+
     def by_content(self, name: str, key: str, info: os.stat_result) -> bool:
         """Whether the row of this file holds this content (its stat is refreshed if so)."""
         row = self._rows.get(name)
@@ -214,10 +218,11 @@ class ParseCache:
         """Record a file just parsed (its entries and payloads, serialised); True when its row reached the
         database (its payloads can be read from there). Its entries are kept for ``entries`` either way."""
         self._seen.add(name)
-        self._rows[name] = Row(info.st_size, _stable_stamp(info), key, encoded)
+        stamp = _stable_stamp(info)
+        self._rows[name] = Row(info.st_size, stamp, key, encoded)
         return self._write(
             "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)",
-            (name, info.st_size, _stable_stamp(info), key, encoded, payloads),
+            (name, info.st_size, stamp, key, encoded, payloads),
         )
 
     # The assembled index of what the manifests want, keyed by the content keys of all files.

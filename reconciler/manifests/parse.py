@@ -9,11 +9,9 @@ repository parses uncached files on every core (``parse_files``).
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -24,6 +22,7 @@ from pydantic import ValidationError
 from ..errors import SourceError
 from ..resources import DOCUMENT_KINDS, MODELS, Kind, WorkOrder, digest
 from ..words import did_you_mean
+from .cache import content_key
 from .messages import KIND_NOUNS, validation_problems
 from .positions import Locator
 from .yaml import YamlError, load_all
@@ -65,6 +64,7 @@ class FileResult:
     # all: other files' references to them are not reported as well (one broken item, one error).
     invalid: list[str] = field(default_factory=list)
     unparsed: bool = False
+    key: str = ""  # the parse cache's key of the content parsed (see content_key)
 
     def add(
         self,
@@ -207,7 +207,9 @@ def parse_path(path: str, file: str) -> FileResult:
         return FileResult(
             problems=[SourceError(file, line, column, "file is not valid UTF-8; save it as UTF-8")], unparsed=True
         )
-    return parse_text(file, text)
+    result = parse_text(file, text)
+    result.key = content_key(file, content)
+    return result
 
 
 def _parse_batch(batch: list[tuple[str, str]]) -> list[FileResult]:
@@ -226,25 +228,28 @@ def _parse_batch(batch: list[tuple[str, str]]) -> list[FileResult]:
 PARALLEL_PARSE_BYTES = 2_000_000
 
 
-def parse_files(misses: list[tuple[int, str, str, str]], parallel: bool) -> Iterator[tuple[int, str, str, FileResult]]:
+def parse_files(misses: list[tuple[int, str, str]], parallel: bool) -> Iterator[tuple[int, str, FileResult]]:
     """Parse the files the cache did not have; on a cold run of a big repository, on every core.
 
     The C parser holds the GIL, so threads would not help; worker processes are
     forked (cheap, and they inherit the loaded modules), and only when this
     process runs no other thread, which is what makes forking safe.
     """
+    import multiprocessing  # here: a plan that parses nothing, or little, starts no process
+    from concurrent.futures import ProcessPoolExecutor
+
     workers = min(os.cpu_count() or 1, 8)
     can_fork = "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
     if not (parallel and workers > 1 and can_fork and len(misses) > 1):
-        for slot, path, file, key in misses:
-            yield slot, file, key, parse_path(path, file)
+        for slot, path, file in misses:
+            yield slot, file, parse_path(path, file)
         return
     size = max(1, len(misses) // (workers * 8))
     batches = [misses[i : i + size] for i in range(0, len(misses), size)]
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         for batch, results in zip(
-            batches, pool.map(_parse_batch, [[(p, f) for _, p, f, _ in b] for b in batches]), strict=True
+            batches, pool.map(_parse_batch, [[(p, f) for _, p, f in b] for b in batches]), strict=True
         ):
-            for (slot, _, file, key), result in zip(batch, results, strict=True):
-                yield slot, file, key, result
+            for (slot, _, file), result in zip(batch, results, strict=True):
+                yield slot, file, result

@@ -30,9 +30,9 @@ import io
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
-from typing import BinaryIO, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
-from .values import IndexEntry, State
+from .values import State
 
 _HEADER = re.compile(
     rb'\A\{\n  "format_version": 1,\n  "lineage": (null|"[0-9a-f-]+"),\n  "serial": (\d+),\n  "resources": \{\n'
@@ -95,13 +95,17 @@ def header(raw: bytes) -> tuple[str | None, int] | None:
     return (json.loads(head.group(1)), int(head.group(2))) if head else None
 
 
+# Per resource: IndexEntry's fields, then where the entry's JSON is in the file (start, end). Plain
+# lists, which is also how the local cache keeps them: a cold plan at 100,000 lines builds no other object.
+Row = list[Any]
+
+
 class Indexed(NamedTuple):
     """A state file indexed line by line (see ``index_lines``)."""
 
     lineage: str | None
     serial: int
-    resources: dict[str, IndexEntry]
-    spans: dict[str, tuple[int, int]]  # where each entry's JSON is in the file: (start, end)
+    rows: dict[str, Row]
     sealed: bool  # the checksum matches: the bytes are what this module wrote
 
 
@@ -118,8 +122,7 @@ def index_lines(source: bytes | BinaryIO) -> Indexed | None:
         return None
     seal = hashlib.sha256(head_raw)
     lineage = json.loads(head.group(1))
-    index: dict[str, IndexEntry] = {}
-    spans: dict[str, tuple[int, int]] = {}
+    rows: dict[str, Row] = {}
     position = len(head_raw)
     loads = json.loads
     more = True  # the line before ended with a comma: another entry must follow
@@ -129,10 +132,10 @@ def index_lines(source: bytes | BinaryIO) -> Indexed | None:
             found = _CHECKSUM.fullmatch(fh.readline()) if line == _CLOSE_SEALED else None
             if (line == _CLOSE_SEALED and found is None) or fh.readline() != _END or fh.read(1):
                 return None  # the end must end the file
-            if more and index:
+            if more and rows:
                 return None  # a comma after the last entry
             sealed = found is not None and found.group(1).decode() == seal.hexdigest()
-            return Indexed(lineage, int(head.group(2)), index, spans, sealed)
+            return Indexed(lineage, int(head.group(2)), rows, sealed)
         if not more:
             return None  # no comma between two entries
         more = line.endswith(b"},\n")
@@ -142,14 +145,14 @@ def index_lines(source: bytes | BinaryIO) -> Indexed | None:
         seal.update(line)
         addr_raw, digest, parent_raw, archived, status, started_raw = match.groups()
         addr = loads(addr_raw) if b"\\" in addr_raw else addr_raw[1:-1].decode()
-        if addr in index:
+        if addr in rows:
             return None  # an address twice: not a file this module wrote; the whole parse names the problem
         parent = (
             None if parent_raw == b"null" else (loads(parent_raw) if b"\\" in parent_raw else parent_raw[1:-1].decode())
         )
         started = started_raw == b"true"
         launched = started or (status is not None and status not in (b'"standby"', b'""'))
-        index[addr] = IndexEntry(digest.decode(), parent, archived == b"true", started, launched)
         # The entry's JSON: from its opening brace to its closing one.
-        spans[addr] = (position + match.end(1) + 2, position + len(line) - (2 if more else 1))
+        start, end = position + match.end(1) + 2, position + len(line) - (2 if more else 1)
+        rows[addr] = [digest.decode(), parent, archived == b"true", started, launched, start, end]
         position += len(line)

@@ -11,17 +11,15 @@ import functools
 import getpass
 import json
 import os
-import socket
 import stat
 import uuid
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 import orjson
-from filelock import FileLock, Timeout
 from pydantic import ValidationError
 
 from ..clock import timestamp
@@ -29,7 +27,7 @@ from ..errors import StateError, StateLockedError
 from ..fsio import atomic_write
 from ..localcache import get_blob, open_cache, put_blob
 from ..resources import fingerprint
-from .layout import header, index_lines, serialise, serialise_entries
+from .layout import Row, header, index_lines, serialise, serialise_entries
 from .values import STATE_FORMAT_VERSION, IndexEntry, ResourceState, Snapshot, State, address_problem
 
 
@@ -111,13 +109,13 @@ class StateStore:
         return self._with_wal(snapshot)
 
     def _index(self, fd: int, info: os.stat_result) -> Any:
-        """(lineage, serial, index, span, meta, rows) of the file; the index and rows decode on first use.
+        """(lineage, serial, index, span, meta, rows) of the file; the index decodes on first use.
 
         ``span(addr)`` is where the entry's JSON is in the file, so one entry is parsed without the rest.
 
         From the local cache when the file did not change since it was last indexed; else built, reading
-        the file line by line, with every entry validated once, and cached. None when the file is not in
-        the layout this module writes.
+        the file line by line (every entry validated, unless the checksum says the bytes are what was
+        written), and cached. None when the file is not in the layout this module writes.
         """
         db = open_cache(self.cache_dir / "state.sqlite") if self.cache_dir is not None else None
         name, key = f"state-index:{self.path.resolve()}", f"{info.st_size}:{info.st_mtime_ns}:{info.st_ino}"
@@ -128,7 +126,7 @@ class StateStore:
             if meta is not None and cached_rows is not None:
                 held = cached_rows
 
-                def decoded() -> dict[str, Any]:
+                def decoded() -> dict[str, Row]:
                     try:
                         value = orjson.loads(held)
                         if isinstance(value, dict):
@@ -144,43 +142,44 @@ class StateStore:
                             f"the cached index of state file {self.path} does not match the file",
                             hint="run the command again",
                         )
-                    return {addr: [*entry, *fast.spans[addr]] for addr, entry in fast.resources.items()}
+                    return fast.rows
 
-                rows = functools.cache(decoded)  # bytes in hand; decoded if needed
-                return (
-                    meta["lineage"],
-                    meta["serial"],
-                    lambda: {addr: IndexEntry(*row[:5]) for addr, row in rows().items()},
-                    lambda addr: rows()[addr][5:7],
-                    meta,
-                    rows,
-                )
-            with open(fd, "rb", closefd=False, buffering=1 << 20) as fh:
-                fast = index_lines(fh)
-            if fast is None:
-                return None
-            lineage, serial, index, spans, sealed = fast
-            if not sealed:  # edited, damaged, or from before checksums: every entry validated once
-                self._validate(fd, spans)
-            meta = {
-                "lineage": lineage,
-                "serial": serial,
-                "count": len(index),
-                "fingerprint": fingerprint((a, e.digest, e.archived) for a, e in index.items()),
-            }
-            put_blob(db, name, key, orjson.dumps({addr: [*entry, *spans[addr]] for addr, entry in index.items()}))
-            put_blob(db, name + ":meta", key, orjson.dumps(meta))
-            return lineage, serial, index, spans.__getitem__, meta, None
+                rows: Callable[[], dict[str, Row]] = functools.cache(decoded)  # bytes in hand; decoded if needed
+            else:
+                with open(fd, "rb", closefd=False, buffering=1 << 20) as fh:
+                    fast = index_lines(fh)
+                if fast is None:
+                    return None
+                if not fast.sealed:  # edited, damaged, or from before checksums: every entry validated once
+                    self._validate(fd, fast.rows)
+                meta = {
+                    "lineage": fast.lineage,
+                    "serial": fast.serial,
+                    "count": len(fast.rows),
+                    "fingerprint": fingerprint((addr, row[0], row[2]) for addr, row in fast.rows.items()),
+                }
+                put_blob(db, name, key, orjson.dumps(fast.rows))
+                put_blob(db, name + ":meta", key, orjson.dumps(meta))
+                rows = _held(fast.rows)
+            return (
+                meta["lineage"],
+                meta["serial"],
+                lambda: {addr: IndexEntry(*row[:5]) for addr, row in rows().items()},
+                lambda addr: rows()[addr][5:7],
+                meta,
+                rows,
+            )
         finally:
             if db is not None:
                 db.close()
 
-    def _validate(self, fd: int, spans: dict[str, tuple[int, int]]) -> None:
+    def _validate(self, fd: int, rows: dict[str, Row]) -> None:
         """Every entry of the file, validated; the first that is not valid is named."""
-        for addr, (start, end) in spans.items():
+        for addr, row in rows.items():
             problem = address_problem(addr)
             if problem is not None:
                 raise StateError(f"state file {self.path} is corrupt: {problem}", hint=self._restore_hint())
+            start, end = row[5], row[6]
             try:
                 ResourceState.model_validate_json(os.pread(fd, end - start, start))
             except ValidationError as error:
@@ -329,6 +328,10 @@ class StateStore:
     @contextmanager
     def lock(self, operation: str) -> Iterator[str]:
         """Hold the state lock for the duration; yields the lock id."""
+        import socket  # here: `plan` takes no lock, and these imports cost it 8 ms
+
+        from filelock import FileLock, Timeout
+
         lock = FileLock(str(self.lock_path), timeout=0)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -526,6 +529,10 @@ class WriteAhead:
             hint="the state file is unchanged; free the disk or fix the permissions, "
             "then run again (the journal settles the batch in flight)",
         )
+
+
+def _held(value: Any) -> Callable[[], Any]:
+    return lambda: value
 
 
 def _cached_meta(raw: bytes | None) -> dict[str, Any] | None:
