@@ -34,7 +34,7 @@ from .manifests.messages import validation_problems
 from .manifests.parse import PARALLEL_PARSE_BYTES, parse_files, parse_path, yaml_problem
 from .manifests.positions import Locator
 from .manifests.yaml import YamlError, load_all
-from .resources import Desired, fingerprint, update_fingerprint
+from .resources import Desired, Since, fingerprint, update_fingerprint
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 
@@ -216,6 +216,7 @@ def _load(root: Path, paths: list[str], cache: ParseCache) -> Desired:
         fingerprint=meta.get("fingerprint"),
         size=meta.get("count"),
         unreadable=meta.get("unreadable"),
+        since=_since(meta),
     )
 
 
@@ -269,9 +270,11 @@ def _assemble(files: list[FileParts], cache: ParseCache) -> tuple[Any, dict[str,
         index, routings, pending = full_check(files)
     if pending:
         return index, routings, pending, {}
-    if outcome is not None and previous is not None and "fingerprint" in previous:
+    bases: dict[str, list[str]] = {}
+    if outcome is not None and previous is not None and isinstance(previous.get("fingerprint"), str):
         # Updated from the changed files: so is the fingerprint, from their rows as they were and are.
         value = update_fingerprint(previous["fingerprint"], went, came)
+        bases = _bases(previous, {addr for addr, _, _ in (*went, *came)})
     else:
         value = fingerprint((addr, row[2], row[3]) for addr, row in index.items())
     meta = {
@@ -279,15 +282,48 @@ def _assemble(files: list[FileParts], cache: ParseCache) -> tuple[Any, dict[str,
         "count": len(index),
         "unreadable": sum(1 for row in index.values() if row[0] in _UNREADABLE),
         "routings": routings,
+        "bases": bases,
     }
     cache.put_desired(
         key,
         orjson.dumps(
-            {"files": {p.name: p.key for p in files}, "index": index, "routings": routings, "fingerprint": value}
+            {
+                "files": {p.name: p.key for p in files},
+                "index": index,
+                "routings": routings,
+                "fingerprint": value,
+                "bases": bases,
+            }
         ),
         orjson.dumps(meta),
     )
     return index, routings, pending, meta
+
+
+# Earlier versions of the manifests a plan can start from (see Since): how many, and how many changed
+# addresses each may have before looking at everything is as cheap.
+_BASES = 8
+_BASE_CHANGES = 2_000
+
+
+def _bases(previous: dict[str, Any], moved: set[str]) -> dict[str, list[str]]:
+    """The earlier versions of the index and what changed since each, once ``moved`` changed since ``previous``."""
+    found = previous.get("bases")
+    bases: dict[str, list[str]] = {}
+    for base, changed in (found if isinstance(found, dict) else {}).items():
+        if isinstance(changed, list) and len(grown := moved.union(changed)) <= _BASE_CHANGES:
+            bases[base] = sorted(grown)
+    if len(moved) <= _BASE_CHANGES:
+        bases.pop(previous["fingerprint"], None)
+        bases[previous["fingerprint"]] = sorted(moved)
+    return dict(list(bases.items())[-_BASES:])
+
+
+def _since(meta: dict[str, Any]) -> Since | None:
+    found = meta.get("bases")
+    if not isinstance(found, dict) or not found:
+        return None
+    return Since({base: frozenset(changed) for base, changed in found.items() if isinstance(changed, list)})
 
 
 _UNREADABLE = ("Client", "Product")

@@ -427,6 +427,14 @@ class DesiredEntry(NamedTuple):
     parent: str | None
 
 
+class Since(NamedTuple):
+    """The manifests as they were at some earlier fingerprints, and per fingerprint the addresses whose index
+    rows changed since (added, removed or different): what a plan against a state that matches one of those
+    earlier versions has to look at, and all it has to look at."""
+
+    changed: Mapping[str, frozenset[str]]  # fingerprint then -> addresses changed since
+
+
 class Desired:
     """Everything the manifests ask for, validated and with references resolved.
 
@@ -449,9 +457,11 @@ class Desired:
         size: int | None = None,
         unreadable: int | None = None,
         rows: Mapping[str, Any] | None = None,
+        since: Since | None = None,
     ) -> None:
         self._index = index
         self._rows = rows
+        self.since = since
         self.resources = resources
         self.routings = routings
         self.files = files

@@ -7,6 +7,7 @@ import errno
 import hashlib
 import json
 import os
+import sqlite3
 from pathlib import Path
 
 import orjson
@@ -14,7 +15,9 @@ import pytest
 
 from reconciler.errors import StateError
 from reconciler.state import Observed, ResourceState, State, StateStore
+from reconciler.state import store as store_module
 from reconciler.state.layout import header, index_lines, serialise
+from reconciler.state.values import IndexEntry
 
 NOW = "2026-11-24T08:00:00+00:00"
 
@@ -67,8 +70,8 @@ def test_serialise_and_index_agree_on_every_kind_of_entry() -> None:
     assert checksum == hashlib.sha256(sealed_part).hexdigest().encode() + b'"\n}\n'
     assert State.model_validate_json(raw) == s
     assert header(raw) == ("0f0e0d0c-0000-4000-8000-000000000001", 12)
-    lineage, serial, rows, sealed = index_lines(raw)
-    assert (lineage, serial, sealed) == ("0f0e0d0c-0000-4000-8000-000000000001", 12, True)
+    lineage, serial, rows, sealed, ordered = index_lines(raw)
+    assert (lineage, serial, sealed, ordered) == ("0f0e0d0c-0000-4000-8000-000000000001", 12, True, True)
     assert list(rows) == sorted(s.resources)
     # digest, parent, archived, started, launched; then where the entry is
     assert rows["WorkOrderLine/1"][:5] == ["0" * 31 + "1", "WO-1", False, False, False]
@@ -85,8 +88,8 @@ def test_an_empty_state_and_files_that_are_not_in_the_layout() -> None:
     empty = serialise(State())
     opened = b'{\n  "format_version": 1,\n  "lineage": null,\n  "serial": 0,\n  "resources": {\n'
     assert empty == opened + f'  }},\n  "checksum": "sha256:{hashlib.sha256(opened).hexdigest()}"\n}}\n'.encode()
-    assert index_lines(empty) == (None, 0, {}, True)
-    assert index_lines(opened + b"  }\n}\n") == (None, 0, {}, False)  # written before checksums
+    assert index_lines(empty) == (None, 0, {}, True, True)
+    assert index_lines(opened + b"  }\n}\n") == (None, 0, {}, False, True)  # written before checksums
     assert header(b"{}") is None and index_lines(b"{}") is None
     raw = serialise(state(WorkOrderLine_1=line(1), WorkOrderLine_2=line(2)))
     assert index_lines(raw[:-1]) is None  # no end
@@ -166,6 +169,77 @@ def test_the_index_is_cached_and_rebuilt_when_the_file_changes(store: StateStore
     assert set(cached.rows) == {"WorkOrderLine/1", "WorkOrderLine/2"}
     changed = store.write(written.model_copy(update={"resources": {"WorkOrderLine/3": line(3)}}))
     assert StateStore(store.path, cache_dir=tmp_path / "cache").snapshot().to_state() == changed
+
+
+@pytest.fixture
+def sharded(store: StateStore, monkeypatch: pytest.MonkeyPatch) -> tuple[StateStore, State]:
+    """A state of seven lines whose cached index is kept in shards of two rows."""
+    monkeypatch.setattr(store_module, "_SHARD_ROWS", 2)
+    written = store.write(State(resources={f"WorkOrderLine/{n}": line(n, status="standby") for n in range(1, 8)}))
+    store.snapshot()  # indexed, and cached in four shards
+    return store, written
+
+
+def _cached_loads(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """The cached values the store decodes from now on."""
+    decoded: list[bytes] = []
+
+    class Counting:
+        def __getattr__(self, name: str) -> object:
+            return getattr(orjson, name)
+
+        @staticmethod
+        def loads(raw: bytes) -> object:
+            decoded.append(raw)
+            return orjson.loads(raw)
+
+    monkeypatch.setattr(store_module, "orjson", Counting())
+    return decoded
+
+
+def test_one_entry_of_a_cached_index_decodes_one_shard(sharded, tmp_path: Path, monkeypatch) -> None:
+    store, written = sharded
+    decoded = _cached_loads(monkeypatch)
+    cached = StateStore(store.path, cache_dir=tmp_path / "cache").snapshot()
+    assert len(decoded) == 1 and len(cached) == 7  # the summary alone
+    assert cached.entry("WorkOrderLine/5") == IndexEntry.of(written.resources["WorkOrderLine/5"])
+    assert cached["WorkOrderLine/5"] == written.resources["WorkOrderLine/5"]
+    assert len(decoded) == 2  # and the one shard that holds it
+    # Before the first address, between two, after the last: not there, in any shard.
+    for absent in ("Client/C-1", "WorkOrderLine/15", "WorkOrderLine/9"):
+        assert absent not in cached and cached.entry(absent) is None
+    for addr, res in written.resources.items():
+        assert addr in cached and cached.entry(addr) == IndexEntry.of(res)
+    assert cached.to_state() == written and set(cached.rows) == set(written.resources)
+
+
+def test_a_damaged_shard_is_indexed_again_from_the_file(sharded, tmp_path: Path) -> None:
+    store, written = sharded
+    db = sqlite3.connect(tmp_path / "cache" / "state.sqlite")
+    with db:
+        db.execute("UPDATE blobs SET value = ? WHERE name LIKE ?", (b"{not json", "%:1"))
+    db.close()
+    cached = StateStore(store.path, cache_dir=tmp_path / "cache").snapshot()
+    assert cached.entry("WorkOrderLine/3") == IndexEntry.of(written.resources["WorkOrderLine/3"])
+    assert cached.to_state() == written
+
+
+def test_a_file_out_of_order_is_indexed_whole(sharded, tmp_path: Path) -> None:
+    """Shards are found by their first address, so they need the file's order; a hand-sorted file is one."""
+    store, written = sharded
+    lines = store.path.read_bytes().split(b"\n")
+    entries = lines[5:12]
+    assert all(b'"WorkOrderLine/' in entry for entry in entries)
+    reordered = [entries[6].rstrip(b",") + b",", *entries[:5], entries[5] + b""]
+    reordered[-1] = reordered[-1].rstrip(b",")
+    store.path.write_bytes(b"\n".join([*lines[:5], *reordered, *lines[12:]]))
+    indexed = index_lines(store.path.read_bytes())
+    assert indexed is not None and not indexed.ordered and not indexed.sealed
+    assert StateStore(store.path, cache_dir=tmp_path / "cache").snapshot().to_state() == written
+    cached = StateStore(store.path, cache_dir=tmp_path / "cache").snapshot()
+    for addr, res in written.resources.items():
+        assert cached.entry(addr) == IndexEntry.of(res)
+    assert cached.entry("WorkOrderLine/0") is None
 
 
 def test_a_corrupt_entry_is_named_even_when_the_index_was_cached(store: StateStore, tmp_path: Path) -> None:

@@ -107,6 +107,7 @@ class Indexed(NamedTuple):
     serial: int
     rows: dict[str, Row]
     sealed: bool  # the checksum matches: the bytes are what this module wrote
+    ordered: bool  # addresses in sorted order, as this module writes them
 
 
 def index_lines(source: bytes | BinaryIO) -> Indexed | None:
@@ -126,6 +127,7 @@ def index_lines(source: bytes | BinaryIO) -> Indexed | None:
     position = len(head_raw)
     loads = json.loads
     more = True  # the line before ended with a comma: another entry must follow
+    ordered, last = True, ""
     while True:
         line = fh.readline()
         if line in (_CLOSE, _CLOSE_SEALED):
@@ -135,7 +137,7 @@ def index_lines(source: bytes | BinaryIO) -> Indexed | None:
             if more and rows:
                 return None  # a comma after the last entry
             sealed = found is not None and found.group(1).decode() == seal.hexdigest()
-            return Indexed(lineage, int(head.group(2)), rows, sealed)
+            return Indexed(lineage, int(head.group(2)), rows, sealed, ordered)
         if not more:
             return None  # no comma between two entries
         more = line.endswith(b"},\n")
@@ -147,6 +149,7 @@ def index_lines(source: bytes | BinaryIO) -> Indexed | None:
         addr = loads(addr_raw) if b"\\" in addr_raw else addr_raw[1:-1].decode()
         if addr in rows:
             return None  # an address twice: not a file this module wrote; the whole parse names the problem
+        ordered, last = ordered and addr > last, addr
         parent = (
             None if parent_raw == b"null" else (loads(parent_raw) if b"\\" in parent_raw else parent_raw[1:-1].decode())
         )

@@ -6,6 +6,7 @@ It records a ``lineage`` (fixed when the file is first written) and a
 
 from __future__ import annotations
 
+import bisect
 import errno
 import functools
 import getpass
@@ -83,7 +84,7 @@ class StateStore:
                 self._check_backup(whole.lineage, whole.serial)
                 os.close(fd)
                 return self._with_wal(whole.snapshot())
-            lineage, serial, index, span, meta, rows = indexed
+            lineage, serial, index, row, meta, rows = indexed
             self._check_backup(lineage, serial)
         except BaseException:
             os.close(fd)
@@ -93,7 +94,10 @@ class StateStore:
         # once a write replaces it): a plan that looks at a few entries reads a few, and a pass over all of them
         # holds one at a time (a mapped file would keep every page it touched, 100 MB at 100,000 lines).
         def entry_json(addr: str) -> bytes:
-            start, end = span(addr)
+            found = row(addr)
+            if found is None:
+                raise KeyError(addr)
+            start, end = found[5], found[6]
             return os.pread(fd, end - start, start)
 
         def load(addr: str) -> ResourceState:
@@ -103,75 +107,117 @@ class StateStore:
                 raise self._corrupt(error, prefix=("resources", addr)) from None
 
         snapshot = Snapshot(
-            lineage, serial, index, load, fingerprint=meta["fingerprint"], size=meta["count"], rows=rows, raw=entry_json
+            lineage,
+            serial,
+            index,
+            load,
+            fingerprint=meta["fingerprint"],
+            size=meta["count"],
+            rows=rows,
+            row=row,
+            raw=entry_json,
         )
         weakref.finalize(snapshot, os.close, fd)
         return self._with_wal(snapshot)
 
     def _index(self, fd: int, info: os.stat_result) -> Any:
-        """(lineage, serial, index, span, meta, rows) of the file; the index decodes on first use.
-
-        ``span(addr)`` is where the entry's JSON is in the file, so one entry is parsed without the rest.
+        """(lineage, serial, index, row, meta, rows) of the file: ``row(addr)`` gives one resource's row (its
+        index entry, then where its JSON is in the file), ``rows()`` all of them, ``index()`` them as IndexEntry.
 
         From the local cache when the file did not change since it was last indexed; else built, reading
         the file line by line (every entry validated, unless the checksum says the bytes are what was
-        written), and cached. None when the file is not in the layout this module writes.
+        written), and cached. The cache holds the rows in shards of consecutive addresses, so a plan that
+        looks at a few resources decodes a few shards, not 100,000 rows. None when the file is not in the
+        layout this module writes.
         """
         db = open_cache(self.cache_dir / "state.sqlite") if self.cache_dir is not None else None
         name, key = f"state-index:{self.path.resolve()}", f"{info.st_size}:{info.st_mtime_ns}:{info.st_ino}"
         try:
-            cached_meta = get_blob(db, name + ":meta", key)
-            cached_rows = get_blob(db, name, key) if cached_meta is not None else None
-            meta = _cached_meta(cached_meta) if cached_rows is not None else None
-            if meta is not None and cached_rows is not None:
-                held = cached_rows
-
-                def decoded() -> dict[str, Row]:
-                    try:
-                        value = orjson.loads(held)
-                        if isinstance(value, dict):
-                            return value
-                    except ValueError:
-                        pass
-                    # Damaged in the cache: indexed again from the file itself (validated when first indexed).
-                    with open(fd, "rb", closefd=False, buffering=1 << 20) as fh:
-                        fh.seek(0)
-                        fast = index_lines(fh)
-                    if fast is None:
-                        raise StateError(
-                            f"the cached index of state file {self.path} does not match the file",
-                            hint="run the command again",
-                        )
-                    return fast.rows
-
-                rows: Callable[[], dict[str, Row]] = functools.cache(decoded)  # bytes in hand; decoded if needed
-            else:
-                with open(fd, "rb", closefd=False, buffering=1 << 20) as fh:
-                    fast = index_lines(fh)
-                if fast is None:
-                    return None
-                if not fast.sealed:  # edited, damaged, or from before checksums: every entry validated once
-                    self._validate(fd, fast.rows)
-                meta = {
-                    "lineage": fast.lineage,
-                    "serial": fast.serial,
-                    "count": len(fast.rows),
-                    "fingerprint": fingerprint((addr, row[0], row[2]) for addr, row in fast.rows.items()),
-                }
-                put_blob(db, name, key, orjson.dumps(fast.rows))
-                put_blob(db, name + ":meta", key, orjson.dumps(meta))
-                rows = _held(fast.rows)
+            meta = _cached_meta(get_blob(db, name + ":meta", key))
+            held = [get_blob(db, f"{name}:{i}", key) for i in range(len(meta["shards"]))] if meta else []
+            if meta is not None and all(blob is not None for blob in held):
+                return self._cached_index(fd, meta, held)
+            with open(fd, "rb", closefd=False, buffering=1 << 20) as fh:
+                fast = index_lines(fh)
+            if fast is None:
+                return None
+            if not fast.sealed:  # edited, damaged, or from before checksums: every entry validated once
+                self._validate(fd, fast.rows)
+            items = list(fast.rows.items())
+            # Consecutive addresses per shard, found by the first of each; a file out of order is one shard.
+            step = _SHARD_ROWS if fast.ordered else max(1, len(items))
+            shards = [items[i : i + step] for i in range(0, len(items), step)]
+            meta = {
+                "lineage": fast.lineage,
+                "serial": fast.serial,
+                "count": len(items),
+                "fingerprint": fingerprint((addr, row[0], row[2]) for addr, row in items),
+                # The first shard holds whatever sorts before the second's first address, so it starts at "".
+                "shards": ["", *(shard[0][0] for shard in shards[1:])] if shards else [],
+            }
+            for i, shard in enumerate(shards):
+                put_blob(db, f"{name}:{i}", key, orjson.dumps(dict(shard)))
+            put_blob(db, name + ":meta", key, orjson.dumps(meta))
+            rows = fast.rows
             return (
                 meta["lineage"],
                 meta["serial"],
-                lambda: {addr: IndexEntry(*row[:5]) for addr, row in rows().items()},
-                lambda addr: rows()[addr][5:7],
+                lambda: {addr: IndexEntry(*row[:5]) for addr, row in rows.items()},
+                rows.get,
                 meta,
-                rows,
+                _held(rows),
             )
         finally:
             if db is not None:
                 db.close()
+
+    def _cached_index(self, fd: int, meta: dict[str, Any], held: list[Any]) -> Any:
+        """``_index`` from the cached shards: each decoded when first needed."""
+        bounds: list[str] = meta["shards"]
+        whole: list[dict[str, Row]] = []  # the rows indexed again from the file, if a shard was damaged
+
+        def reindexed() -> dict[str, Row]:
+            if not whole:
+                with open(fd, "rb", closefd=False, buffering=1 << 20) as fh:
+                    fh.seek(0)
+                    fast = index_lines(fh)
+                if fast is None:
+                    raise StateError(
+                        f"the cached index of state file {self.path} does not match the file",
+                        hint="run the command again",
+                    )
+                whole.append(fast.rows)
+            return whole[0]
+
+        @functools.cache
+        def shard(i: int) -> dict[str, Row]:
+            try:
+                value = orjson.loads(held[i])
+                if isinstance(value, dict):
+                    return value
+            except ValueError:
+                pass
+            return reindexed()  # damaged in the cache: from the file itself (validated when first indexed)
+
+        def row(addr: str) -> Row | None:
+            i = bisect.bisect_right(bounds, addr) - 1
+            return shard(i).get(addr) if i >= 0 else None  # -1: no shard at all (an empty state)
+
+        @functools.cache
+        def rows() -> dict[str, Row]:
+            out: dict[str, Row] = {}
+            for i in range(len(bounds)):
+                out.update(shard(i))
+            return out if not whole else whole[0]
+
+        return (
+            meta["lineage"],
+            meta["serial"],
+            lambda: {addr: IndexEntry(*r[:5]) for addr, r in rows().items()},
+            row,
+            meta,
+            rows,
+        )
 
     def _validate(self, fd: int, rows: dict[str, Row]) -> None:
         """Every entry of the file, validated; the first that is not valid is named."""
@@ -531,6 +577,9 @@ class WriteAhead:
         )
 
 
+_SHARD_ROWS = 4096  # rows per shard of the cached index: 27 shards at 100,000 lines
+
+
 def _held(value: Any) -> Callable[[], Any]:
     return lambda: value
 
@@ -543,7 +592,10 @@ def _cached_meta(raw: bytes | None) -> dict[str, Any] | None:
         meta = orjson.loads(raw)
     except ValueError:
         return None
-    if not isinstance(meta, dict) or not {"lineage", "serial", "count", "fingerprint"} <= meta.keys():
+    if not isinstance(meta, dict) or not {"lineage", "serial", "count", "fingerprint", "shards"} <= meta.keys():
+        return None
+    bounds = meta["shards"]
+    if not isinstance(bounds, list) or not all(isinstance(b, str) for b in bounds) or bounds != sorted(bounds):
         return None
     return meta
 

@@ -182,12 +182,14 @@ class Snapshot:
         fingerprint: str | None = None,
         size: int | None = None,
         rows: Callable[[], dict[str, Any]] | None = None,
+        row: Callable[[str], Any] | None = None,
         raw: Callable[[str], bytes] | None = None,
     ) -> None:
         self.lineage = lineage
         self.serial = serial
         self._index = index
         self._rows = rows
+        self._row = row  # one row by address (None if absent) without decoding them all, where the store can
         self._load = load
         self._raw = raw  # an entry's JSON as the state file holds it, where there is a file to take it from
         self._loaded: dict[str, ResourceState] = {}
@@ -213,13 +215,15 @@ class Snapshot:
         return self._size if self._size is not None and callable(self._index) else len(self.index)
 
     def __contains__(self, addr: object) -> bool:
+        if self._row is not None and callable(self._index) and isinstance(addr, str):
+            return self._row(addr) is not None
         return addr in self.rows
 
     def entry(self, addr: str) -> IndexEntry | None:
         """One resource's index entry, without building the index of all of them."""
         if not callable(self._index):
             return self._index.get(addr)
-        row = self.rows.get(addr)
+        row = self._row(addr) if self._row is not None else self.rows.get(addr)
         return IndexEntry(*row[:5]) if row is not None else None
 
     def __getitem__(self, addr: str) -> ResourceState:
