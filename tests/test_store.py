@@ -96,6 +96,7 @@ def test_an_empty_state_and_files_that_are_not_in_the_layout() -> None:
     assert index_lines(raw + b"\n") is None  # something after the end
     assert index_lines(raw.replace(b'"digest":"', b'"digest": "', 1)) is None  # an entry not as written
     assert index_lines(raw.replace(b',"epoptia_id":null}', b',"epoptia_id":null', 1)) is None  # not closed
+    assert index_lines(raw.replace(b'"epoptia_id":null}\n  }', b'"epoptia_id":null\n  }', 1)) is None  # the last
     assert index_lines(raw.replace(b"null},\n", b"null}\n", 1)) is None  # no comma between entries
     assert index_lines(raw.replace(b"null}\n  }", b"null},\n  }", 1)) is None  # a comma after the last
     assert index_lines(raw.replace(b'"checksum": "sha256:', b'"checksum": "md5:', 1)) is None
@@ -117,6 +118,17 @@ def test_the_checksum_seals_the_bytes_written_and_nothing_else() -> None:
         indexed = index_lines(edited)
         assert indexed is not None and not indexed.sealed
     assert State.model_validate_json(raw) == state(WorkOrderLine_1=line(1), WorkOrderLine_2=line(2))
+
+
+def test_an_address_edited_by_hand_is_named(store: StateStore) -> None:
+    store.write(state(WorkOrderLine_1=line(1), WorkOrderLine_2=line(2)))
+    raw = store.path.read_bytes()
+    store.path.write_bytes(raw.replace(b'"WorkOrderLine/2"', b'"Gadget/2"'))
+    with pytest.raises(StateError) as caught:
+        StateStore(store.path).snapshot()
+    message = f"state file {store.path} is corrupt: address 'Gadget/2' has an unknown kind 'Gadget'"
+    assert str(caught.value).splitlines()[0] == message
+    assert caught.value.hint == "no backup exists; restore the file from git history (git log -- <state file>)"
 
 
 def test_an_entry_is_validated_when_the_seal_is_broken_and_only_then(store: StateStore, tmp_path: Path) -> None:
@@ -222,6 +234,40 @@ def test_a_damaged_shard_is_indexed_again_from_the_file(sharded, tmp_path: Path)
     cached = StateStore(store.path, cache_dir=tmp_path / "cache").snapshot()
     assert cached.entry("WorkOrderLine/3") == IndexEntry.of(written.resources["WorkOrderLine/3"])
     assert cached.to_state() == written
+
+
+@pytest.mark.parametrize(
+    "meta",
+    [
+        b"[]",
+        b'{"lineage": null, "serial": 1, "count": 7, "fingerprint": "f"}',
+        b'{"lineage": null, "serial": 1, "count": 7, "fingerprint": "f", "shards": 4}',
+        b'{"lineage": null, "serial": 1, "count": 7, "fingerprint": "f", "shards": [1, 2]}',
+        b'{"lineage": null, "serial": 1, "count": 7, "fingerprint": "f", "shards": ["", "WorkOrderLine/5", "WorkOrderLine/3"]}',
+    ],
+)
+def test_a_cached_summary_that_is_not_one_is_indexed_again(sharded, tmp_path: Path, meta: bytes) -> None:
+    store, written = sharded
+    db = sqlite3.connect(tmp_path / "cache" / "state.sqlite")
+    with db:
+        db.execute("UPDATE blobs SET value = ? WHERE name LIKE ?", (meta, "%:meta"))
+    db.close()
+    cached = StateStore(store.path, cache_dir=tmp_path / "cache").snapshot()
+    assert cached.fingerprint == written.snapshot().fingerprint
+    for addr, res in written.resources.items():
+        assert cached.entry(addr) == IndexEntry.of(res)
+
+
+def test_an_index_built_or_cached_holds_what_the_state_holds(tmp_path: Path) -> None:
+    """Fresh from the file and from the cache: the same rows, the same fingerprint as the state's own."""
+    for name, resources in (("empty", {}), ("two", {"WorkOrderLine/1": line(1), "Client/C1": line(2)})):
+        store = StateStore(tmp_path / f"{name}.json", cache_dir=tmp_path / "cache")
+        written = store.write(State(resources=resources))
+        expected = written.snapshot()
+        for snapshot in (store.snapshot(), StateStore(store.path, cache_dir=tmp_path / "cache").snapshot()):
+            assert snapshot.fingerprint == expected.fingerprint and len(snapshot) == len(resources)
+            assert {a: tuple(r[:5]) for a, r in snapshot.rows.items()} == dict(expected.index)
+            assert "WorkOrderLine/9" not in snapshot and snapshot.entry("Client/C0") is None
 
 
 def test_a_file_out_of_order_is_indexed_whole(sharded, tmp_path: Path) -> None:
