@@ -321,8 +321,19 @@ def test_corrupt_files_name_what_is_wrong_and_the_backup(store: StateStore, text
 def test_a_state_file_that_cannot_be_read(store: StateStore) -> None:
     store.path.parent.mkdir(parents=True)
     store.path.mkdir()  # a folder where the file should be
-    with pytest.raises(StateError, match="cannot read state file"):
+    with pytest.raises(StateError) as caught:
         store.read()
+    assert caught.value.message == f"cannot read state file {store.path}: Is a directory"
+    assert caught.value.hint == "check the file's permissions"
+
+
+def test_a_state_file_that_cannot_be_opened(tmp_path: Path) -> None:
+    (tmp_path / "state").write_text("a file where the state's folder should be")
+    store = StateStore(tmp_path / "state" / "t.json")
+    with pytest.raises(StateError) as caught:
+        store.read()
+    assert caught.value.message == f"cannot read state file {store.path}: Not a directory"
+    assert caught.value.hint == "check the file's permissions"
 
 
 # ----------------------------------------------------------------------------- the backup's lineage and serial
@@ -333,9 +344,15 @@ def test_an_older_state_put_back_is_refused(store: StateStore) -> None:
     old = store.path.read_bytes()
     store.write(store.write(first))
     store.path.write_bytes(old)  # serial 1, backup serial 2
-    with pytest.raises(StateError, match="has serial 1, older than its backup's 2") as caught:
+    with pytest.raises(StateError) as caught:
         store.read()
-    assert "remove the backup if you really mean to go back" in caught.value.hint
+    assert caught.value.message == (
+        f"state file {store.path} has serial 1, older than its backup's 2: an older version of the state was put back"
+    )
+    assert caught.value.hint == (
+        "an older state would make the next plan undo applied changes; restore the newest one from git history, "
+        "or remove the backup if you really mean to go back"
+    )
 
 
 def test_another_targets_state_is_refused(store: StateStore, tmp_path: Path) -> None:
@@ -343,9 +360,17 @@ def test_another_targets_state_is_refused(store: StateStore, tmp_path: Path) -> 
     other = StateStore(tmp_path / "other.json")
     other.write(other.write(State()))
     store.path.write_bytes(other.path.read_bytes())
-    with pytest.raises(StateError, match="is not the successor of its backup") as caught:
+    with pytest.raises(StateError) as caught:
         store.read()
-    assert "another target's" in caught.value.hint
+    ours, theirs = header(store.backup_path.read_bytes())[0], header(other.path.read_bytes())[0]
+    assert caught.value.message == (
+        f"state file {store.path} (lineage {theirs}) is not the successor of its backup {store.backup_path} "
+        f"(lineage {ours})"
+    )
+    assert caught.value.hint == (
+        "the state file was replaced by another target's; restore the right one from git history, "
+        "or remove the backup if the replacement was intended"
+    )
 
 
 def test_equal_serials_and_unreadable_backups_are_accepted(store: StateStore) -> None:
@@ -395,6 +420,36 @@ def test_a_torn_last_append_and_lines_already_folded_are_skipped(store: StateSto
     stale = orjson.dumps({"lineage": base.lineage, "serial": 1, "changes": {"WorkOrderLine/9": None}}) + b"\n"
     store.wal_path.write_bytes(stale)
     assert store.snapshot().to_state() == base  # serial 1 is the file's own: already in it
+
+
+def test_a_write_ahead_record_with_a_bad_address_or_of_another_state_is_named(store: StateStore) -> None:
+    base = store.write(state(WorkOrderLine_1=line(1)))
+    record = {"lineage": base.lineage, "serial": 2, "changes": {"Gadget/2": None}}
+    store.wal_path.write_bytes(orjson.dumps(record) + b"\n")
+    with pytest.raises(StateError) as caught:
+        store.snapshot()
+    assert caught.value.message == f"{store.wal_path} is corrupt: address 'Gadget/2' has an unknown kind 'Gadget'"
+    assert caught.value.hint == f"remove {store.wal_path} if {store.path} is the state you want"
+    record = {"lineage": "0f0e0d0c-0000-4000-8000-000000000009", "serial": 2, "changes": {}}
+    store.wal_path.write_bytes(orjson.dumps(record) + b"\n")
+    with pytest.raises(StateError) as caught:
+        store.snapshot()
+    assert caught.value.message == (
+        f"{store.wal_path} belongs to another state (lineage 0f0e0d0c-0000-4000-8000-000000000009)"
+    )
+    assert caught.value.hint == f"remove {store.wal_path} if {store.path} is the state you want"
+
+
+def test_write_ahead_records_already_folded_are_skipped_and_later_ones_laid_over(store: StateStore) -> None:
+    base = store.write(state(WorkOrderLine_1=line(1)))  # serial 1
+    records = [
+        {"lineage": base.lineage, "serial": 1, "changes": {"WorkOrderLine/7": None}},  # the file's own serial
+        {"lineage": base.lineage, "serial": 2, "changes": {"WorkOrderLine/2": orjson.loads(line(2).model_dump_json())}},
+    ]
+    store.wal_path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
+    snap = store.snapshot()
+    assert snap.serial == 2 and set(snap.index) == {"WorkOrderLine/1", "WorkOrderLine/2"}
+    assert snap["WorkOrderLine/2"] == line(2)
 
 
 def test_a_record_written_after_a_torn_one_starts_a_line_of_its_own(store: StateStore) -> None:
