@@ -84,7 +84,8 @@ class StateStore:
                 self._check_backup(whole.lineage, whole.serial)
                 os.close(fd)
                 return self._with_wal(whole.snapshot())
-            lineage, serial, index, row, meta, rows = indexed
+            meta, row, rows = indexed
+            lineage, serial = meta["lineage"], meta["serial"]
             self._check_backup(lineage, serial)
         except BaseException:
             os.close(fd)
@@ -109,7 +110,7 @@ class StateStore:
         snapshot = Snapshot(
             lineage,
             serial,
-            index,
+            lambda: {addr: IndexEntry(*r[:5]) for addr, r in rows().items()},
             load,
             fingerprint=meta["fingerprint"],
             size=meta["count"],
@@ -121,8 +122,8 @@ class StateStore:
         return self._with_wal(snapshot)
 
     def _index(self, fd: int, info: os.stat_result) -> Any:
-        """(lineage, serial, index, row, meta, rows) of the file: ``row(addr)`` gives one resource's row (its
-        index entry, then where its JSON is in the file), ``rows()`` all of them, ``index()`` them as IndexEntry.
+        """(meta, row, rows) of the file: its summary (lineage, serial, count, fingerprint, shards), ``row(addr)``
+        one resource's row (its index entry, then where its JSON is in the file), ``rows()`` all of them.
 
         From the local cache when the file did not change since it was last indexed; else built, reading
         the file line by line (every entry validated, unless the checksum says the bytes are what was
@@ -158,15 +159,7 @@ class StateStore:
             for i, shard in enumerate(shards):
                 put_blob(db, f"{name}:{i}", key, orjson.dumps(dict(shard)))
             put_blob(db, name + ":meta", key, orjson.dumps(meta))
-            rows = fast.rows
-            return (
-                meta["lineage"],
-                meta["serial"],
-                lambda: {addr: IndexEntry(*row[:5]) for addr, row in rows.items()},
-                rows.get,
-                meta,
-                _held(rows),
-            )
+            return meta, fast.rows.get, _held(fast.rows)
         finally:
             if db is not None:
                 db.close()
@@ -210,14 +203,7 @@ class StateStore:
                 out.update(shard(i))
             return out if not whole else whole[0]
 
-        return (
-            meta["lineage"],
-            meta["serial"],
-            lambda: {addr: IndexEntry(*r[:5]) for addr, r in rows().items()},
-            row,
-            meta,
-            rows,
-        )
+        return meta, row, rows
 
     def _validate(self, fd: int, rows: dict[str, Row]) -> None:
         """Every entry of the file, validated; the first that is not valid is named."""
