@@ -19,7 +19,7 @@ import orjson
 from pydantic import BaseModel, ValidationError
 
 from .errors import ManifestError, SourceError
-from .manifests.cache import ParseCache, Payloads, content_key, serialise_payloads
+from .manifests.cache import ParseCache, Payloads, content_key
 from .manifests.crosscheck import (
     FileParts,
     LazyResources,
@@ -170,8 +170,7 @@ def _load(root: Path, paths: list[str], cache: ParseCache) -> Desired:
             invalid.update(result.invalid)
             unparsed = unparsed or result.unparsed
             continue
-        blob = serialise_payloads(result.payloads) if result.blob is None else result.blob
-        encoded = orjson.dumps(result.entries) if result.entries_blob is None else result.entries_blob
+        encoded, blob = result.serialised()
         # Once in the cache, a file's payloads are read from there again if let go; else its bytes are kept.
         key = result.key
         stored = cache.put(file, key, stats[file], encoded, blob)
@@ -323,7 +322,7 @@ def _since(meta: dict[str, Any]) -> Since | None:
     found = meta.get("bases")
     if not isinstance(found, dict) or not found:
         return None
-    return Since({base: frozenset(changed) for base, changed in found.items() if isinstance(changed, list)})
+    return {base: frozenset(changed) for base, changed in found.items() if isinstance(changed, list)}
 
 
 _UNREADABLE = ("Client", "Product")

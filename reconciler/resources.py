@@ -427,12 +427,10 @@ class DesiredEntry(NamedTuple):
     parent: str | None
 
 
-class Since(NamedTuple):
-    """The manifests as they were at some earlier fingerprints, and per fingerprint the addresses whose index
-    rows changed since (added, removed or different): what a plan against a state that matches one of those
-    earlier versions has to look at, and all it has to look at."""
-
-    changed: Mapping[str, frozenset[str]]  # fingerprint then -> addresses changed since
+# The manifests as they were at some earlier fingerprints, and per fingerprint the addresses whose index
+# rows changed since (added, removed or different): what a plan against a state that matches one of those
+# earlier versions has to look at, and all it has to look at.
+Since = Mapping[str, frozenset[str]]
 
 
 class Desired:

@@ -24,7 +24,7 @@ def _plans(cache: Path, store: StateStore, *, since: bool = True) -> tuple[Plan,
     """The plan made with the caches (from what changed since the state's version, when ``since``),
     and the plan made from scratch."""
     desired, snapshot = load_manifests(Path("manifests"), cache_dir=cache), store.snapshot()
-    assert (desired.since is not None and snapshot.fingerprint in desired.since.changed) is since
+    assert (desired.since is not None and snapshot.fingerprint in desired.since) is since
     cached = make_plan(desired, snapshot, target="t")
     fresh_store = StateStore(store.path)  # no cache: the state indexed from the file
     fresh = make_plan(load_manifests(Path("manifests")), fresh_store.snapshot(), target="t")
@@ -59,7 +59,7 @@ def test_an_edited_line_is_planned_without_decoding_the_state_index(applied, mon
     _edit(WORK_ORDERS / "WO-26-0415.yaml", "quantity: 1000", "quantity: 1100")
     desired = load_manifests(Path("manifests"), cache_dir=cache)
     snapshot = store.snapshot()
-    assert desired.since is not None and desired.since.changed.get(snapshot.fingerprint)
+    assert desired.since is not None and desired.since.get(snapshot.fingerprint)
 
     def decoded(_: Snapshot) -> None:
         raise AssertionError("the state's rows were decoded")

@@ -209,6 +209,14 @@ def _cached_loads(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
     return decoded
 
 
+def _overwrite_cached(cache: Path, names: str, value: bytes) -> None:
+    """Put ``value`` in place of the state cache's values whose names are LIKE ``names``."""
+    db = sqlite3.connect(cache / "state.sqlite")
+    with db:
+        db.execute("UPDATE blobs SET value = ? WHERE name LIKE ?", (value, names))
+    db.close()
+
+
 def test_one_entry_of_a_cached_index_decodes_one_shard(sharded, tmp_path: Path, monkeypatch) -> None:
     store, written = sharded
     decoded = _cached_loads(monkeypatch)
@@ -227,10 +235,7 @@ def test_one_entry_of_a_cached_index_decodes_one_shard(sharded, tmp_path: Path, 
 
 def test_a_damaged_shard_is_indexed_again_from_the_file(sharded, tmp_path: Path) -> None:
     store, written = sharded
-    db = sqlite3.connect(tmp_path / "cache" / "state.sqlite")
-    with db:
-        db.execute("UPDATE blobs SET value = ? WHERE name LIKE ?", (b"{not json", "%:1"))
-    db.close()
+    _overwrite_cached(tmp_path / "cache", "%:1", b"{not json")
     cached = StateStore(store.path, cache_dir=tmp_path / "cache").snapshot()
     assert cached.entry("WorkOrderLine/3") == IndexEntry.of(written.resources["WorkOrderLine/3"])
     assert cached.to_state() == written
@@ -248,10 +253,7 @@ def test_a_damaged_shard_is_indexed_again_from_the_file(sharded, tmp_path: Path)
 )
 def test_a_cached_summary_that_is_not_one_is_indexed_again(sharded, tmp_path: Path, meta: bytes) -> None:
     store, written = sharded
-    db = sqlite3.connect(tmp_path / "cache" / "state.sqlite")
-    with db:
-        db.execute("UPDATE blobs SET value = ? WHERE name LIKE ?", (meta, "%:meta"))
-    db.close()
+    _overwrite_cached(tmp_path / "cache", "%:meta", meta)
     cached = StateStore(store.path, cache_dir=tmp_path / "cache").snapshot()
     assert cached.fingerprint == written.snapshot().fingerprint
     for addr, res in written.resources.items():

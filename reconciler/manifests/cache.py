@@ -114,10 +114,6 @@ class Payloads:
             self._items = None
 
 
-def serialise_payloads(payloads: list[dict[str, Any]]) -> bytes:
-    return orjson.dumps(payloads)
-
-
 class Row(NamedTuple):
     size: int
     stamp: int  # see _stamp; -1: compare the content next time

@@ -66,6 +66,12 @@ class FileResult:
     unparsed: bool = False
     key: str = ""  # the parse cache's key of the content parsed (see content_key)
 
+    def serialised(self) -> tuple[bytes, bytes]:
+        """(entries, payloads) as the parse cache keeps them: serialised here, unless a parse worker did."""
+        if self.entries_blob is not None and self.blob is not None:
+            return self.entries_blob, self.blob
+        return orjson.dumps(self.entries), orjson.dumps(self.payloads)
+
     def add(
         self,
         kind: Kind,
@@ -218,7 +224,7 @@ def _parse_batch(batch: list[tuple[str, str]]) -> list[FileResult]:
     for path, file in batch:
         result = parse_path(path, file)
         if not result.problems:
-            result.blob, result.entries_blob = orjson.dumps(result.payloads), orjson.dumps(result.entries)
+            result.entries_blob, result.blob = result.serialised()
             result.payloads, result.entries = [], []
         results.append(result)
     return results

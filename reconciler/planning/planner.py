@@ -507,7 +507,7 @@ def make_plan(
     planner = _Planner(desired, state, tenant, adopt)
     selected = selection.resolve(desired, state)
     wanted = desired.rows  # plain rows: digest and archived by position, nothing built
-    changed = desired.since.changed.get(state.fingerprint) if desired.since and state.fingerprint else None
+    changed = desired.since.get(state.fingerprint) if desired.since and state.fingerprint else None
     if selected is None and not tenant.existing and changed is not None:
         # The state matches the manifests as they were before some files changed: only the resources
         # of those files can differ, and the state's 100,000 other rows are not even decoded.
@@ -515,13 +515,9 @@ def make_plan(
         gone = sorted(addr for addr in changed if addr not in wanted and addr in state)
     else:
         have = state.rows
-        # The common case first, at C speed: what is unchanged is told from the two indexes alone,
-        # without reading a payload or building a resource on either side.
-        looked_at = [
-            addr
-            for addr, want in wanted.items()
-            if (entry := have.get(addr)) is None or entry[0] != want[2] or entry[2] != want[3]
-        ]
+        # What is unchanged is told from the two indexes alone, without reading a payload or building
+        # a resource on either side.
+        looked_at = [addr for addr, want in wanted.items() if _differs(have.get(addr), want)]
         gone = sorted(have.keys() - wanted.keys())
     if selected is not None:
         looked_at = [addr for addr in looked_at if addr in selected]
@@ -569,9 +565,10 @@ def make_plan(
     )
 
 
-def _differs(entry: IndexEntry | None, want: list[Any]) -> bool:
-    """Whether a wanted row (DesiredEntry's order) differs from the state's entry in digest or archived."""
-    return entry is None or entry.digest != want[2] or entry.archived != want[3]
+def _differs(have: IndexEntry | list[Any] | None, want: list[Any]) -> bool:
+    """Whether a wanted row (DesiredEntry's order) differs from the state's (IndexEntry's order: an entry
+    or a plain row) in digest or archived."""
+    return have is None or have[0] != want[2] or have[2] != want[3]
 
 
 def _carried(actions: list[Action]) -> list[Action]:
