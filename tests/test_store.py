@@ -16,7 +16,7 @@ import pytest
 from reconciler.errors import StateError
 from reconciler.state import Observed, ResourceState, State, StateStore
 from reconciler.state import store as store_module
-from reconciler.state.layout import header, index_lines, serialise
+from reconciler.state.layout import Summary, header, index_lines, sealed_summary, serialise, serialise_entries
 from reconciler.state.values import IndexEntry
 
 NOW = "2026-11-24T08:00:00+00:00"
@@ -65,8 +65,9 @@ def test_serialise_and_index_agree_on_every_kind_of_entry() -> None:
         b'{\n  "format_version": 1,\n  "lineage": "0f0e0d0c-0000-4000-8000-000000000001",\n'
         b'  "serial": 12,\n  "resources": {\n    "Client/C-1": {"digest":"drift:'
     )
-    sealed_part, _, checksum = raw.rpartition(b'  },\n  "checksum": "sha256:')
-    assert sealed_part.endswith(b"}\n") and "Πελάτης".encode() in raw
+    sealed_part, _, checksum = raw.rpartition(b'  "checksum": "sha256:')
+    summary = f'  "summary": {{"count": 6, "fingerprint": "{s.snapshot().fingerprint}"}},\n'.encode()
+    assert sealed_part.endswith(b"}\n  },\n" + summary) and "Πελάτης".encode() in raw
     assert checksum == hashlib.sha256(sealed_part).hexdigest().encode() + b'"\n}\n'
     assert State.model_validate_json(raw) == s
     assert header(raw) == ("0f0e0d0c-0000-4000-8000-000000000001", 12)
@@ -87,7 +88,8 @@ def test_serialise_and_index_agree_on_every_kind_of_entry() -> None:
 def test_an_empty_state_and_files_that_are_not_in_the_layout() -> None:
     empty = serialise(State())
     opened = b'{\n  "format_version": 1,\n  "lineage": null,\n  "serial": 0,\n  "resources": {\n'
-    assert empty == opened + f'  }},\n  "checksum": "sha256:{hashlib.sha256(opened).hexdigest()}"\n}}\n'.encode()
+    sealed = opened + b'  },\n  "summary": {"count": 0, "fingerprint": "' + b"0" * 32 + b'"},\n'
+    assert empty == sealed + f'  "checksum": "sha256:{hashlib.sha256(sealed).hexdigest()}"\n}}\n'.encode()
     assert index_lines(empty) == (None, 0, {}, True, True)
     assert index_lines(opened + b"  }\n}\n") == (None, 0, {}, False, True)  # written before checksums
     assert header(b"{}") is None and index_lines(b"{}") is None
@@ -118,6 +120,117 @@ def test_the_checksum_seals_the_bytes_written_and_nothing_else() -> None:
         indexed = index_lines(edited)
         assert indexed is not None and not indexed.sealed
     assert State.model_validate_json(raw) == state(WorkOrderLine_1=line(1), WorkOrderLine_2=line(2))
+
+
+def _without_summary(raw: bytes) -> bytes:
+    """``raw`` as it was written before summaries: sealed up to the last entry, the closing brace unsealed."""
+    entries, _, _ = raw.rpartition(b'  },\n  "summary": ')
+    return entries + b'  },\n  "checksum": "sha256:' + hashlib.sha256(entries).hexdigest().encode() + b'"\n}\n'
+
+
+def _summary_of(raw: bytes, tmp_path: Path) -> Summary | None:
+    path = tmp_path / "summary-of.json"
+    path.write_bytes(raw)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return sealed_summary(fd, len(raw))
+    finally:
+        os.close(fd)
+
+
+def test_the_summary_is_sealed_and_tells_what_the_entries_hold(tmp_path: Path) -> None:
+    s = state(WorkOrderLine_1=line(1), WorkOrderLine_2=line(2, archived=True), WorkOrderLine_3=line(3))
+    raw = serialise(s.model_copy(update={"lineage": "0f0e0d0c-0000-4000-8000-000000000001", "serial": 4}))
+    assert _summary_of(raw, tmp_path) == Summary("0f0e0d0c-0000-4000-8000-000000000001", 4, 3, s.snapshot().fingerprint)
+    # Whatever is not the bytes written has no summary to trust: only indexing every entry tells.
+    stale = raw.replace(b'"archived":true', b'"archived":false')
+    assert index_lines(stale) is not None and not index_lines(stale).sealed
+    for edited in (
+        stale,
+        raw.replace(b'"count": 3', b'"count": 2'),
+        raw.replace(b'"fingerprint": "', b'"fingerprint": "0', 1)[:-1],
+        raw[:-5] + (b"1" if raw[-5:-4] == b"0" else b"0") + raw[-4:],
+        raw.replace(b'"serial": 4', b'"serial": 5'),
+        raw[:-1],
+        raw + b"\n",
+        _without_summary(raw),
+        raw.replace(b"  },\n", b"  }\n").rpartition(b'  "summary"')[0] + b"}\n",  # before checksums
+        b"",
+    ):
+        assert _summary_of(edited, tmp_path) is None, edited[-200:]
+    # Written before summaries: still sealed, indexed, and read whole, as before.
+    old = _without_summary(raw)
+    assert index_lines(old).sealed and index_lines(old).rows == index_lines(raw).rows
+    assert State.model_validate_json(old) == State.model_validate_json(raw)
+
+
+def test_the_summary_is_made_from_the_entries_written_and_left_out_where_they_are_not_indexable(
+    tmp_path: Path,
+) -> None:
+    one, two = line(1), line(2)
+    written = {"WorkOrderLine/1": one.model_dump_json().encode(), "WorkOrderLine/2": two.model_dump_json().encode()}
+    raw = b"".join(serialise_entries(1, None, 0, sorted(written), written.__getitem__))
+    assert (
+        _summary_of(raw, tmp_path).fingerprint == state(WorkOrderLine_1=one, WorkOrderLine_2=two).snapshot().fingerprint
+    )
+    # A digest that is not hex (only tests write one) cannot be indexed: no summary, and the file is read whole.
+    odd = state(WorkOrderLine_1=one, WorkOrderLine_2=two.model_copy(update={"digest": "xx"}))
+    raw = serialise(odd)
+    assert b'"summary"' not in raw and _summary_of(raw, tmp_path) is None and index_lines(raw) is None
+    assert State.model_validate_json(raw) == odd
+
+
+def test_a_sealed_file_is_indexed_only_when_a_plan_looks_past_its_summary(
+    store: StateStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    written = store.write(state(WorkOrderLine_1=line(1), WorkOrderLine_2=line(2, status="production")))
+    indexed: list[object] = []
+    real = store_module.index_lines
+    monkeypatch.setattr(store_module, "index_lines", lambda fh: indexed.append(fh) or real(fh))
+    snapshot = StateStore(store.path, cache_dir=tmp_path / "cache").snapshot()
+    assert (snapshot.lineage, snapshot.serial, len(snapshot)) == (written.lineage, written.serial, 2)
+    assert snapshot.fingerprint == written.snapshot().fingerprint
+    assert indexed == []  # all a plan that changes nothing asks
+    assert snapshot.entry("WorkOrderLine/2") == IndexEntry.of(written.resources["WorkOrderLine/2"])
+    assert len(indexed) == 1 and snapshot["WorkOrderLine/1"] == written.resources["WorkOrderLine/1"]
+    assert snapshot.to_state() == written and len(indexed) == 1
+    # The index built on the way is cached: the next snapshot decodes it, and indexes nothing.
+    again = StateStore(store.path, cache_dir=tmp_path / "cache").snapshot()
+    assert again.to_state() == written and len(indexed) == 1
+
+
+def test_the_summary_is_cached_and_a_cached_one_that_is_not_one_is_read_again(
+    store: StateStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    written = store.write(state(WorkOrderLine_1=line(1), WorkOrderLine_2=line(2)))
+    read: list[int] = []
+    real = store_module.sealed_summary
+    monkeypatch.setattr(store_module, "sealed_summary", lambda fd, size: read.append(size) or real(fd, size))
+    want = (written.lineage, written.serial, 2, written.snapshot().fingerprint)
+
+    def summary() -> tuple[object, ...]:
+        snapshot = StateStore(store.path, cache_dir=tmp_path / "cache").snapshot()
+        return snapshot.lineage, snapshot.serial, len(snapshot), snapshot.fingerprint
+
+    assert summary() == want and len(read) == 1
+    assert summary() == want and len(read) == 1  # from the cache: the file's checksum is not computed again
+    for damaged in (b"{not json", b"[1, 2, 3]", b'[null, 1, 2, "short"]', b'["x", "1", 2, "' + b"0" * 32 + b'"]'):
+        _overwrite_cached(tmp_path / "cache", "%:summary", damaged)
+        assert summary() == want, damaged
+    assert len(read) == 5
+
+
+def test_a_summary_made_stale_by_a_hand_edit_is_not_believed(store: StateStore, tmp_path: Path) -> None:
+    store.write(state(WorkOrderLine_1=line(1), WorkOrderLine_2=line(2)))
+    raw = store.path.read_bytes()
+    store.path.write_bytes(raw.replace(b'"digest":"' + b"0" * 31 + b"2", b'"digest":"' + b"0" * 31 + b"9"))
+    snapshot = StateStore(store.path, cache_dir=tmp_path / "cache").snapshot()
+    edited = state(WorkOrderLine_1=line(1), WorkOrderLine_2=line(2).model_copy(update={"digest": "0" * 31 + "9"}))
+    assert (
+        snapshot.fingerprint
+        == edited.snapshot().fingerprint
+        != state(WorkOrderLine_1=line(1), WorkOrderLine_2=line(2)).snapshot().fingerprint
+    )
 
 
 def test_an_address_edited_by_hand_is_named(store: StateStore) -> None:
@@ -188,7 +301,7 @@ def sharded(store: StateStore, monkeypatch: pytest.MonkeyPatch) -> tuple[StateSt
     """A state of seven lines whose cached index is kept in shards of two rows."""
     monkeypatch.setattr(store_module, "_SHARD_ROWS", 2)
     written = store.write(State(resources={f"WorkOrderLine/{n}": line(n, status="standby") for n in range(1, 8)}))
-    store.snapshot()  # indexed, and cached in four shards
+    assert len(store.snapshot().rows) == 7  # indexed (the rows asked for), and cached in four shards
     return store, written
 
 

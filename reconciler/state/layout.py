@@ -8,6 +8,7 @@
         "Client/C-1001": {"digest":"…","parent":null,"archived":false,"observed":null,"payload":{…}},
         …
       },
+      "summary": {"count": 2, "fingerprint": "…"},
       "checksum": "sha256:…"
     }
 
@@ -21,6 +22,11 @@ still what this module wrote needs none of its entries validated again (a cold
 plan at 100,000 lines saved over a second so), while a file edited by hand, or
 written before checksums, or damaged, simply has every entry validated. A
 mismatch is never an error by itself.
+
+The summary is what a plan asks of the state first: how many resources, and
+their fingerprint (``resources.fingerprint``). Under the seal, it is the file's
+own word, so a plan whose manifests have the same fingerprint knows there is
+nothing to do without indexing a single entry (``sealed_summary``).
 """
 
 from __future__ import annotations
@@ -28,10 +34,12 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, BinaryIO, NamedTuple
 
+from ..resources import fingerprint, row_hash
 from .values import State
 
 _HEADER = re.compile(
@@ -40,14 +48,17 @@ _HEADER = re.compile(
 # The start of an entry's line, up to what the index needs; the rest of the line is its JSON to the
 # closing brace, checked by the checksum, or else by validating the entry.
 _STRING = rb'"[^"\\]*(?:\\.[^"\\]*)*"'  # a JSON string (written so that the match runs fast)
-_ENTRY = re.compile(
-    rb"    (" + _STRING + rb'): \{"digest":"((?:drift:)?[0-9a-f]+)","parent":(null|' + _STRING + rb"),"
-    rb'"archived":(true|false),"observed":(?:null|\{"status":(' + _STRING + rb'),"started":(true|false))'
-)
+_FACTS = rb'\{"digest":"((?:drift:)?[0-9a-f]+)","parent":(null|' + _STRING + rb'),"archived":(true|false)'
+_OBSERVED = rb',"observed":(?:null|\{"status":(' + _STRING + rb'),"started":(true|false))'
+_ENTRY = re.compile(rb"    (" + _STRING + rb"): " + _FACTS + _OBSERVED)
+_ENTRY_FACTS = re.compile(_FACTS)  # what the summary's fingerprint is made of, at the start of an entry's JSON
 _CLOSE = b"  }\n"  # the end of "resources" in a file without a checksum (written before checksums)
 _CLOSE_SEALED = b"  },\n"
+_SUMMARY = re.compile(rb'  "summary": \{"count": (\d+), "fingerprint": "([0-9a-f]{32})"\},\n')
 _CHECKSUM = re.compile(rb'  "checksum": "sha256:([0-9a-f]{64})"\n')
 _END = b"}\n"
+# The end of a sealed file with a summary: summary, checksum, closing brace.
+_TAIL = re.compile(_SUMMARY.pattern + b"(" + _CHECKSUM.pattern + b")" + re.escape(_END) + rb"\Z")
 
 
 def serialise(state: State) -> bytes:
@@ -80,13 +91,67 @@ def serialise_entries(
         ).encode()
     )
     first = True
+    size = total = 0
+    summarised = True
     for addr in addresses:
         key = json.dumps(addr, ensure_ascii=False).encode()
-        yield sealed((b"" if first else b",\n") + b"    " + key + b": " + entry_json(addr))
+        entry = entry_json(addr)
+        # The summary's fingerprint is taken from the bytes written, never from what a caller believes they hold.
+        # An entry not in the shape the index reads (a digest that is not hex: only tests write one) leaves the
+        # file without a summary, so that it is indexed, as the index would have to be anyway.
+        facts = _ENTRY_FACTS.match(entry)
+        if facts is None:
+            summarised = False
+        else:
+            total += row_hash(addr, facts.group(1).decode(), facts.group(3) == b"true")
+        size += 1
+        yield sealed((b"" if first else b",\n") + b"    " + key + b": " + entry)
         first = False
-    yield (
-        sealed(b"" if first else b"\n") + _CLOSE_SEALED + f'  "checksum": "sha256:{seal.hexdigest()}"\n'.encode() + _END
+    summary = (
+        f'  "summary": {{"count": {size}, "fingerprint": "{fingerprint((), start=total)}"}},\n'.encode()
+        if summarised
+        else b""
     )
+    yield (
+        sealed((b"" if first else b"\n") + _CLOSE_SEALED + summary)
+        + f'  "checksum": "sha256:{seal.hexdigest()}"\n'.encode()
+        + _END
+    )
+
+
+class Summary(NamedTuple):
+    """What a sealed state file says of itself (see the module docstring)."""
+
+    lineage: str | None
+    serial: int
+    size: int  # how many resources: the file's "count"
+    fingerprint: str
+
+
+def sealed_summary(fd: int, size: int) -> Summary | None:
+    """The summary of the file open as ``fd`` (``size`` bytes), once its checksum is found to match.
+
+    None when the file has no summary (written before summaries), or its bytes are not what was
+    written (edited by hand, damaged): then only indexing every entry tells what it holds. Reads the
+    file once, a megabyte at a time, and parses none of it.
+    """
+    tail = os.pread(fd, min(size, 512), max(0, size - 512))
+    found = _TAIL.search(tail)
+    head = header(os.pread(fd, 512, 0))
+    if found is None or head is None:
+        return None
+    sealed_end = size - len(tail) + found.start(3)  # the checksum covers every byte before its line
+    seal = hashlib.sha256()
+    position = 0
+    while position < sealed_end:
+        chunk = os.pread(fd, min(1 << 20, sealed_end - position), position)
+        if not chunk:
+            return None
+        seal.update(chunk)
+        position += len(chunk)
+    if seal.hexdigest() != found.group(4).decode():
+        return None
+    return Summary(head[0], head[1], int(found.group(1)), found.group(2).decode())
 
 
 def header(raw: bytes) -> tuple[str | None, int] | None:
@@ -131,7 +196,11 @@ def index_lines(source: bytes | BinaryIO) -> Indexed | None:
     while True:
         line = fh.readline()
         if line in (_CLOSE, _CLOSE_SEALED):
-            found = _CHECKSUM.fullmatch(fh.readline()) if line == _CLOSE_SEALED else None
+            after = fh.readline() if line == _CLOSE_SEALED else b""
+            if _SUMMARY.fullmatch(after):  # sealed with the rest; what it says is not needed here
+                seal.update(line + after)
+                after = fh.readline()
+            found = _CHECKSUM.fullmatch(after) if line == _CLOSE_SEALED else None
             if (line == _CLOSE_SEALED and found is None) or fh.readline() != _END or fh.read(1):
                 return None  # the end must end the file
             if more and rows:

@@ -28,7 +28,7 @@ from ..errors import StateError, StateLockedError
 from ..fsio import atomic_write
 from ..localcache import get_blob, open_cache, put_blob
 from ..resources import fingerprint
-from .layout import Row, header, index_lines, serialise, serialise_entries
+from .layout import Row, Summary, header, index_lines, sealed_summary, serialise, serialise_entries
 from .values import STATE_FORMAT_VERSION, IndexEntry, ResourceState, Snapshot, State, address_problem
 
 
@@ -122,14 +122,13 @@ class StateStore:
         return self._with_wal(snapshot)
 
     def _index(self, fd: int, info: os.stat_result) -> Any:
-        """(meta, row, rows) of the file: its summary (lineage, serial, count, fingerprint, shards), ``row(addr)``
-        one resource's row (its index entry, then where its JSON is in the file), ``rows()`` all of them.
+        """(meta, row, rows) of the file: its summary (lineage, serial, count, fingerprint), ``row(addr)`` one
+        resource's row (its index entry, then where its JSON is in the file), ``rows()`` all of them.
 
-        From the local cache when the file did not change since it was last indexed; else built, reading
-        the file line by line (every entry validated, unless the checksum says the bytes are what was
-        written), and cached. The cache holds the rows in shards of consecutive addresses, so a plan that
-        looks at a few resources decodes a few shards, not 100,000 rows. None when the file is not in the
-        layout this module writes.
+        From the local cache when the file did not change since it was last indexed. Else, for a sealed
+        file with a summary, the summary is the file's own and the rows are indexed only when first asked
+        for: a plan whose manifests match the summary's fingerprint never indexes them. Else indexed now.
+        None when the file is not in the layout this module writes.
         """
         db = open_cache(self.cache_dir / "state.sqlite") if self.cache_dir is not None else None
         name, key = f"state-index:{self.path.resolve()}", f"{info.st_size}:{info.st_mtime_ns}:{info.st_ino}"
@@ -138,31 +137,64 @@ class StateStore:
             held = [get_blob(db, f"{name}:{i}", key) for i in range(len(meta["shards"]))] if meta else []
             if meta is not None and all(blob is not None for blob in held):
                 return self._cached_index(fd, meta, held)
-            with open(fd, "rb", closefd=False, buffering=1 << 20) as fh:
-                fast = index_lines(fh)
-            if fast is None:
-                return None
-            if not fast.sealed:  # edited, damaged, or from before checksums: every entry validated once
-                self._validate(fd, fast.rows)
-            items = list(fast.rows.items())
-            # Consecutive addresses per shard, found by the first of each; a file out of order is one shard.
-            step = _SHARD_ROWS if fast.ordered else max(1, len(items))
-            shards = [items[i : i + step] for i in range(0, len(items), step)]
-            meta = {
-                "lineage": fast.lineage,
-                "serial": fast.serial,
-                "count": len(items),
-                "fingerprint": fingerprint((addr, row[0], row[2]) for addr, row in items),
-                # The first shard holds whatever sorts before the second's first address, so it starts at "".
-                "shards": ["", *(shard[0][0] for shard in shards[1:])] if shards else [],
-            }
-            for i, shard in enumerate(shards):
-                put_blob(db, f"{name}:{i}", key, orjson.dumps(dict(shard)))
-            put_blob(db, name + ":meta", key, orjson.dumps(meta))
-            return meta, fast.rows.get, _held(fast.rows)
+            summary = _cached_summary(get_blob(db, name + ":summary", key))
+            if summary is None:
+                summary = sealed_summary(fd, info.st_size)
+                if summary is not None:
+                    put_blob(db, name + ":summary", key, orjson.dumps(list(summary)))
         finally:
             if db is not None:
                 db.close()
+        if summary is None:
+            return self._build_index(fd, name, key)
+
+        @functools.cache
+        def built() -> tuple[Callable[[str], Row | None], Callable[[], dict[str, Row]]]:
+            found = self._build_index(fd, name, key)
+            if found is None:  # the descriptor holds the version whose checksum matched: it cannot change
+                raise StateError(f"state file {self.path} could not be indexed", hint="run the command again")
+            return found[1], found[2]
+
+        meta = {
+            "lineage": summary.lineage,
+            "serial": summary.serial,
+            "count": summary.size,
+            "fingerprint": summary.fingerprint,
+        }
+        return meta, lambda addr: built()[0](addr), lambda: built()[1]()
+
+    def _build_index(self, fd: int, name: str, key: str) -> Any:
+        """``_index`` from the file itself, read line by line (every entry validated, unless the checksum says
+        the bytes are what was written), and cached. The cache holds the rows in shards of consecutive
+        addresses, so a plan that looks at a few resources decodes a few shards, not 100,000 rows."""
+        with open(fd, "rb", closefd=False, buffering=1 << 20) as fh:
+            fh.seek(0)
+            fast = index_lines(fh)
+        if fast is None:
+            return None
+        if not fast.sealed:  # edited, damaged, or from before checksums: every entry validated once
+            self._validate(fd, fast.rows)
+        items = list(fast.rows.items())
+        # Consecutive addresses per shard, found by the first of each; a file out of order is one shard.
+        step = _SHARD_ROWS if fast.ordered else max(1, len(items))
+        shards = [items[i : i + step] for i in range(0, len(items), step)]
+        meta = {
+            "lineage": fast.lineage,
+            "serial": fast.serial,
+            "count": len(items),
+            "fingerprint": fingerprint((addr, row[0], row[2]) for addr, row in items),
+            # The first shard holds whatever sorts before the second's first address, so it starts at "".
+            "shards": ["", *(shard[0][0] for shard in shards[1:])] if shards else [],
+        }
+        db = open_cache(self.cache_dir / "state.sqlite") if self.cache_dir is not None else None
+        try:
+            for i, shard in enumerate(shards):
+                put_blob(db, f"{name}:{i}", key, orjson.dumps(dict(shard)))
+            put_blob(db, name + ":meta", key, orjson.dumps(meta))
+        finally:
+            if db is not None:
+                db.close()
+        return meta, fast.rows.get, _held(fast.rows)
 
     def _cached_index(self, fd: int, meta: dict[str, Any], held: list[Any]) -> Any:
         """``_index`` from the cached shards: each decoded when first needed."""
@@ -584,6 +616,27 @@ def _cached_meta(raw: bytes | None) -> dict[str, Any] | None:
     if not isinstance(bounds, list) or not all(isinstance(b, str) for b in bounds) or bounds != sorted(bounds):
         return None
     return meta
+
+
+def _cached_summary(raw: bytes | None) -> Summary | None:
+    """A sealed file's summary as cached; None when there is none or it is not one (a damaged cache)."""
+    try:
+        found = orjson.loads(raw) if raw is not None else None
+    except ValueError:
+        return None
+    if not isinstance(found, list) or len(found) != len(Summary._fields):
+        return None
+    summary = Summary(*found)
+    lineage, serial, size, value = summary
+    if not (
+        (lineage is None or isinstance(lineage, str))
+        and type(serial) is int
+        and type(size) is int
+        and isinstance(value, str)
+        and len(value) == 32
+    ):
+        return None
+    return summary
 
 
 def _user() -> str:

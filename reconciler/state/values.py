@@ -123,10 +123,11 @@ class State(_Frozen):
 
     @model_validator(mode="before")
     @classmethod
-    def _without_checksum(cls, data: Any) -> Any:
-        # The file's checksum is a fact of its bytes (see layout), not of the state it holds.
-        if isinstance(data, dict) and isinstance(data.get("checksum"), str):
-            return {key: value for key, value in data.items() if key != "checksum"}
+    def _without_seal(cls, data: Any) -> Any:
+        # The file's checksum is a fact of its bytes, and its summary one of the entries (see layout): neither is
+        # part of the state it holds.
+        if isinstance(data, dict) and (isinstance(data.get("checksum"), str) or isinstance(data.get("summary"), dict)):
+            return {key: value for key, value in data.items() if key not in ("checksum", "summary")}
         return data
 
     @field_validator("resources")
