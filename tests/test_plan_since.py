@@ -2,7 +2,8 @@
 
 The parse cache remembers the fingerprints of earlier versions of the index and the addresses changed
 since each (``resources.Since``); the planner uses them when the state's fingerprint is one of them.
-Each plan made so is compared with the plan made from scratch, without any cache.
+Each plan made so is compared with the plan made from scratch, without any cache. And a cold plan (no
+cache at all) whose manifests have the fingerprint of the state file's sealed summary indexes no entry.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from reconciler.load import load_manifests
 from reconciler.planning import make_plan
 from reconciler.planning.plan import Plan
 from reconciler.state import ResourceState, State, StateStore
+from reconciler.state import store as store_module
 from reconciler.state.values import Snapshot
 
 WORK_ORDERS = Path("manifests/work-orders/2026-12")
@@ -115,3 +117,19 @@ def test_a_state_that_matches_no_earlier_version_is_compared_whole(applied) -> N
     cached, fresh = _plans(cache, store, since=False)
     assert {a.address for a in cached.actions} == {"WorkOrderLine/131350", gone}
     _same(cached, fresh)
+
+
+def test_a_cold_plan_that_changes_nothing_indexes_no_entry_of_the_state(applied, monkeypatch) -> None:
+    _, store = applied
+
+    def indexed(_: object) -> None:
+        raise AssertionError("the state file's entries were indexed")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(store_module, "index_lines", indexed)
+        plan = make_plan(load_manifests(Path("manifests")), StateStore(store.path).snapshot(), target="t")
+    assert not plan.actions and plan.unchanged
+    # Once something changed, the entries are indexed and the plan is the one made from them.
+    _edit(WORK_ORDERS / "WO-26-0415.yaml", "quantity: 1000", "quantity: 1100")
+    plan = make_plan(load_manifests(Path("manifests")), StateStore(store.path).snapshot(), target="t")
+    assert [(a.verb.value, a.address) for a in plan.actions] == [("update", "WorkOrderLine/131350")]
