@@ -7,6 +7,7 @@ import errno
 import hashlib
 import json
 import os
+import random
 import sqlite3
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pytest
 from reconciler.errors import StateError
 from reconciler.state import Observed, ResourceState, State, StateStore
 from reconciler.state import store as store_module
-from reconciler.state.layout import Summary, header, index_lines, sealed_summary, serialise, serialise_entries
+from reconciler.state.layout import Summary, find_row, header, index_lines, sealed_summary, serialise, serialise_entries
 from reconciler.state.values import IndexEntry
 
 NOW = "2026-11-24T08:00:00+00:00"
@@ -141,7 +142,12 @@ def _summary_of(raw: bytes, tmp_path: Path) -> Summary | None:
 def test_the_summary_is_sealed_and_tells_what_the_entries_hold(tmp_path: Path) -> None:
     s = state(WorkOrderLine_1=line(1), WorkOrderLine_2=line(2, archived=True), WorkOrderLine_3=line(3))
     raw = serialise(s.model_copy(update={"lineage": "0f0e0d0c-0000-4000-8000-000000000001", "serial": 4}))
-    assert _summary_of(raw, tmp_path) == Summary("0f0e0d0c-0000-4000-8000-000000000001", 4, 3, s.snapshot().fingerprint)
+    summary = _summary_of(raw, tmp_path)
+    assert summary[:4] == ("0f0e0d0c-0000-4000-8000-000000000001", 4, 3, s.snapshot().fingerprint)
+    # And where the entries' lines are: after the header, up to the end of "resources".
+    assert raw[summary.start :].startswith(b'    "WorkOrderLine/1": {') and raw[: summary.start].endswith(b"{\n")
+    assert raw[: summary.end].endswith(b',"epoptia_id":null}\n') and raw[summary.end :].startswith(b"  },\n")
+    assert _summary_of(serialise(State()), tmp_path)[2:] == (0, "0" * 32, 76, 76)
     # Whatever is not the bytes written has no summary to trust: only indexing every entry tells.
     stale = raw.replace(b'"archived":true', b'"archived":false')
     assert index_lines(stale) is not None and not index_lines(stale).sealed
@@ -173,6 +179,9 @@ def test_the_summary_is_made_from_the_entries_written_and_left_out_where_they_ar
     assert (
         _summary_of(raw, tmp_path).fingerprint == state(WorkOrderLine_1=one, WorkOrderLine_2=two).snapshot().fingerprint
     )
+    # Out of order, the lines could not be bisected: no summary.
+    raw = b"".join(serialise_entries(1, None, 0, sorted(written, reverse=True), written.__getitem__))
+    assert b'"summary"' not in raw and _summary_of(raw, tmp_path) is None and not index_lines(raw).ordered
     # A digest that is not hex (only tests write one) cannot be indexed: no summary, and the file is read whole.
     odd = state(WorkOrderLine_1=one, WorkOrderLine_2=two.model_copy(update={"digest": "xx"}))
     raw = serialise(odd)
@@ -190,13 +199,65 @@ def test_a_sealed_file_is_indexed_only_when_a_plan_looks_past_its_summary(
     snapshot = StateStore(store.path, cache_dir=tmp_path / "cache").snapshot()
     assert (snapshot.lineage, snapshot.serial, len(snapshot)) == (written.lineage, written.serial, 2)
     assert snapshot.fingerprint == written.snapshot().fingerprint
-    assert indexed == []  # all a plan that changes nothing asks
+    # All a plan that changes nothing asks; and a few resources are found in the sorted file, not indexed.
     assert snapshot.entry("WorkOrderLine/2") == IndexEntry.of(written.resources["WorkOrderLine/2"])
-    assert len(indexed) == 1 and snapshot["WorkOrderLine/1"] == written.resources["WorkOrderLine/1"]
-    assert snapshot.to_state() == written and len(indexed) == 1
+    assert snapshot["WorkOrderLine/1"] == written.resources["WorkOrderLine/1"]
+    assert "WorkOrderLine/3" not in snapshot and snapshot.entry("Client/C-1") is None
+    assert indexed == []
+    assert snapshot.to_state() == written and len(indexed) == 1  # every resource: indexed, once
+    assert snapshot.entry("WorkOrderLine/2") == IndexEntry.of(written.resources["WorkOrderLine/2"])
     # The index built on the way is cached: the next snapshot decodes it, and indexes nothing.
     again = StateStore(store.path, cache_dir=tmp_path / "cache").snapshot()
     assert again.to_state() == written and len(indexed) == 1
+
+
+def test_past_a_few_hundred_lookups_the_sealed_file_is_indexed(
+    store: StateStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    written = store.write(State(resources={f"WorkOrderLine/{n}": line(n) for n in range(1, 6)}))
+    monkeypatch.setattr(store_module, "_LOOKUPS", 2)
+    found: list[str] = []
+    real = store_module.find_row
+    monkeypatch.setattr(
+        store_module, "find_row", lambda fd, summary, addr: found.append(addr) or real(fd, summary, addr)
+    )
+    snapshot = StateStore(store.path, cache_dir=tmp_path / "cache").snapshot()
+    for n in (1, 1, 2, 1, 3, 4, 5, 2):  # a resource looked up again is not looked for again
+        assert snapshot.entry(f"WorkOrderLine/{n}") == IndexEntry.of(written.resources[f"WorkOrderLine/{n}"])
+    assert found == ["WorkOrderLine/1", "WorkOrderLine/2"]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_resource_found_in_the_sorted_file_is_the_one_the_index_holds(tmp_path: Path, seed: int) -> None:
+    rng = random.Random(seed)
+    names = ["Πελάτης", 'a"b', "c\\d", "0", "zz", "x" * 300]
+    resources = {}
+    for _ in range(rng.choice([0, 1, 2, 3, 40, 300])):
+        addr = f"{rng.choice(['Client', 'Product', 'WorkOrder', 'WorkOrderLine'])}/{rng.choice(names)}{rng.randrange(10**6)}"
+        long = "ω" * rng.choice([0, 10, 5000])  # lines longer than a read, and shorter
+        resources[addr] = line(rng.randrange(100), status=rng.choice([None, "standby", "production"])).model_copy(
+            update={"payload": {"comments": long}}
+        )
+    raw = serialise(State(resources=resources))
+    path = tmp_path / "sorted.json"
+    path.write_bytes(raw)
+    rows = index_lines(raw).rows
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        summary = sealed_summary(fd, len(raw))
+        assert summary is not None and summary.size == len(resources)
+        for addr in resources:
+            assert find_row(fd, summary, addr) == (True, rows[addr])
+            for absent in (addr + "0", addr[:-1], addr.replace("/", "/ ")):  # just after, before, elsewhere
+                assert find_row(fd, summary, absent) == (True, rows.get(absent))
+        for absent in ("", "A", "Client/", "Product/0", "~"):
+            assert find_row(fd, summary, absent) == (True, None)
+        # Where a line is not in the layout, it says so, and the store indexes the file instead.
+        if resources:
+            wrong = summary._replace(start=summary.start + 3)
+            assert find_row(fd, wrong, min(resources)) in ((False, None), (True, rows[min(resources)]))
+    finally:
+        os.close(fd)
 
 
 def test_the_summary_is_cached_and_a_cached_one_that_is_not_one_is_read_again(
@@ -214,10 +275,25 @@ def test_the_summary_is_cached_and_a_cached_one_that_is_not_one_is_read_again(
 
     assert summary() == want and len(read) == 1
     assert summary() == want and len(read) == 1  # from the cache: the file's checksum is not computed again
-    for damaged in (b"{not json", b"[1, 2, 3]", b'[null, 1, 2, "short"]', b'["x", "1", 2, "' + b"0" * 32 + b'"]'):
+    fine = json.loads(
+        sqlite3.connect(tmp_path / "cache" / "state.sqlite")
+        .execute("SELECT value FROM blobs WHERE name LIKE '%:summary'")
+        .fetchone()[0]
+    )
+    for damaged in (
+        b"{not json",
+        b"[1, 2, 3]",
+        b'[null, 1, 2, "short", 1, 2]',
+        b'["x", "1", 2, "' + b"0" * 32 + b'", 1, 2]',
+        json.dumps([*fine[:4], fine[4] + 1, fine[5]]).encode(),  # entries not where the file has them
+        json.dumps([*fine[:5], fine[5] - 1]).encode(),
+        json.dumps([*fine[:4], 0, 0]).encode(),
+    ):
         _overwrite_cached(tmp_path / "cache", "%:summary", damaged)
         assert summary() == want, damaged
-    assert len(read) == 5
+        entry = StateStore(store.path, cache_dir=tmp_path / "cache").snapshot().entry("WorkOrderLine/2")
+        assert entry == IndexEntry.of(written.resources["WorkOrderLine/2"])
+    assert len(read) == 1 + 7  # each damaged one read again, then cached again
 
 
 def test_a_summary_made_stale_by_a_hand_edit_is_not_believed(store: StateStore, tmp_path: Path) -> None:

@@ -57,8 +57,10 @@ _CLOSE_SEALED = b"  },\n"
 _SUMMARY = re.compile(rb'  "summary": \{"count": (\d+), "fingerprint": "([0-9a-f]{32})"\},\n')
 _CHECKSUM = re.compile(rb'  "checksum": "sha256:([0-9a-f]{64})"\n')
 _END = b"}\n"
-# The end of a sealed file with a summary: summary, checksum, closing brace.
-_TAIL = re.compile(_SUMMARY.pattern + b"(" + _CHECKSUM.pattern + b")" + re.escape(_END) + rb"\Z")
+# The end of a sealed file with a summary: the end of "resources", summary, checksum, closing brace.
+_TAIL = re.compile(
+    re.escape(_CLOSE_SEALED) + _SUMMARY.pattern + b"(" + _CHECKSUM.pattern + b")" + re.escape(_END) + rb"\Z"
+)
 
 
 def serialise(state: State) -> bytes:
@@ -92,19 +94,19 @@ def serialise_entries(
     )
     first = True
     size = total = 0
-    summarised = True
+    summarised, last = True, ""
     for addr in addresses:
         key = json.dumps(addr, ensure_ascii=False).encode()
         entry = entry_json(addr)
         # The summary's fingerprint is taken from the bytes written, never from what a caller believes they hold.
-        # An entry not in the shape the index reads (a digest that is not hex: only tests write one) leaves the
-        # file without a summary, so that it is indexed, as the index would have to be anyway.
+        # An entry not in the shape the index reads (a digest that is not hex: only tests write one), or out of
+        # order, leaves the file without a summary, so that it is indexed, as it would have to be anyway.
         facts = _ENTRY_FACTS.match(entry)
-        if facts is None:
+        if facts is None or addr <= last:
             summarised = False
         else:
             total += row_hash(addr, facts.group(1).decode(), facts.group(3) == b"true")
-        size += 1
+        size, last = size + 1, addr
         yield sealed((b"" if first else b",\n") + b"    " + key + b": " + entry)
         first = False
     summary = (
@@ -120,12 +122,14 @@ def serialise_entries(
 
 
 class Summary(NamedTuple):
-    """What a sealed state file says of itself (see the module docstring)."""
+    """What a sealed state file says of itself (see the module docstring), and where its entries are."""
 
     lineage: str | None
     serial: int
     size: int  # how many resources: the file's "count"
     fingerprint: str
+    start: int  # the entries' lines, in address order, are the bytes [start, end) of the file
+    end: int
 
 
 def sealed_summary(fd: int, size: int) -> Summary | None:
@@ -137,7 +141,7 @@ def sealed_summary(fd: int, size: int) -> Summary | None:
     """
     tail = os.pread(fd, min(size, 512), max(0, size - 512))
     found = _TAIL.search(tail)
-    head = header(os.pread(fd, 512, 0))
+    head = _HEADER.match(os.pread(fd, 512, 0))
     if found is None or head is None:
         return None
     sealed_end = size - len(tail) + found.start(3)  # the checksum covers every byte before its line
@@ -151,7 +155,84 @@ def sealed_summary(fd: int, size: int) -> Summary | None:
         position += len(chunk)
     if seal.hexdigest() != found.group(4).decode():
         return None
-    return Summary(head[0], head[1], int(found.group(1)), found.group(2).decode())
+    lineage, serial = json.loads(head.group(1)), int(head.group(2))
+    start, end = head.end(), size - len(tail) + found.start()
+    return Summary(lineage, serial, int(found.group(1)), found.group(2).decode(), start, end)
+
+
+def fits(fd: int, summary: Summary) -> bool:
+    """Whether ``summary`` (kept from an earlier read) places the entries where this file has them:
+    the header ends where they start, and "resources" closes where they end."""
+    head = _HEADER.match(os.pread(fd, 512, 0))
+    return head is not None and head.end() == summary.start and os.pread(fd, 5, summary.end) == _CLOSE_SEALED
+
+
+def find_row(fd: int, summary: Summary, addr: str) -> tuple[bool, Row | None]:
+    """One resource's row in the sealed file ``summary`` describes, found by bisecting its sorted lines:
+    a few reads, where indexing would read every entry. (found, row): found False when a line is not
+    in the layout (then only indexing the file tells), row None when ``addr`` is not in the file."""
+    lo, hi = summary.start, summary.end
+    while lo < hi:
+        mid = (lo + hi) // 2
+        begin = mid if mid == lo else _line_start(fd, mid, hi)  # the first line starting at or after mid
+        if begin >= hi:
+            hi = mid  # no line starts in [mid, hi): what is left starts before mid
+            continue
+        line = _line_at(fd, begin, summary.end)  # a line starting before hi may end after it
+        parsed = _parse_line(line, begin)
+        if parsed is None:
+            return False, None
+        if parsed[0] == addr:
+            return True, parsed[1]
+        if parsed[0] < addr:
+            lo = begin + len(line)
+        else:
+            hi = begin
+    return True, None
+
+
+def _line_start(fd: int, position: int, end: int) -> int:
+    """Where the first line starting at or after ``position`` starts (``end`` if none does before it)."""
+    at = position - 1  # the byte before: a line starts at position if it follows a newline
+    while at < end:
+        chunk = os.pread(fd, min(4096, end - at), at)
+        found = chunk.find(b"\n")
+        if found >= 0:
+            return at + found + 1
+        if not chunk:
+            break
+        at += len(chunk)
+    return end
+
+
+def _line_at(fd: int, position: int, end: int) -> bytes:
+    """The line starting at ``position``, with its newline (lines end before ``end``)."""
+    chunk = os.pread(fd, min(4096, end - position), position)
+    while chunk and b"\n" not in chunk and position + len(chunk) < end:
+        more = os.pread(fd, min(len(chunk), end - position - len(chunk)), position + len(chunk))
+        if not more:
+            break
+        chunk += more
+    return chunk[: chunk.find(b"\n") + 1] if b"\n" in chunk else chunk
+
+
+def _parse_line(line: bytes, position: int) -> tuple[str, Row] | None:
+    """An entry's line (at ``position`` in the file) as its address and row; None if not in the layout."""
+    more = line.endswith(b"},\n")
+    match = _ENTRY.match(line) if more or line.endswith(b"}\n") else None
+    if match is None:
+        return None
+    addr_raw, digest, parent_raw, archived, status, started_raw = match.groups()
+    loads = json.loads
+    addr = loads(addr_raw) if b"\\" in addr_raw else addr_raw[1:-1].decode()
+    parent = (
+        None if parent_raw == b"null" else (loads(parent_raw) if b"\\" in parent_raw else parent_raw[1:-1].decode())
+    )
+    started = started_raw == b"true"
+    launched = started or (status is not None and status not in (b'"standby"', b'""'))
+    # The entry's JSON: from its opening brace to its closing one.
+    start, end = position + match.end(1) + 2, position + len(line) - (2 if more else 1)
+    return addr, [digest.decode(), parent, archived == b"true", started, launched, start, end]
 
 
 def header(raw: bytes) -> tuple[str | None, int] | None:
@@ -190,7 +271,7 @@ def index_lines(source: bytes | BinaryIO) -> Indexed | None:
     lineage = json.loads(head.group(1))
     rows: dict[str, Row] = {}
     position = len(head_raw)
-    loads = json.loads
+    parse = _parse_line
     more = True  # the line before ended with a comma: another entry must follow
     ordered, last = True, ""
     while True:
@@ -209,22 +290,14 @@ def index_lines(source: bytes | BinaryIO) -> Indexed | None:
             return Indexed(lineage, int(head.group(2)), rows, sealed, ordered)
         if not more:
             return None  # no comma between two entries
-        more = line.endswith(b"},\n")
-        match = _ENTRY.match(line) if more or line.endswith(b"}\n") else None
-        if match is None:
+        parsed = parse(line, position)
+        if parsed is None:
             return None
+        more = line.endswith(b"},\n")
         seal.update(line)
-        addr_raw, digest, parent_raw, archived, status, started_raw = match.groups()
-        addr = loads(addr_raw) if b"\\" in addr_raw else addr_raw[1:-1].decode()
+        addr, row = parsed
         if addr in rows:
             return None  # an address twice: not a file this module wrote; the whole parse names the problem
         ordered, last = ordered and addr > last, addr
-        parent = (
-            None if parent_raw == b"null" else (loads(parent_raw) if b"\\" in parent_raw else parent_raw[1:-1].decode())
-        )
-        started = started_raw == b"true"
-        launched = started or (status is not None and status not in (b'"standby"', b'""'))
-        # The entry's JSON: from its opening brace to its closing one.
-        start, end = position + match.end(1) + 2, position + len(line) - (2 if more else 1)
-        rows[addr] = [digest.decode(), parent, archived == b"true", started, launched, start, end]
+        rows[addr] = row
         position += len(line)

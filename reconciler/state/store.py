@@ -28,7 +28,7 @@ from ..errors import StateError, StateLockedError
 from ..fsio import atomic_write
 from ..localcache import get_blob, open_cache, put_blob
 from ..resources import fingerprint
-from .layout import Row, Summary, header, index_lines, sealed_summary, serialise, serialise_entries
+from .layout import Row, Summary, find_row, fits, header, index_lines, sealed_summary, serialise, serialise_entries
 from .values import STATE_FORMAT_VERSION, IndexEntry, ResourceState, Snapshot, State, address_problem
 
 
@@ -138,7 +138,7 @@ class StateStore:
             if meta is not None and all(blob is not None for blob in held):
                 return self._cached_index(fd, meta, held)
             summary = _cached_summary(get_blob(db, name + ":summary", key))
-            if summary is None:
+            if summary is None or not fits(fd, summary):
                 summary = sealed_summary(fd, info.st_size)
                 if summary is not None:
                     put_blob(db, name + ":summary", key, orjson.dumps(list(summary)))
@@ -155,13 +155,28 @@ class StateStore:
                 raise StateError(f"state file {self.path} could not be indexed", hint="run the command again")
             return found[1], found[2]
 
+        looked: dict[str, Row | None] = {}
+
+        def lookup(addr: str) -> Row | None:
+            # A few resources are found in the sorted file by bisecting it; past a few hundred, one pass
+            # indexing them all costs less (and is cached for the next run).
+            if addr in looked:
+                return looked[addr]
+            if built.cache_info().currsize or len(looked) >= _LOOKUPS:
+                return built()[0](addr)
+            found, row = find_row(fd, summary, addr)
+            if not found:  # a line not in the layout: only indexing the file tells what it holds
+                return built()[0](addr)
+            looked[addr] = row
+            return row
+
         meta = {
             "lineage": summary.lineage,
             "serial": summary.serial,
             "count": summary.size,
             "fingerprint": summary.fingerprint,
         }
-        return meta, lambda addr: built()[0](addr), lambda: built()[1]()
+        return meta, lookup, lambda: built()[1]()
 
     def _build_index(self, fd: int, name: str, key: str) -> Any:
         """``_index`` from the file itself, read line by line (every entry validated, unless the checksum says
@@ -595,6 +610,8 @@ class WriteAhead:
         )
 
 
+# How many resources a snapshot of a sealed file looks up one by one before it indexes them all.
+_LOOKUPS = 256
 _SHARD_ROWS = 4096  # rows per shard of the cached index: 27 shards at 100,000 lines
 
 
@@ -627,13 +644,13 @@ def _cached_summary(raw: bytes | None) -> Summary | None:
     if not isinstance(found, list) or len(found) != len(Summary._fields):
         return None
     summary = Summary(*found)
-    lineage, serial, size, value = summary
+    lineage, serial, size, value, start, end = summary
     if not (
         (lineage is None or isinstance(lineage, str))
-        and type(serial) is int
-        and type(size) is int
+        and all(type(n) is int for n in (serial, size, start, end))
         and isinstance(value, str)
         and len(value) == 32
+        and 0 < start <= end
     ):
         return None
     return summary
