@@ -126,9 +126,10 @@ class StateStore:
         resource's row (its index entry, then where its JSON is in the file), ``rows()`` all of them.
 
         From the local cache when the file did not change since it was last indexed. Else, for a sealed
-        file with a summary, the summary is the file's own and the rows are indexed only when first asked
-        for: a plan whose manifests match the summary's fingerprint never indexes them. Else indexed now.
-        None when the file is not in the layout this module writes.
+        file with a summary, the summary is the file's own: a plan whose manifests match its fingerprint
+        indexes nothing, one that looks at a few resources finds them by bisecting the sorted file, and
+        the rows are indexed only when all of them are asked for. Else indexed now. None when the file
+        is not in the layout this module writes.
         """
         db = open_cache(self.cache_dir / "state.sqlite") if self.cache_dir is not None else None
         name, key = f"state-index:{self.path.resolve()}", f"{info.st_size}:{info.st_mtime_ns}:{info.st_ino}"
