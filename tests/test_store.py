@@ -170,6 +170,22 @@ def test_the_summary_is_sealed_and_tells_what_the_entries_hold(tmp_path: Path) -
     assert State.model_validate_json(old) == State.model_validate_json(raw)
 
 
+def test_the_summary_of_a_file_larger_than_one_read_is_checked_to_its_last_byte(tmp_path: Path) -> None:
+    big = State(
+        resources={
+            f"WorkOrderLine/{n:04d}": line(n).model_copy(update={"payload": {"comments": "ω" * 3000}})
+            for n in range(700)
+        }
+    )
+    raw = serialise(big)
+    assert len(raw) > 4 << 20  # four reads of a megabyte, and a part
+    assert _summary_of(raw, tmp_path)[:4] == (None, 0, 700, big.snapshot().fingerprint)
+    sealed_end = raw.rindex(b'  "checksum"')
+    for at in (100, 1 << 20, (1 << 20) + 1, sealed_end - 3):  # a byte changed in any read voids it
+        edited = raw[:at] + (b"0" if raw[at : at + 1] != b"0" else b"1") + raw[at + 1 :]
+        assert _summary_of(edited, tmp_path) is None, at
+
+
 def test_the_summary_is_made_from_the_entries_written_and_left_out_where_they_are_not_indexable(
     tmp_path: Path,
 ) -> None:
