@@ -218,8 +218,9 @@ def _line_at(fd: int, position: int, end: int) -> bytes:
     return chunk[: chunk.find(b"\n") + 1] if b"\n" in chunk else chunk
 
 
-def _parse_line(line: bytes, position: int) -> tuple[str, Row] | None:
-    """An entry's line (at ``position`` in the file) as its address and row; None if not in the layout."""
+def _parse_line(line: bytes, position: int) -> tuple[str, Row, bool] | None:
+    """An entry's line (at ``position`` in the file) as its address, its row, and whether a comma follows it
+    (another entry must); None if not in the layout."""
     more = line.endswith(b"},\n")
     match = _ENTRY.match(line) if more or line.endswith(b"}\n") else None
     if match is None:
@@ -234,7 +235,7 @@ def _parse_line(line: bytes, position: int) -> tuple[str, Row] | None:
     launched = started or (status is not None and status not in (b'"standby"', b'""'))
     # The entry's JSON: from its opening brace to its closing one.
     start, end = position + match.end(1) + 2, position + len(line) - (2 if more else 1)
-    return addr, [digest.decode(), parent, archived == b"true", started, launched, start, end]
+    return addr, [digest.decode(), parent, archived == b"true", started, launched, start, end], more
 
 
 def header(raw: bytes) -> tuple[str | None, int] | None:
@@ -295,9 +296,8 @@ def index_lines(source: bytes | BinaryIO) -> Indexed | None:
         parsed = parse(line, position)
         if parsed is None:
             return None
-        more = line.endswith(b"},\n")
         seal.update(line)
-        addr, row = parsed
+        addr, row, more = parsed
         if addr in rows:
             return None  # an address twice: not a file this module wrote; the whole parse names the problem
         ordered, last = ordered and addr > last, addr
